@@ -1,0 +1,23 @@
+"""Diffy: a differencing engine for digital forensics and incident response on cloud fleets.
+
+The library API (used by the CLI, for teams embedding Diffy in their own tooling) lives in
+``diffy_analysis.api``: ``collect(...)``, ``analyze(...)``.  Importing this package has no side effects.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def collect(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, documented in api.py
+    """Run the collection playbook; see :func:`diffy_analysis.api.collect`."""
+    from diffy_analysis.api import collect as _collect
+
+    return _collect(*args, **kwargs)
+
+
+def analyze(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, documented in api.py
+    """Analyse results directories; see :func:`diffy_analysis.api.analyze`."""
+    from diffy_analysis.api import analyze as _analyze
+
+    return _analyze(*args, **kwargs)

@@ -1,0 +1,218 @@
+"""The findings model: what an analysis concluded, and the only thing reporters and stores see.
+
+An ``Analysis`` is produced by ``diffy_analysis.analyze`` (baseline or peers method) and rendered by
+``diffy_analysis.report`` (terminal, JSON, HTML) or indexed by ``diffy_analysis.store``.  Its JSON form
+is the "diffy-analysis/1" document described in docs/analysis-format.md and its schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from diffy_analysis.contract import ANALYSIS_FORMAT
+
+FindingKind = Literal["added", "missing", "changed"]
+Method = Literal["peers", "baseline"]
+Strength = Literal["strong", "weak"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row that makes a host differ from its reference (baseline or peers)."""
+
+    query: str
+    kind: FindingKind
+    row: dict[str, str]
+    """The row as collected, before normalization (for ``missing``: the reference's row)."""
+    explanation: str
+    """Plain words a responder can act on, e.g. "listens on tcp/4444 (nc), on 1 of 250 hosts"."""
+    weight: float
+    """Contribution to the host's score; findings are ordered by it."""
+    changed_columns: tuple[str, ...] = ()
+    reference_row: dict[str, str] | None = None
+    """For ``changed``: the baseline's (or peers' usual) row with the same key."""
+    hosts_with_row: int | None = None
+    """How many compared hosts have this (normalized) row; None in baseline mode."""
+    hosts_compared: int | None = None
+    prevalence: float | None = None
+    """hosts_with_row / hosts_compared (0..1); None in baseline mode."""
+    strength: Strength = "strong"
+    """``weak``: evidence that varies on almost every host (a random port, a per-host name)."""
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["changed_columns"] = list(self.changed_columns)
+        return doc
+
+
+@dataclass(frozen=True)
+class QueryGap:
+    """A query that could not be collected on a host: shown in every report, never hidden."""
+
+    query: str
+    status: str  # error | unsupported | timeout | missing
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HostResult:
+    host: str
+    host_id: str
+    score: float
+    outlier: bool
+    cluster: int | None
+    findings: tuple[Finding, ...]
+    run_id: str | None = None
+    gaps: tuple[QueryGap, ...] = ()
+    identity: dict[str, Any] = field(default_factory=dict)
+    """hostname, cloud.instance_id, region, ... as recorded in host.json (for reports and stores)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "host_id": self.host_id,
+            "run_id": self.run_id,
+            "score": round(self.score, 6),
+            "outlier": self.outlier,
+            "cluster": self.cluster,
+            "identity": self.identity,
+            "findings": [f.to_json() for f in self.findings],
+            "gaps": [asdict(g) for g in self.gaps],
+        }
+
+
+@dataclass(frozen=True)
+class Cluster:
+    id: int
+    size: int
+    hosts: tuple[str, ...]
+    outlier: bool = False
+    """True for a tiny cluster whose members are all flagged."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "size": self.size, "hosts": list(self.hosts), "outlier": self.outlier}
+
+
+@dataclass(frozen=True)
+class SkippedHost:
+    """A host that was not analysed, and why (unreachable, failed collection, unusable files)."""
+
+    host: str
+    reason: str
+    status: str = "invalid"  # unreachable | failed | invalid
+    run_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Dendrogram:
+    """What a report needs to draw the clustering without importing scipy's analysis code."""
+
+    linkage: tuple[tuple[float, float, float, float], ...]
+    """scipy linkage matrix rows (idx1, idx2, distance, count) over ``labels``."""
+    labels: tuple[str, ...]
+    """One label per leaf: a host, or "host (+N identical)" when identical hosts were collapsed."""
+    cut_distance: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "linkage": [list(r) for r in self.linkage],
+            "labels": list(self.labels),
+            "cut_distance": self.cut_distance,
+        }
+
+
+@dataclass(frozen=True)
+class Analysis:
+    method: Method
+    run_ids: tuple[str, ...]
+    hosts: tuple[HostResult, ...]
+    """Sorted by score descending, then host name: stable and deterministic."""
+    clusters: tuple[Cluster, ...] = ()
+    skipped: tuple[SkippedHost, ...] = ()
+    baseline: str | None = None
+    """Name or path of the baseline (baseline method)."""
+    app: str | None = None
+    dendrogram: Dendrogram | None = None
+    pack: dict[str, Any] = field(default_factory=dict)
+    """Pack name and sha256, and per-query description/value lines for explanations in reports."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Cut thresholds and similar parameters actually used, for transparency."""
+
+    @property
+    def outliers(self) -> tuple[HostResult, ...]:
+        return tuple(h for h in self.hosts if h.outlier)
+
+    @property
+    def exit_code(self) -> int:
+        """diff(1) convention: 1 when outliers/differences were found, else 0."""
+        return 1 if self.outliers else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": ANALYSIS_FORMAT,
+            "method": self.method,
+            "run_ids": list(self.run_ids),
+            "app": self.app,
+            "baseline": self.baseline,
+            "summary": {
+                "hosts_analysed": len(self.hosts),
+                "hosts_skipped": len(self.skipped),
+                "outliers": len(self.outliers),
+            },
+            "hosts": [h.to_json() for h in self.hosts],
+            "clusters": [c.to_json() for c in self.clusters],
+            "skipped": [s.to_json() for s in self.skipped],
+            "dendrogram": self.dendrogram.to_json() if self.dendrogram else None,
+            "pack": self.pack,
+            "settings": self.settings,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Analysis:
+        """Rebuild an Analysis from its JSON form (used by `diffy report` and the store)."""
+
+        def finding(d: dict[str, Any]) -> Finding:
+            d = dict(d)
+            d["changed_columns"] = tuple(d.get("changed_columns") or ())
+            return Finding(**d)
+
+        hosts = tuple(
+            HostResult(
+                host=h["host"],
+                host_id=h["host_id"],
+                run_id=h.get("run_id"),
+                score=h["score"],
+                outlier=h["outlier"],
+                cluster=h.get("cluster"),
+                identity=h.get("identity") or {},
+                findings=tuple(finding(f) for f in h["findings"]),
+                gaps=tuple(QueryGap(**g) for g in h.get("gaps") or ()),
+            )
+            for h in doc["hosts"]
+        )
+        dendro = doc.get("dendrogram")
+        return cls(
+            method=doc["method"],
+            run_ids=tuple(doc["run_ids"]),
+            hosts=hosts,
+            clusters=tuple(
+                Cluster(c["id"], c["size"], tuple(c["hosts"]), c.get("outlier", False))
+                for c in doc.get("clusters") or ()
+            ),
+            skipped=tuple(SkippedHost(**s) for s in doc.get("skipped") or ()),
+            baseline=doc.get("baseline"),
+            app=doc.get("app"),
+            dendrogram=Dendrogram(
+                linkage=tuple(tuple(r) for r in dendro["linkage"]),
+                labels=tuple(dendro["labels"]),
+                cut_distance=dendro["cut_distance"],
+            )
+            if dendro
+            else None,
+            pack=doc.get("pack") or {},
+            settings=doc.get("settings") or {},
+        )
