@@ -60,7 +60,7 @@ def safe_host_id(host: str) -> str:
 
 def new_run_id(now: _dt.datetime | None = None) -> str:
     """A sortable, unique run id: UTC timestamp plus a short random suffix."""
-    now = now or _dt.datetime.now(_dt.timezone.utc)
+    now = now or _dt.datetime.now(_dt.UTC)
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
@@ -69,7 +69,7 @@ def is_run_id(value: str) -> bool:
 
 
 def utc_now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @functools.cache

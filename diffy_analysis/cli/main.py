@@ -99,7 +99,7 @@ def run(command: click.Command, args: list[str] | None = None, prog_name: str | 
         # `diffy-analyze ... | head`: the reader left; nothing to report.
         sys.stderr.close()
         return 0
-    except Exception as err:  # noqa: BLE001 - last line of defence: no traceback for users
+    except Exception as err:  # last line of defence: no traceback for users
         if debug:
             raise
         click.echo(

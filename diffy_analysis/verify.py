@@ -1,0 +1,121 @@
+"""Evidence integrity: re-hash every file of a run against its manifest.
+
+`diffy verify RUN_DIR` reports every file whose content changed, every file the manifest lists that is
+gone, every file under hosts/ the manifest does not list, and every symlink (never followed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diffy_analysis.contract import HOSTS_DIR, MANIFEST_NAME, RESULTS_FORMAT, schema_errors, sha256_file
+from diffy_analysis.errors import ResultsError
+
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    path: str
+    problem: str  # changed | missing | unexpected | symlink | unreadable
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    run_dir: Path
+    run_id: str
+    files_checked: int
+    bytes_checked: int
+    problems: tuple[FileProblem, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """The manifest of ``run_dir``, validated against its schema; ResultsError when unusable."""
+    path = run_dir / MANIFEST_NAME
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        raise ResultsError(f"{run_dir}: no {MANIFEST_NAME}: not a Diffy results directory") from None
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
+        raise ResultsError(f"{path}: not a regular file (symlinks are never followed)")
+    if info.st_size > MAX_MANIFEST_BYTES:
+        raise ResultsError(f"{path}: {info.st_size} bytes, over the {MAX_MANIFEST_BYTES} byte limit")
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != RESULTS_FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise ResultsError(f"{path}: format is {found!r}, expected {RESULTS_FORMAT!r}")
+    problems = schema_errors("manifest", manifest)
+    if problems:
+        raise ResultsError(f"{path}: invalid manifest: " + "; ".join(problems))
+    return manifest
+
+
+def _files_on_disk(run_dir: Path) -> tuple[dict[str, Path], list[str]]:
+    """Regular files under hosts/ by relative path, and symlinks found (never followed)."""
+    files: dict[str, Path] = {}
+    links: list[str] = []
+    hosts = run_dir / HOSTS_DIR
+    if not hosts.is_dir() or hosts.is_symlink():
+        return files, ([HOSTS_DIR] if hosts.is_symlink() else [])
+    for dirpath, dirnames, filenames in os.walk(hosts, followlinks=False):
+        base = Path(dirpath)
+        for name in sorted(dirnames):
+            if (base / name).is_symlink():
+                links.append((base / name).relative_to(run_dir).as_posix())
+        for name in sorted(filenames):
+            path = base / name
+            rel = path.relative_to(run_dir).as_posix()
+            if path.is_symlink():
+                links.append(rel)
+            elif path.is_file():
+                files[rel] = path
+    return files, links
+
+
+def verify_run(run_dir: str | Path) -> VerifyReport:
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    listed: dict[str, dict] = manifest["files"]
+    on_disk, links = _files_on_disk(run_dir)
+    problems: list[FileProblem] = [FileProblem(p, "symlink", "symlinks are never followed") for p in links]
+    checked = total = 0
+    for rel in sorted(listed):
+        expected = listed[rel]
+        path = on_disk.get(rel)
+        if path is None:
+            if rel not in links:
+                problems.append(FileProblem(rel, "missing", "listed in the manifest, not on disk"))
+            continue
+        try:
+            digest, size = sha256_file(path)
+        except OSError as err:
+            problems.append(FileProblem(rel, "unreadable", err.strerror or str(err)))
+            continue
+        checked += 1
+        total += size
+        if digest != expected["sha256"] or size != expected["bytes"]:
+            problems.append(
+                FileProblem(
+                    rel,
+                    "changed",
+                    f"sha256 {digest[:12]}… ({size} bytes), manifest says "
+                    f"{expected['sha256'][:12]}… ({expected['bytes']} bytes)",
+                )
+            )
+    problems.extend(
+        FileProblem(rel, "unexpected", "on disk, not in the manifest")
+        for rel in sorted(set(on_disk) - set(listed))
+    )
+    return VerifyReport(run_dir, manifest["run_id"], checked, total, tuple(problems))
