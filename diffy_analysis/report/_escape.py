@@ -1,0 +1,74 @@
+"""Make attacker-controlled values safe to show.
+
+Every value in a report (process names, command lines, paths, even host names and the analysis'
+own explanations, which quote those values) comes from hosts that may be controlled by the attacker
+being investigated.  Before any reporter shows a value it passes through ``safe_text``:
+
+- anything that is not text (bytes, numbers, None) becomes text; undecodable bytes and lone
+  surrogates (what ``surrogateescape`` makes of non-UTF-8 input) become visible ``\\xNN`` escapes;
+- every non-printable character (C0/C1 controls such as ESC, newlines, tabs, DEL, bidi overrides,
+  zero-width characters, line/paragraph separators, unassigned code points) becomes a visible
+  escape, so a value can neither drive the terminal nor forge a line or reorder what is shown;
+- very long values are cut, with a note saying how much was cut.
+
+Markup (rich's ``[red]``, HTML's ``<script>``) is *not* handled here: the terminal reporter never
+lets rich parse markup in values and the HTML reporter escapes with ``html.escape`` on top.
+"""
+
+from __future__ import annotations
+
+# Longest value shown in full.  Long enough for any sane command line, short enough that a 1 MB
+# "process name" cannot drown a report.
+DEFAULT_LIMIT = 500
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    named = _NAMED.get(ch)
+    if named:
+        return named
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that was not valid UTF-8, smuggled through as a lone surrogate: show the byte.
+        return f"\\x{code - 0xDC00:02x}"
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """Replace every character that is not printable (``str.isprintable``) by a visible escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def to_text(value: object) -> str:
+    """Any value as text; bytes are decoded leniently (undecodable bytes kept as escapes)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    if isinstance(value, str):
+        return value
+    return str(value)
+
+
+def truncate(text: str, limit: int | None) -> str:
+    """Cut ``text`` to ``limit`` characters, saying how many were cut."""
+    if limit is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit:,} more characters not shown]"
+
+
+def safe_text(value: object, limit: int | None = DEFAULT_LIMIT) -> str:
+    """``value`` as printable, bounded text, safe to hand to a renderer that escapes markup."""
+    text = to_text(value)
+    if limit is not None and len(text) > limit:
+        # Cut before escaping so an escape sequence is never cut in half.
+        cut = len(text) - limit
+        return f"{printable(text[:limit])}… [{cut:,} more characters not shown]"
+    return printable(text)

@@ -1,0 +1,216 @@
+"""Plain words shared by the reporters: verdict, prevalence, counts of what could not be collected.
+
+The terminal and HTML reports must say the same thing in the same words; this module is where those
+words are made.  Everything returned here has already been through ``safe_text`` (printable,
+bounded), but it is *not* markup-escaped: each reporter escapes for its own medium.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from diffy_analysis.findings import Analysis, Finding, HostResult
+from diffy_analysis.report._escape import safe_text
+
+# How many outliers the verdict names before it says "and N more".
+VERDICT_HOSTS = 5
+# How many findings describe a host in the verdict and in the ranked table.
+VERDICT_FINDINGS = 2
+SHORT_FINDING_CHARS = 70
+
+# "..., on 1 of 250 hosts" (and similar) at the end of an explanation: dropped in the short form
+# used by the verdict, where the prevalence would make the line too long.
+_TRAILING_PREVALENCE = re.compile(
+    r"[,;(]?\s*(?:\w+\s+){0,2}(?:on\s+)?[\d,]+\s+of\s+[\d,]+\s+(?:hosts?|peers?)\)?\s*$"
+)
+
+SKIP_STATUS_WORDS = {
+    "unreachable": "unreachable",
+    "failed": "collection failed",
+    "invalid": "unusable results",
+}
+
+
+def n_hosts(count: int) -> str:
+    return f"{count:,} host" if count == 1 else f"{count:,} hosts"
+
+
+def prevalence_text(finding: Finding) -> str | None:
+    """ "on 1 of 250 hosts" for peers findings; None when the analysis did not count (baseline)."""
+    if finding.hosts_with_row is None or not finding.hosts_compared:
+        return None
+    return f"on {finding.hosts_with_row:,} of {finding.hosts_compared:,} hosts"
+
+
+def finding_words(finding: Finding, limit: int | None = 300) -> str:
+    """The finding's explanation, with its prevalence appended unless the explanation has it."""
+    words = finding.explanation.strip() or f"{finding.kind} row in {finding.query}"
+    prevalence = prevalence_text(finding)
+    if prevalence and not any(
+        said in words
+        for said in (f"of {finding.hosts_compared:,} hosts", f"of {finding.hosts_compared} hosts")
+    ):
+        words = f"{words}, {prevalence}"
+    if finding.changed_columns and "changed" not in words:
+        words = f"{words} (changed: {', '.join(finding.changed_columns)})"
+    return safe_text(words, limit)
+
+
+def short_words(finding: Finding) -> str:
+    """A few words for the one-line verdict: the explanation without its prevalence, cut short."""
+    words = finding.explanation.strip()
+    stripped = _TRAILING_PREVALENCE.sub("", words).rstrip(" ,;")
+    words = stripped or words or f"{finding.kind} {finding.query} row"
+    return safe_text(words, SHORT_FINDING_CHARS)
+
+
+def top_findings(host: HostResult, count: int) -> list[Finding]:
+    """The ``count`` most important findings, strong evidence before weak (order kept otherwise)."""
+    ordered = sorted(host.findings, key=lambda f: f.strength == "weak")
+    return ordered[:count]
+
+
+def host_name(host: HostResult | str) -> str:
+    return safe_text(host if isinstance(host, str) else host.host, 120)
+
+
+def verdict_lines(analysis: Analysis) -> list[str]:
+    """The verdict, one line, plus one line on what was not analysed when anything was not."""
+    lines = [_verdict(analysis)]
+    missing = not_analysed_line(analysis)
+    if missing:
+        lines.append(missing)
+    return lines
+
+
+def _verdict(analysis: Analysis) -> str:
+    total = len(analysis.hosts)
+    outliers = analysis.outliers
+    if total == 0:
+        return f"No host could be analysed ({n_hosts(len(analysis.skipped))} skipped)."
+    if not outliers:
+        if analysis.method == "baseline":
+            return f"No host differs from the baseline ({n_hosts(total)} compared)."
+        return f"No host stands out ({n_hosts(total)} analysed)."
+    named = []
+    for host in outliers[:VERDICT_HOSTS]:
+        words = [short_words(f) for f in top_findings(host, VERDICT_FINDINGS)]
+        named.append(f"{host_name(host)} ({', '.join(words)})" if words else host_name(host))
+    if len(outliers) > VERDICT_HOSTS:
+        named.append(f"and {len(outliers) - VERDICT_HOSTS:,} more")
+    if analysis.method == "baseline":
+        what = "differs" if len(outliers) == 1 else "differ"
+        baseline = f" {safe_text(analysis.baseline, 80)}" if analysis.baseline else ""
+        return f"{len(outliers):,} of {n_hosts(total)} {what} from the baseline{baseline}: " + ", ".join(
+            named
+        )
+    what = "stands" if len(outliers) == 1 else "stand"
+    return f"{len(outliers):,} of {n_hosts(total)} {what} out: " + ", ".join(named)
+
+
+def skipped_counts(analysis: Analysis) -> Counter[str]:
+    return Counter(s.status for s in analysis.skipped)
+
+
+def not_analysed_line(analysis: Analysis) -> str | None:
+    """ "3 hosts were not analysed (2 unreachable, 1 collection failed); 4 hosts have queries not
+    collected." -- or None when everything was collected."""
+    parts = []
+    if analysis.skipped:
+        counts = skipped_counts(analysis)
+        detail = ", ".join(
+            f"{n:,} {SKIP_STATUS_WORDS.get(status, safe_text(status, 40))}" for status, n in counts.items()
+        )
+        verb = "was" if len(analysis.skipped) == 1 else "were"
+        parts.append(f"{n_hosts(len(analysis.skipped))} {verb} not analysed ({detail})")
+    with_gaps = sum(1 for h in analysis.hosts if h.gaps)
+    if with_gaps:
+        verb = "has" if with_gaps == 1 else "have"
+        parts.append(f"{n_hosts(with_gaps)} {verb} queries that were not collected")
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+@dataclass(frozen=True)
+class GapGroup:
+    """One query that could not be collected, with the same status, on one or more hosts."""
+
+    query: str
+    status: str
+    hosts: tuple[str, ...]
+    errors: tuple[str, ...]
+    """Distinct error messages (safe text), at most a few."""
+
+
+def gap_groups(analysis: Analysis, max_errors: int = 3) -> list[GapGroup]:
+    """Query gaps grouped by (query, status), the most widespread first."""
+    hosts: dict[tuple[str, str], list[str]] = {}
+    errors: dict[tuple[str, str], list[str]] = {}
+    for host in analysis.hosts:
+        for gap in host.gaps:
+            key = (gap.query, gap.status)
+            hosts.setdefault(key, []).append(host.host)
+            if gap.error:
+                msg = safe_text(gap.error, 200)
+                seen = errors.setdefault(key, [])
+                if msg not in seen and len(seen) < max_errors:
+                    seen.append(msg)
+    groups = [
+        GapGroup(
+            query=safe_text(query, 120),
+            status=safe_text(status, 40),
+            hosts=tuple(host_name(h) for h in names),
+            errors=tuple(errors.get((query, status), ())),
+        )
+        for (query, status), names in hosts.items()
+    ]
+    return sorted(groups, key=lambda g: (-len(g.hosts), g.query, g.status))
+
+
+def summary_items(analysis: Analysis) -> list[tuple[str, str]]:
+    """(label, value) pairs for the summary block of every report."""
+    counts = skipped_counts(analysis)
+    outliers_label = "hosts that differ" if analysis.method == "baseline" else "outliers"
+    items = [
+        ("method", analysis.method),
+        ("app", safe_text(analysis.app, 120) if analysis.app else "(not recorded)"),
+    ]
+    if analysis.method == "baseline":
+        items.append(("baseline", safe_text(analysis.baseline, 200) if analysis.baseline else "(unnamed)"))
+    items += [
+        ("runs", ", ".join(safe_text(r, 80) for r in analysis.run_ids) or "(none)"),
+        ("hosts analysed", f"{len(analysis.hosts):,}"),
+        ("hosts skipped", f"{len(analysis.skipped):,}"),
+        ("  unreachable", f"{counts.get('unreachable', 0):,}"),
+        ("  collection failed", f"{counts.get('failed', 0):,}"),
+        ("  unusable results", f"{counts.get('invalid', 0):,}"),
+    ]
+    other = sum(n for status, n in counts.items() if status not in SKIP_STATUS_WORDS)
+    if other:
+        items.append(("  other", f"{other:,}"))
+    items += [
+        (outliers_label, f"{len(analysis.outliers):,}"),
+        ("hosts with queries not collected", f"{sum(1 for h in analysis.hosts if h.gaps):,}"),
+    ]
+    if analysis.clusters:
+        items.append(("clusters", f"{len(analysis.clusters):,}"))
+    return items
+
+
+def identity_text(host: HostResult, limit: int = 4) -> str:
+    """A few identity facts (instance id, region ...) as "key=value" pairs, flattened."""
+    flat: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif value not in (None, "", [], {}):
+            flat.append((prefix, safe_text(value, 80)))
+
+    walk("", host.identity)
+    return ", ".join(f"{safe_text(k, 40)}={v}" for k, v in flat[:limit])
