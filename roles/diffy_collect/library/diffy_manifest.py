@@ -1,0 +1,173 @@
+#!/usr/bin/python
+# Diffy: write manifest.json of a run directory (runs on the controller, delegated to localhost).
+# Standard library only.
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: diffy_manifest
+short_description: Write the manifest.json of a Diffy run directory
+description:
+  - Hashes (sha256, bytes) every regular file under C(<run_dir>/hosts/), records every host's status,
+    the pack, the collector and who collected, and writes C(manifest.json) (format diffy-results/1).
+  - Enforces the contract's permissions on the run directory (directories 0700, files 0600).
+  - Symlinks are never followed; a symlink or other non-regular entry under hosts/ is an error.
+options:
+  run_dir:
+    description: The run directory on the controller.
+    type: path
+    required: true
+  run_id:
+    description: The run id.
+    type: str
+    required: true
+  started_at:
+    description: ISO 8601 UTC start of the run.
+    type: str
+    required: true
+  pack_name:
+    description: Name of the pack (file name without .json).
+    type: str
+    required: true
+  collector:
+    description: The collector that was asked for.
+    type: str
+    choices: [osquery, native, auto]
+    required: true
+  hosts:
+    description: C({host_id: {status, error, host}}) for every host the run targeted.
+    type: dict
+    required: true
+  limit:
+    description: The --limit pattern.
+    type: str
+  app:
+    description: The application the run targeted.
+    type: str
+  diffy_version:
+    description: Version of the collecting role.
+    type: str
+    required: true
+author: Diffy engineers
+"""
+
+RETURN = r"""
+manifest:
+  description: Path of the manifest written.
+  type: str
+  returned: success
+files:
+  description: Number of files hashed.
+  type: int
+  returned: success
+"""
+
+import datetime
+import getpass
+import hashlib
+import json
+import os
+import socket
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+
+FORMAT = "diffy-results/1"
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def hash_tree(run_dir):
+    """{relative path: {sha256, bytes}} for every file under hosts/; fixes modes on the way."""
+    files, problems = {}, []
+    hosts_dir = os.path.join(run_dir, "hosts")
+    if not os.path.isdir(hosts_dir):
+        return files, problems
+    os.chmod(hosts_dir, 0o700)
+    for host_id in sorted(os.listdir(hosts_dir)):
+        host_dir = os.path.join(hosts_dir, host_id)
+        info = os.lstat(host_dir)
+        if not stat.S_ISDIR(info.st_mode):
+            problems.append("hosts/%s is not a directory" % host_id)
+            continue
+        os.chmod(host_dir, 0o700)
+        for name in sorted(os.listdir(host_dir)):
+            path = os.path.join(host_dir, name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode):
+                problems.append("hosts/%s/%s is not a regular file" % (host_id, name))
+                continue
+            os.chmod(path, 0o600)
+            digest, size = _sha256(path)
+            files["hosts/%s/%s" % (host_id, name)] = {"sha256": digest, "bytes": size}
+    return files, problems
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            run_dir=dict(type="path", required=True),
+            run_id=dict(type="str", required=True),
+            started_at=dict(type="str", required=True),
+            pack_name=dict(type="str", required=True),
+            collector=dict(type="str", required=True, choices=["osquery", "native", "auto"]),
+            hosts=dict(type="dict", required=True),
+            limit=dict(type="str"),
+            app=dict(type="str"),
+            diffy_version=dict(type="str", required=True),
+        ),
+        supports_check_mode=False,
+    )
+    p = module.params
+    run_dir = p["run_dir"]
+    pack_path = os.path.join(run_dir, "pack.json")
+    if not os.path.isfile(pack_path):
+        module.fail_json(msg="%s is missing: the run directory was not prepared" % pack_path)
+    os.chmod(run_dir, 0o700)
+    os.chmod(pack_path, 0o600)
+    files, problems = hash_tree(run_dir)
+    if problems:
+        module.fail_json(msg="unexpected entries in the run directory: " + "; ".join(problems[:5]))
+    hosts = {}
+    for host_id, entry in sorted(p["hosts"].items()):
+        hosts[host_id] = {
+            "status": entry.get("status") or "failed",
+            "error": entry.get("error") or None,
+            "host": entry.get("host") or host_id,
+        }
+    manifest = {
+        "format": FORMAT,
+        "run_id": p["run_id"],
+        "started_at": p["started_at"],
+        "finished_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "pack": {"name": p["pack_name"], "sha256": _sha256(pack_path)[0]},
+        "collector": p["collector"],
+        "limit": p["limit"] or None,
+        "app": p["app"] or None,
+        "diffy_version": p["diffy_version"],
+        "collected_by": {"user": getpass.getuser(), "host": socket.gethostname()},
+        "hosts": hosts,
+        "files": files,
+    }
+    target = os.path.join(run_dir, "manifest.json")
+    partial = target + ".partial"
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(manifest, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    os.replace(partial, target)  # readers never see a half-written manifest
+    module.exit_json(changed=True, manifest=target, files=len(files), hosts=len(hosts))
+
+
+if __name__ == "__main__":
+    main()

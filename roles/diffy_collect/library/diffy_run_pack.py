@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# Diffy: run every query of an osquery pack on this host, with osqueryi or the native collector.
+# Standard library only: this runs on the target's Python 3.
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: diffy_run_pack
+short_description: Run an osquery query pack on the host and write one JSON file per query
+description:
+  - Runs every query of an osquery-format pack, either with C(osqueryi --json) or with Diffy's native
+    collector (osquery-compatible tables built from /proc, /etc and system tools, queried with SQLite).
+  - Each query's output goes to C(<out_dir>/<query>.json) on the host, never through Ansible's stdout,
+    so there is no output size cap.
+  - Records per query C(status) (ok, error, unsupported, timeout), C(rows), C(duration_s), C(error)
+    and the C(sha256) of the file, then writes C(host.json) (results format diffy-results/1).
+  - A query that did not succeed leaves no file.
+options:
+  pack:
+    description: Path of the pack JSON file on the host.
+    type: path
+    required: true
+  out_dir:
+    description: Existing private directory on the host that receives the results.
+    type: path
+    required: true
+  collector:
+    description: C(osquery) runs osqueryi; C(native) uses the built-in tables.
+    type: str
+    choices: [osquery, native]
+    required: true
+  osqueryi:
+    description: Path of osqueryi (collector osquery).
+    type: path
+  osqueryi_flags:
+    description: Flags passed to osqueryi before the SQL.
+    type: list
+    elements: str
+    default: ['--json', '--disable_extensions', '--disable_events']
+  default_timeout:
+    description: Per-query timeout in seconds when the pack gives none (Diffy's C(timeout) extension).
+    type: int
+    default: 60
+  host_record:
+    description: Identity fields for host.json (host, host_id, hostname, os, cloud, addresses).
+    type: dict
+    required: true
+  diffy_version:
+    description: Version reported as the native collector's version.
+    type: str
+    required: true
+author: Diffy engineers
+"""
+
+RETURN = r"""
+queries:
+  description: Per-query status, as written to host.json.
+  type: dict
+  returned: always
+files:
+  description: Names of the files written in out_dir (host.json and one file per successful query).
+  type: list
+  returned: always
+status:
+  description: C(ok) when every query succeeded, else C(partial).
+  type: str
+  returned: always
+collector_version:
+  description: osqueryi's version, or Diffy's version for the native collector.
+  type: str
+  returned: always
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.diffy_native_engine import Engine, QueryFailed, rows_as_objects
+
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+_NO_SUCH_TABLE = re.compile(r"no such table", re.IGNORECASE)
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_private(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _platform_matches(query, pack):
+    platform = query.get("platform") or pack.get("platform") or ""
+    wanted = {p.strip() for p in platform.split(",") if p.strip()}
+    return not wanted or bool(wanted & {"linux", "posix", "all", "any"})
+
+
+def _count_rows(path):
+    with open(path, "rb") as handle:
+        data = json.loads(handle.read().decode("utf-8") or "[]")
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise ValueError("output is not a JSON array of objects")
+    return len(data)
+
+
+def run_osquery(osqueryi, flags, sql, out_path, timeout, *, home):
+    """Run osqueryi with stdout going straight into out_path.  Returns (status, rows, error)."""
+    env = dict(os.environ, HOME=home)  # anything osqueryi writes under ~ lands in our temp dir
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        proc = subprocess.Popen(
+            [osqueryi, *list(flags), sql],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=home,
+            start_new_session=True,
+        )
+        try:
+            _, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return "timeout", None, "query timed out after %ss" % timeout
+    message = stderr.decode("utf-8", "replace").strip()
+    if proc.returncode != 0:
+        status = "unsupported" if _NO_SUCH_TABLE.search(message) else "error"
+        return status, None, message[:2000] or "osqueryi exited with %d" % proc.returncode
+    try:
+        return "ok", _count_rows(out_path), None
+    except ValueError as exc:
+        return "error", None, "osqueryi output unreadable: %s" % exc
+
+
+def run_native(engine, sql, out_path, timeout):
+    try:
+        columns, rows = engine.query(sql, timeout=timeout)
+    except QueryFailed as exc:
+        return exc.status, None, exc.message
+    data = json.dumps(rows_as_objects(columns, rows), indent=2, sort_keys=False)
+    _write_private(out_path, data.encode("utf-8"))
+    return "ok", len(rows), None
+
+
+def osqueryi_version(osqueryi):
+    try:
+        out = subprocess.run(
+            [osqueryi, "--version"],
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            timeout=30,
+        ).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, str(exc)
+    match = re.search(r"version\s+(\S+)", out)
+    return (match.group(1) if match else out.strip()[:100] or "unknown"), None
+
+
+def run_pack(params, pack):
+    out_dir = params["out_dir"]
+    collector = params["collector"]
+    engine = Engine() if collector == "native" else None
+    results, files = {}, []
+    try:
+        for name, query in sorted(pack["queries"].items()):
+            out_path = os.path.join(out_dir, name + ".json")
+            timeout = int(query.get("timeout") or params["default_timeout"])
+            started = time.monotonic()
+            if not _platform_matches(query, pack):
+                status, rows, error = (
+                    "unsupported",
+                    None,
+                    "query platform %r excludes linux" % (query.get("platform") or pack.get("platform")),
+                )
+            elif collector == "native":
+                status, rows, error = run_native(engine, query["query"], out_path, timeout)
+            else:
+                status, rows, error = run_osquery(
+                    params["osqueryi"],
+                    params["osqueryi_flags"],
+                    query["query"],
+                    out_path,
+                    timeout,
+                    home=out_dir,
+                )
+            entry = {
+                "status": status,
+                "rows": rows,
+                "error": error,
+                "duration_s": round(time.monotonic() - started, 4),
+                "sha256": None,
+            }
+            if status == "ok":
+                entry["sha256"] = _sha256(out_path)
+                files.append(name + ".json")
+            elif os.path.exists(out_path):
+                os.remove(out_path)  # a query that did not succeed has no file
+            results[name] = entry
+    finally:
+        if engine is not None:
+            engine.close()
+    return results, files
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pack=dict(type="path", required=True),
+            out_dir=dict(type="path", required=True),
+            collector=dict(type="str", required=True, choices=["osquery", "native"]),
+            osqueryi=dict(type="path"),
+            osqueryi_flags=dict(
+                type="list", elements="str", default=["--json", "--disable_extensions", "--disable_events"]
+            ),
+            default_timeout=dict(type="int", default=60),
+            host_record=dict(type="dict", required=True),
+            diffy_version=dict(type="str", required=True),
+        ),
+        required_if=[("collector", "osquery", ["osqueryi"])],
+        supports_check_mode=False,
+    )
+    params = module.params
+    try:
+        with open(params["pack"], "rb") as handle:
+            pack = json.loads(handle.read().decode("utf-8"))
+    except (IOError, OSError, ValueError) as exc:
+        module.fail_json(msg="cannot read the query pack %s: %s" % (params["pack"], exc))
+    queries = pack.get("queries") if isinstance(pack, dict) else None
+    if not isinstance(queries, dict) or not queries:
+        module.fail_json(msg="the query pack has no queries")
+    bad = [n for n, q in queries.items() if not _NAME.match(n) or not isinstance(q, dict) or "query" not in q]
+    if bad:
+        module.fail_json(msg="invalid query names or entries in the pack: %s" % ", ".join(sorted(bad)[:10]))
+    if not os.path.isdir(params["out_dir"]):
+        module.fail_json(msg="out_dir %s does not exist" % params["out_dir"])
+
+    if params["collector"] == "osquery":
+        version, problem = osqueryi_version(params["osqueryi"])
+        if version is None:
+            module.fail_json(msg="osqueryi at %s does not run: %s" % (params["osqueryi"], problem))
+    else:
+        version = params["diffy_version"]
+
+    collected_at = _utc_now()
+    results, files = run_pack(params, pack)
+    record = dict(params["host_record"])
+    record.update(
+        collected_at=collected_at, collector=params["collector"], collector_version=version, queries=results
+    )
+    _write_private(
+        os.path.join(params["out_dir"], "host.json"),
+        json.dumps(record, indent=2, sort_keys=True).encode("utf-8"),
+    )
+    status = "ok" if all(r["status"] == "ok" for r in results.values()) else "partial"
+    not_ok = sorted(n for n, r in results.items() if r["status"] != "ok")
+    module.exit_json(
+        changed=False,
+        queries=results,
+        files=["host.json", *files],
+        status=status,
+        collector_version=version,
+        not_ok=not_ok,
+    )
+
+
+if __name__ == "__main__":
+    main()
