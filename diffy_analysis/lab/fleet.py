@@ -310,6 +310,7 @@ class Lab:
         venv_bin = str(Path(sys.executable).parent)
         env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         env.setdefault("ANSIBLE_DEPRECATION_WARNINGS", "False")
+        env["ANSIBLE_HOST_KEY_CHECKING"] = "False"  # throwaway lab hosts, re-keyed on every `up`
         env["DIFFY_LAB_INVENTORY"] = str(self.inventory)
         return env
 

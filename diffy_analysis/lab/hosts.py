@@ -16,7 +16,15 @@ from diffy_analysis.lab import spec
 from diffy_analysis.lab.system import HOST_ENV, HOST_PYTHON, SSHD, pid_alive, run, terminate
 
 # Shared path -> per-host directory name. /srv holds "the app"'s document root.
-BIND_MOUNTS = {"/etc": "etc", "/root": "root", "/home": "home", "/tmp": "tmp", "/var/tmp": "var-tmp"}
+# /run comes last: the lab dir itself lives under /run and disappears from the host's view after it.
+BIND_MOUNTS = {
+    "/etc": "etc",
+    "/root": "root",
+    "/home": "home",
+    "/tmp": "tmp",
+    "/var/tmp": "var-tmp",
+    "/run": "run",
+}
 OPTIONAL_BIND_MOUNTS = {"/srv": "srv"}
 
 SSHD_CONFIG = """\
@@ -61,6 +69,8 @@ def prepare(lab_dir: Path, host: spec.LabHost, client_pubkey: str) -> None:
         (base / name).mkdir(exist_ok=True)
     (base / "tmp").chmod(0o1777)
     (base / "var-tmp").chmod(0o1777)
+    (base / "run" / "sshd").mkdir(mode=0o755)  # sshd's privilege-separation directory
+    (base / "run" / "utmp").touch()  # who is logged in, per host
     etc = base / "etc"
     (etc / "hostname").write_text(host.name + "\n")
     (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n{host.address}\t{host.name}\n")
@@ -99,9 +109,9 @@ def prepare(lab_dir: Path, host: spec.LabHost, client_pubkey: str) -> None:
 def start(lab_dir: Path, host: spec.LabHost) -> int:
     """Start the host's namespaces with sshd as PID 1; return the PID of the holding `unshare`."""
     base = host_dir(lab_dir, host)
-    mounts = [f"mount --bind {base / src} {dst}" for dst, src in BIND_MOUNTS.items()]
     optional = [(dst, src) for dst, src in OPTIONAL_BIND_MOUNTS.items() if Path(dst).is_dir()]
-    mounts += [f"mount --bind {base / src} {dst}" for dst, src in optional]
+    mounts = [f"mount --bind {base / src} {dst}" for dst, src in optional]
+    mounts += [f"mount --bind {base / src} {dst}" for dst, src in BIND_MOUNTS.items()]
     script = " && ".join(
         [
             "set -e",
@@ -116,7 +126,6 @@ def start(lab_dir: Path, host: spec.LabHost) -> int:
             f"exec {SSHD} -D -e",
         ]
     )
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     log = open(base / "host.log", "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         proc = subprocess.Popen(

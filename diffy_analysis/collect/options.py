@@ -1,0 +1,40 @@
+"""What a collection run is asked to do: the ansible-runner inputs, as one frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diffy_analysis.contract import DEFAULT_RESULTS_ROOT
+
+COLLECTORS = ("auto", "osquery", "native")
+OSQUERY_INSTALL_MODES = ("package", "ephemeral", "present")
+DEFAULT_TIMEOUT = 1800.0
+
+
+def default_results_root() -> Path:
+    return Path(os.environ.get("DIFFY_RESULTS_ROOT") or DEFAULT_RESULTS_ROOT)
+
+
+@dataclass(frozen=True)
+class CollectOptions:
+    limit: str
+    """Ansible --limit pattern, e.g. an app group (``app_x``) or an instance id."""
+    inventory: tuple[Path, ...] = ()
+    """Inventory files or directories; none means the one named in the project's ansible.cfg."""
+    pack: Path | None = None
+    """Query pack; none means the role's default (linux-dfir)."""
+    collector: str = "auto"
+    results_root: Path = field(default_factory=default_results_root)
+    run_id: str | None = None
+    """None: a new one (contract.new_run_id)."""
+    osquery_install_mode: str | None = None
+    playbook: str = "collect.yml"
+    extravars: dict[str, Any] = field(default_factory=dict)
+    """More extra vars for the playbook (e.g. baseline.yml's diffy_baseline_app / _name)."""
+    timeout: float = DEFAULT_TIMEOUT
+    forks: int | None = None
+    keep_artifacts: Path | None = None
+    """Keep ansible-runner's private data dir (events, stdout) here instead of deleting it."""

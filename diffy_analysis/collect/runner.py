@@ -1,0 +1,148 @@
+"""Run a collection playbook through ansible-runner.
+
+ansible-runner writes its inputs in plain text under its private data dir: ``env/`` files (which we
+suppress) and ``artifacts/<ident>/command``, which holds the COMPLETE environment of ansible-playbook,
+inherited AWS credentials included.  So the private data dir is a fresh 0700 temporary directory,
+outside any results directory, deleted after the run; when asked to keep it (--keep-artifacts), the
+environment in ``command`` is reduced to variable names before we return.  Credentials are never
+passed as ``envvars``: ansible-playbook inherits them from this process's environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from diffy_analysis.collect.events import EventTracker, HostEventCallback
+from diffy_analysis.collect.options import COLLECTORS, CollectOptions
+from diffy_analysis.collect.result import CollectResult, read_result
+from diffy_analysis.contract import is_run_id, new_run_id
+from diffy_analysis.errors import CollectionError, UsageError
+
+
+def project_dir() -> Path:
+    """The Ansible project (playbooks/, roles/, inventory/): $DIFFY_PROJECT_DIR, else the checkout
+    this package lives in."""
+    candidates = [os.environ.get("DIFFY_PROJECT_DIR"), str(Path(__file__).resolve().parents[2])]
+    for candidate in filter(None, candidates):
+        path = Path(candidate)
+        if (path / "playbooks").is_dir():
+            return path
+    raise CollectionError(
+        "cannot find the Diffy Ansible project (playbooks/, roles/)",
+        hint="set DIFFY_PROJECT_DIR to the directory holding playbooks/",
+    )
+
+
+def runner_env(project: Path) -> dict[str, str]:
+    """Non-secret settings for ansible-playbook (ansible-runner does not read ./ansible.cfg)."""
+    venv_bin = str(Path(sys.executable).parent)
+    env = {
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+    config = project / "ansible.cfg"
+    if config.is_file():
+        env["ANSIBLE_CONFIG"] = str(config)
+    else:
+        env["ANSIBLE_ROLES_PATH"] = str(project / "roles")
+        if (project / "collections").is_dir():
+            env["ANSIBLE_COLLECTIONS_PATH"] = str(project / "collections")
+    return env
+
+
+def _check(options: CollectOptions, project: Path) -> Path:
+    if options.collector not in COLLECTORS:
+        raise UsageError(f"unknown collector {options.collector!r}; choose one of {', '.join(COLLECTORS)}")
+    if not options.limit.strip():
+        raise UsageError("a --limit is required (an app group such as app_x, or 'all')")
+    if options.run_id and not is_run_id(options.run_id):
+        raise UsageError(f"bad run id {options.run_id!r} (expected e.g. 20261129T143812Z-4f2a9c)")
+    playbook = project / "playbooks" / options.playbook
+    if not playbook.is_file():
+        raise CollectionError(f"no playbook {playbook}")
+    for inv in options.inventory:
+        if not inv.exists():
+            raise UsageError(f"inventory {inv} does not exist")
+    if options.pack is not None and not options.pack.is_file():
+        raise UsageError(f"query pack {options.pack} does not exist")
+    return playbook
+
+
+def scrub_artifacts(private: Path) -> None:
+    """Keep only the names of the environment variables in ansible-runner's ``command`` files."""
+    for command_file in private.glob("artifacts/*/command"):
+        try:
+            doc = json.loads(command_file.read_text("utf-8"))
+            doc["env"] = sorted(doc.get("env") or {})
+            command_file.write_text(json.dumps(doc), "utf-8")
+        except (OSError, ValueError):
+            command_file.unlink(missing_ok=True)
+    shutil.rmtree(private / "env", ignore_errors=True)
+
+
+def extra_vars(options: CollectOptions, run_id: str, results_root: Path) -> dict:
+    extravars = {
+        "diffy_results_root": str(results_root),
+        "diffy_run_id": run_id,
+        "diffy_collect_collector": options.collector,
+        **options.extravars,
+    }
+    if options.pack is not None:
+        extravars["diffy_collect_pack"] = str(options.pack.resolve())
+    if options.osquery_install_mode:
+        extravars["osquery_install_mode"] = options.osquery_install_mode
+    return extravars
+
+
+def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None) -> CollectResult:
+    """Run the playbook; return the manifest's per-host outcomes. Raises CollectionError when the
+    run failed as a whole (no manifest written)."""
+    import ansible_runner  # noqa: PLC0415 - heavy; only when collecting
+
+    project = project_dir()
+    playbook = _check(options, project)
+    run_id = options.run_id or new_run_id()
+    results_root = options.results_root.resolve()
+    results_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tracker = EventTracker(on_change=on_host)
+    if options.keep_artifacts:
+        options.keep_artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private = Path(tempfile.mkdtemp(prefix=f"runner-{run_id}-", dir=options.keep_artifacts))
+    else:
+        private = Path(tempfile.mkdtemp(prefix="diffy-runner-"))
+    started = time.monotonic()
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            project_dir=str(project),
+            playbook=str(playbook),
+            inventory=[str(i.resolve()) for i in options.inventory] or None,
+            limit=options.limit,
+            extravars=extra_vars(options, run_id, results_root),
+            envvars=runner_env(project),
+            suppress_env_files=True,
+            forks=options.forks,
+            timeout=int(options.timeout),
+            event_handler=tracker,
+            quiet=True,
+        )
+        status, rc = str(runner.status), int(runner.rc if runner.rc is not None else -1)
+    finally:
+        tracker.finish()
+        if options.keep_artifacts:
+            scrub_artifacts(private)
+        else:
+            shutil.rmtree(private, ignore_errors=True)
+    why = tracker.first_failure
+    if status == "timeout":
+        why = f"timed out after {options.timeout:g}s" + (f"; {why}" if why else "")
+    return read_result(
+        results_root / run_id, runner_status=status, rc=rc, elapsed_s=time.monotonic() - started, why=why
+    )
