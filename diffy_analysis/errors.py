@@ -60,3 +60,7 @@ class StoreError(DiffyError):
 
 class LabError(DiffyError):
     """The local lab fleet could not be brought up or down."""
+
+
+class ReportError(DiffyError):
+    """A saved analysis cannot be read, or a report cannot be written."""

@@ -58,12 +58,16 @@ def finding_words(finding: Finding, limit: int | None = 300) -> str:
     return safe_text(words, limit)
 
 
-def short_words(finding: Finding) -> str:
-    """A few words for the one-line verdict: the explanation without its prevalence, cut short."""
+def plain_words(finding: Finding) -> str:
+    """The explanation without its trailing prevalence (raw: not yet made safe)."""
     words = finding.explanation.strip()
     stripped = _TRAILING_PREVALENCE.sub("", words).rstrip(" ,;")
-    words = stripped or words or f"{finding.kind} {finding.query} row"
-    return safe_text(words, SHORT_FINDING_CHARS)
+    return stripped or words or f"{finding.kind} {finding.query} row"
+
+
+def short_words(finding: Finding) -> str:
+    """A few words for the one-line verdict: the explanation without its prevalence, cut short."""
+    return safe_text(plain_words(finding), SHORT_FINDING_CHARS)
 
 
 def top_findings(host: HostResult, count: int) -> list[Finding]:

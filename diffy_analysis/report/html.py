@@ -1,0 +1,487 @@
+"""The HTML report: one self-contained file a responder can attach to a ticket and open offline.
+
+Contents: summary and verdict, the outliers, a dendrogram of the clustering and a heatmap of hosts x
+findings (SVG from matplotlib, embedded as ``data:`` images), a sortable ranked table, per-host
+sections with findings in plain words and the evidence rows as collected (baseline mode: each row
+side by side with the baseline's), clusters, and every host or query that could not be collected.
+
+Safety, because values come from hosts the attacker may control:
+- every value goes through ``safe_text`` (control characters made visible, huge values cut with a
+  note, undecodable bytes shown as ``\\xNN``) and then ``html.escape`` (quotes too), wherever it lands:
+  text, attributes, tables; plot labels are escaped by matplotlib and shown through ``<img>``, where
+  SVG cannot run script;
+- element ids are generated (``host-3``), never taken from values;
+- a strict Content-Security-Policy: nothing may be loaded (``default-src 'none'``), images only from
+  ``data:``, and the one inline style sheet and sorting script are allowed by their SHA-256 hashes,
+  so even a value that slipped through could neither run script nor make a network request;
+- the document is pure ASCII (other characters as ``&#NNNN;`` references): it reads the same
+  whatever encoding the file is opened or saved with.
+
+Large fleets stay sane: full sections for outliers and the next highest-scored hosts only, and the
+dendrogram is of collapsed profiles (truncated to its last merges when still large).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from importlib import resources
+from typing import TextIO
+
+from diffy_analysis import __version__
+from diffy_analysis.findings import Analysis, Finding, HostResult
+from diffy_analysis.report import _plots
+from diffy_analysis.report._escape import DEFAULT_LIMIT, safe_text
+from diffy_analysis.report._words import (
+    finding_words,
+    gap_groups,
+    host_name,
+    identity_text,
+    n_hosts,
+    prevalence_text,
+    short_words,
+    summary_items,
+    top_findings,
+    verdict_lines,
+)
+
+# Hosts given a full section besides every outlier (the highest-scored ones with findings).
+EXTRA_SECTION_HOSTS = 20
+MAX_SECTION_OUTLIERS = 200
+# Findings shown (with evidence) per host section.
+SECTION_FINDINGS = 60
+# Rows of the ranked table; a fleet larger than this is summarised in a note.
+RANKED_ROWS = 2000
+EVIDENCE_COLUMNS = 25
+NAMED_HOSTS = 30
+
+
+def e(value: object, limit: int | None = DEFAULT_LIMIT) -> str:
+    """Any value, made safe (printable, bounded) and HTML-escaped for text and attributes."""
+    return html.escape(safe_text(value, limit), quote=True)
+
+
+def esc(text: str) -> str:
+    """HTML-escape text that is already safe (from ``_words``)."""
+    return html.escape(text, quote=True)
+
+
+def _asset(name: str) -> str:
+    return resources.files("diffy_analysis.report").joinpath("assets").joinpath(name).read_text("ascii")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("ascii")).digest()).decode() + "'"
+
+
+def render(analysis: Analysis, stream: TextIO) -> None:
+    """Write the self-contained HTML report of ``analysis`` to ``stream``."""
+    stream.write(render_string(analysis))
+
+
+def render_string(analysis: Analysis) -> str:
+    css = _asset("report.css")
+    js = _asset("sort.js")
+    sections = list(analysis.outliers[:MAX_SECTION_OUTLIERS])
+    sections += [h for h in analysis.hosts if not h.outlier and h.findings][:EXTRA_SECTION_HOSTS]
+    anchors = {id(h): f"host-{i}" for i, h in enumerate(sections, 1)}
+    body = [
+        _header(analysis),
+        "<main>",
+        _outliers(analysis, anchors),
+        _plots_section(analysis),
+        _ranked(analysis, anchors),
+        _host_sections(analysis, sections, anchors),
+        _clusters(analysis),
+        _not_collected(analysis),
+        "</main>",
+        _footer(analysis),
+    ]
+    title = "Diffy report"
+    if analysis.app:
+        title += f" — {safe_text(analysis.app, 80)}"
+    csp = (
+        "default-src 'none'; img-src data:; "
+        f"style-src {_csp_hash(css)}; script-src {_csp_hash(js)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    doc = "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{esc(csp)}">',
+            '<meta name="referrer" content="no-referrer">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{esc(title)}</title>",
+            f"<style>{css}</style>",
+            "</head>",
+            "<body>",
+            *body,
+            f"<script>{js}</script>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+    # Pure ASCII: non-ASCII characters become references (none occur inside <style>/<script>).
+    return doc.encode("ascii", "xmlcharrefreplace").decode("ascii")
+
+
+# --- summary, verdict, outliers ----------------------------------------------------------------------
+
+
+def _header(analysis: Analysis) -> str:
+    lines = verdict_lines(analysis)
+    found = "found" if analysis.outliers else "clean"
+    verdict = f'<div class="verdict {found}" id="verdict">{esc(lines[0])}'
+    verdict += "".join(f'<span class="more">{esc(line)}</span>' for line in lines[1:])
+    verdict += "</div>"
+    items = []
+    for label, value in summary_items(analysis):
+        sub = ' class="sub"' if label.startswith("  ") else ""
+        items.append(f"<dt{sub}>{esc(label.strip())}</dt><dd>{esc(value)}</dd>")
+    title = "Diffy report"
+    if analysis.app:
+        title += f": {e(analysis.app, 80)}"
+    nav = (
+        '<nav><a href="#outliers">Outliers</a><a href="#clustering">Clustering</a>'
+        '<a href="#heatmap">Heatmap</a><a href="#hosts">All hosts</a><a href="#details">Host details</a>'
+        '<a href="#not-collected">Not collected</a></nav>'
+    )
+    return (
+        f"<header><h1>{title}</h1>{nav}{verdict}"
+        f'<dl class="summary" id="summary">{"".join(items)}</dl></header>'
+    )
+
+
+def _outliers(analysis: Analysis, anchors: dict[int, str]) -> str:
+    word = "Hosts that differ from the baseline" if analysis.method == "baseline" else "Outliers"
+    out = [f'<section id="outliers"><h2>{word}</h2>']
+    if not analysis.outliers:
+        out.append('<p class="note">None.</p></section>')
+        return "".join(out)
+    out.append('<ul class="outliers">')
+    for host in analysis.outliers:
+        words = ", ".join(short_words(f) for f in top_findings(host, 3))
+        name = esc(host_name(host))
+        link = f'<a href="#{anchors[id(host)]}">{name}</a>' if id(host) in anchors else name
+        out.append(
+            f'<li class="outlier-host"><span class="badge outlier">score {host.score:.2f}</span> '
+            f'<strong class="host-name">{link}</strong>: {esc(words) or "no findings"}</li>'
+        )
+    out.append("</ul></section>")
+    return "".join(out)
+
+
+# --- plots -------------------------------------------------------------------------------------------
+
+
+def _plots_section(analysis: Analysis) -> str:
+    out = ['<section id="clustering"><h2>Clustering</h2>']
+    if analysis.method == "baseline" and analysis.dendrogram is None:
+        out.append(
+            '<p class="note">Baseline method: hosts are compared with the baseline, not clustered.</p>'
+        )
+    else:
+        try:
+            uri = _plots.dendrogram_uri(analysis)
+        except _plots.PlotError as err:
+            out.append(f'<p class="note">No dendrogram: {e(err)}.</p>')
+        else:
+            cut = analysis.dendrogram.cut_distance if analysis.dendrogram else 0.0
+            out.append(
+                f'<figure class="plot"><img id="dendrogram" alt="Dendrogram of host profiles" src="{uri}">'
+                f"<figcaption>Hierarchical clustering of host profiles (identical hosts collapsed into one "
+                f"leaf). The dashed line is the cut at distance {cut:.4g}: leaves joined only to the right "
+                f"of it form separate clusters. Outliers are in red.</figcaption></figure>"
+            )
+    out.append("</section>")
+    out.append('<section id="heatmap"><h2>Findings heatmap</h2>')
+    data = _plots.heatmap_data(analysis)
+    if data is None:
+        out.append('<p class="note">No findings on any host.</p>')
+    else:
+        out.append(
+            f'<figure class="plot"><img id="heatmap-img" alt="Heatmap of hosts and findings" '
+            f'src="{_plots.heatmap_uri(data)}"><figcaption>The {len(data.columns)} findings that weigh '
+            f"most on the {n_hosts(len(data.hosts))} shown (outliers first, in red).</figcaption></figure>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+# --- ranked table ------------------------------------------------------------------------------------
+
+
+def _ranked(analysis: Analysis, anchors: dict[int, str]) -> str:
+    baseline = analysis.method == "baseline"
+    heads = ["#", "host", "score", "status"]
+    heads += ["added", "missing", "changed"] if baseline else ["cluster"]
+    heads += ["findings", "top finding", "not collected"]
+    out = [
+        '<section id="hosts"><h2>All hosts, ranked by score</h2>',
+        '<div class="scroll"><table class="sortable" id="ranked"><thead><tr>',
+        "".join(f"<th>{h}</th>" for h in heads),
+        "</tr></thead><tbody>",
+    ]
+    for rank, host in enumerate(analysis.hosts[:RANKED_ROWS], 1):
+        name = esc(host_name(host))
+        if id(host) in anchors:
+            name = f'<a href="#{anchors[id(host)]}">{name}</a>'
+        status = '<span class="badge outlier">outlier</span>' if host.outlier else ""
+        cells = [
+            f'<td class="num">{rank}</td>',
+            f"<td>{name}</td>",
+            f'<td class="num" data-sort="{host.score:.6f}">{host.score:.2f}</td>',
+            f"<td>{status}</td>",
+        ]
+        if baseline:
+            cells += [
+                f'<td class="num">{sum(1 for f in host.findings if f.kind == kind)}</td>'
+                for kind in ("added", "missing", "changed")
+            ]
+        else:
+            cells.append(f'<td class="num">{"" if host.cluster is None else host.cluster}</td>')
+        top = top_findings(host, 1)
+        cells += [
+            f'<td class="num">{len(host.findings)}</td>',
+            f"<td>{esc(finding_words(top[0], 160)) if top else ''}</td>",
+            f"<td>{esc(', '.join(safe_text(g.query, 60) for g in host.gaps))}</td>",
+        ]
+        row_class = ' class="outlier"' if host.outlier else ""
+        out.append(f"<tr{row_class}>{''.join(cells)}</tr>")
+    out.append("</tbody></table></div>")
+    if len(analysis.hosts) > RANKED_ROWS:
+        out.append(
+            f'<p class="note">{len(analysis.hosts) - RANKED_ROWS:,} lower-scored hosts are not listed '
+            "(see the JSON output).</p>"
+        )
+    out.append("</section>")
+    return "".join(out)
+
+
+# --- host sections -----------------------------------------------------------------------------------
+
+
+def _host_sections(analysis: Analysis, sections: list[HostResult], anchors: dict[int, str]) -> str:
+    out = ['<section id="details"><h2>Host details</h2>']
+    if not sections:
+        out.append('<p class="note">No host has findings.</p>')
+    hidden = len(analysis.outliers) - min(len(analysis.outliers), MAX_SECTION_OUTLIERS)
+    if hidden:
+        out.append(f'<p class="note warn">Sections for {hidden:,} more outliers are not shown.</p>')
+    for host in sections:
+        out.append(_host_section(analysis, host, anchors[id(host)]))
+    out.append("</section>")
+    return "".join(out)
+
+
+def _host_section(analysis: Analysis, host: HostResult, anchor: str) -> str:
+    klass = "host outlier" if host.outlier else "host"
+    facts = [f"score {host.score:.2f}"]
+    if analysis.method == "peers":
+        facts.append("no cluster" if host.cluster is None else f"cluster {host.cluster}")
+    if host.run_id:
+        facts.append(f"run {safe_text(host.run_id, 60)}")
+    identity = identity_text(host, limit=6)
+    badge = ' <span class="badge outlier">outlier</span>' if host.outlier else ""
+    out = [
+        f'<section class="{klass}" id="{anchor}"><h3><span class="host-name">{esc(host_name(host))}</span>'
+        f"{badge}</h3>",
+        f'<p class="note">{esc("; ".join(facts))}</p>',
+    ]
+    if identity:
+        out.append(f'<p class="note">identity: {esc(identity)}</p>')
+    if host.gaps:
+        gaps = "; ".join(
+            f"{safe_text(g.query, 60)} ({safe_text(g.status, 20)}"
+            + (f": {safe_text(g.error, 160)})" if g.error else ")")
+            for g in host.gaps
+        )
+        out.append(f'<p class="warn">Not collected on this host: {esc(gaps)}</p>')
+    findings = list(host.findings[:SECTION_FINDINGS])
+    if not findings:
+        out.append('<p class="note">No findings.</p></section>')
+        return "".join(out)
+    out.append(_findings_table(findings))
+    if len(host.findings) > SECTION_FINDINGS:
+        out.append(
+            f'<p class="note">{len(host.findings) - SECTION_FINDINGS:,} lower-weighted findings '
+            "not shown.</p>"
+        )
+    out.append("<h4>Evidence, as collected</h4>")
+    if analysis.method == "baseline":
+        out.extend(_side_by_side(f, "baseline") for f in findings)
+    else:
+        out.append(_evidence_tables(findings))
+        out.extend(_side_by_side(f, "peers' usual row") for f in findings if f.kind == "changed")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _kind_badge(finding: Finding) -> str:
+    badge = f'<span class="badge {finding.kind}">{esc(finding.kind)}</span>'
+    if finding.strength == "weak":
+        badge += ' <span class="badge weak">weak</span>'
+    return badge
+
+
+def _findings_table(findings: list[Finding]) -> str:
+    out = [
+        '<table class="sortable findings"><thead><tr><th>#</th><th>kind</th><th>finding</th>'
+        "<th>query</th><th>prevalence</th><th>weight</th></tr></thead><tbody>"
+    ]
+    for i, finding in enumerate(findings, 1):
+        prevalence = prevalence_text(finding) or ""
+        sort = "" if finding.prevalence is None else f' data-sort="{finding.prevalence:.6f}"'
+        out.append(
+            f'<tr><td class="num">{i}</td><td>{_kind_badge(finding)}</td>'
+            f"<td>{esc(finding_words(finding))}</td><td>{e(finding.query, 80)}</td>"
+            f"<td{sort}>{esc(prevalence)}</td>"
+            f'<td class="num" data-sort="{finding.weight:.6f}">{finding.weight:.2f}</td></tr>'
+        )
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _evidence_tables(findings: list[Finding]) -> str:
+    """Peers mode: one sortable table per query, the rows as collected, prevalence alongside."""
+    by_query: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_query.setdefault(finding.query, []).append(finding)
+    out = []
+    for query, group in by_query.items():
+        columns: list[str] = []
+        for finding in group:
+            columns.extend(c for c in finding.row if c not in columns)
+        shown = columns[:EVIDENCE_COLUMNS]
+        out.append(
+            f'<p><strong>{e(query, 80)}</strong></p><div class="scroll"><table class="sortable evidence">'
+            "<thead><tr>"
+        )
+        out.append("<th>kind</th><th>on hosts</th>" + "".join(f"<th>{e(c, 60)}</th>" for c in shown))
+        out.append("</tr></thead><tbody>")
+        for finding in group:
+            on = "" if finding.hosts_with_row is None else f"{finding.hosts_with_row:,}"
+            if finding.hosts_compared:
+                on += f" of {finding.hosts_compared:,}"
+            cells = "".join(
+                f'<td class="value{" changed-cell" if c in finding.changed_columns else ""}">'
+                f"{e(finding.row.get(c, ''))}</td>"
+                for c in shown
+            )
+            out.append(
+                f'<tr><td>{_kind_badge(finding)}</td><td class="num" data-sort="'
+                f'{finding.hosts_with_row or 0}">{esc(on)}</td>{cells}</tr>'
+            )
+        out.append("</tbody></table></div>")
+        if len(columns) > EVIDENCE_COLUMNS:
+            out.append(f'<p class="note">{len(columns) - EVIDENCE_COLUMNS} more columns not shown.</p>')
+    return "".join(out)
+
+
+def _side_by_side(finding: Finding, reference_name: str) -> str:
+    """One finding's row next to the reference's row: column | reference | this host."""
+    if finding.kind == "added":
+        reference, here = None, finding.row
+    elif finding.kind == "missing":
+        reference, here = finding.row, None
+    else:
+        reference, here = finding.reference_row or {}, finding.row
+    columns: list[str] = []
+    for row in (reference, here):
+        columns.extend(c for c in (row or {}) if c not in columns)
+    absent = '<td class="note">(absent)</td>'
+    out = [
+        '<div class="scroll"><table class="side-by-side">',
+        f"<caption>{_kind_badge(finding)} {e(finding.query, 80)}: "
+        f"{esc(finding_words(finding, 200))}</caption>",
+        f"<thead><tr><th>column</th><th>{esc(reference_name)}</th><th>this host</th></tr></thead><tbody>",
+    ]
+    for column in columns[: EVIDENCE_COLUMNS * 2]:
+        changed = " changed-cell" if column in finding.changed_columns else ""
+        ref = (
+            absent if reference is None else f'<td class="value{changed}">{e(reference.get(column, ""))}</td>'
+        )
+        cur = absent if here is None else f'<td class="value{changed}">{e(here.get(column, ""))}</td>'
+        out.append(f"<tr><th>{e(column, 60)}</th>{ref}{cur}</tr>")
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+# --- clusters, what was not collected, footer --------------------------------------------------------
+
+
+def _clusters(analysis: Analysis) -> str:
+    if not analysis.clusters:
+        return ""
+    out = [
+        '<section id="clusters"><h2>Clusters</h2><table class="sortable"><thead><tr><th>cluster</th>'
+        "<th>hosts</th><th>flagged</th><th>members</th></tr></thead><tbody>"
+    ]
+    for cluster in analysis.clusters:
+        members = ", ".join(host_name(h) for h in cluster.hosts[:NAMED_HOSTS])
+        if len(cluster.hosts) > NAMED_HOSTS:
+            members += f" and {len(cluster.hosts) - NAMED_HOSTS:,} more"
+        flagged = '<span class="badge outlier">outliers</span>' if cluster.outlier else ""
+        out.append(
+            f'<tr><td class="num">{cluster.id}</td><td class="num">{cluster.size:,}</td>'
+            f"<td>{flagged}</td><td>{esc(members)}</td></tr>"
+        )
+    out.append("</tbody></table></section>")
+    return "".join(out)
+
+
+def _not_collected(analysis: Analysis) -> str:
+    out = ['<section id="not-collected"><h2>What could not be collected</h2>']
+    if not analysis.skipped and not any(h.gaps for h in analysis.hosts):
+        out.append('<p class="note">Every host was analysed with every query.</p></section>')
+        return "".join(out)
+    if analysis.skipped:
+        out.append(
+            f"<h3>Hosts not analysed ({len(analysis.skipped):,})</h3>"
+            '<table class="sortable" id="skipped"><thead><tr><th>host</th><th>status</th><th>reason</th>'
+            "</tr></thead><tbody>"
+        )
+        for skipped in analysis.skipped:
+            out.append(
+                f"<tr><td>{esc(host_name(skipped.host))}</td><td>{e(skipped.status, 40)}</td>"
+                f"<td>{e(skipped.reason)}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    groups = gap_groups(analysis)
+    if groups:
+        out.append(
+            "<h3>Queries not collected (these hosts were analysed without them)</h3>"
+            '<table class="sortable" id="gaps"><thead><tr><th>query</th><th>status</th><th>hosts</th>'
+            "<th>which</th><th>errors</th></tr></thead><tbody>"
+        )
+        for group in groups:
+            names = ", ".join(group.hosts[:NAMED_HOSTS])
+            if len(group.hosts) > NAMED_HOSTS:
+                names += f" and {len(group.hosts) - NAMED_HOSTS:,} more"
+            out.append(
+                f"<tr><td>{esc(group.query)}</td><td>{esc(group.status)}</td>"
+                f'<td class="num">{len(group.hosts):,}</td><td>{esc(names)}</td>'
+                f"<td>{esc('; '.join(group.errors))}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    out.append("</section>")
+    return "".join(out)
+
+
+def _footer(analysis: Analysis) -> str:
+    pack = analysis.pack or {}
+    parts = [f"Generated by Diffy {esc(__version__)}."]
+    if pack.get("name") or pack.get("sha256"):
+        parts.append(f"Query pack {e(pack.get('name'), 80)} (sha256 {e(pack.get('sha256'), 80)}).")
+    settings = "; ".join(
+        f"{safe_text(k, 40)}={safe_text(v, 80)}" for k, v in (analysis.settings or {}).items()
+    )
+    if settings:
+        parts.append(f"Settings: {esc(settings)}.")
+    parts.append("This file is self-contained: it loads nothing from anywhere.")
+    return f"<footer>{' '.join(parts)}</footer>"
