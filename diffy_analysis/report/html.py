@@ -231,10 +231,11 @@ def _ranked(analysis: Analysis, anchors: dict[int, str]) -> str:
         name = esc(host_name(host))
         if id(host) in anchors:
             name = f'<a href="#{anchors[id(host)]}">{name}</a>'
-        status = '<span class="badge outlier">outlier</span>' if host.outlier else ""
+        flag = "differs" if baseline else "outlier"
+        status = f'<span class="badge outlier">{flag}</span>' if host.outlier else ""
         cells = [
             f'<td class="num">{rank}</td>',
-            f"<td>{name}</td>",
+            f'<td class="host">{name}</td>',
             f'<td class="num" data-sort="{host.score:.6f}">{host.score:.2f}</td>',
             f"<td>{status}</td>",
         ]
@@ -287,7 +288,8 @@ def _host_section(analysis: Analysis, host: HostResult, anchor: str) -> str:
     if host.run_id:
         facts.append(f"run {safe_text(host.run_id, 60)}")
     identity = identity_text(host, limit=6)
-    badge = ' <span class="badge outlier">outlier</span>' if host.outlier else ""
+    flag = "differs" if analysis.method == "baseline" else "outlier"
+    badge = f' <span class="badge outlier">{flag}</span>' if host.outlier else ""
     out = [
         f'<section class="{klass}" id="{anchor}"><h3><span class="host-name">{esc(host_name(host))}</span>'
         f"{badge}</h3>",
