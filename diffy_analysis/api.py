@@ -32,3 +32,18 @@ def collect(
     elif kwargs:
         raise TypeError("pass either a CollectOptions or keyword fields, not both")
     return _collect(options, on_host=on_host)
+
+
+def analyze(run_dirs, *, baseline=None, method="auto", config=None, **kwargs):  # noqa: ANN001, ANN003, ANN201
+    """Analyse results directories; return an :class:`~diffy_analysis.findings.Analysis`.
+
+    ``run_dirs``: one or more run directories (or bare host directories). ``baseline``: a host
+    directory, a one-host run, or the name of a baseline saved for the app. ``method``: ``auto``
+    (baseline when one is given, else peers), ``peers`` or ``baseline``. ``config``: a config file
+    path or a ``normalize.Config``. Keywords: ``prevalence`` (external row counts for the peers
+    method), ``app``, ``results_root``, ``load_options``. See
+    :func:`diffy_analysis.analyze.pipeline.analyze` for the details; raises DiffyError subclasses.
+    """
+    from diffy_analysis.analyze.pipeline import analyze as _analyze  # noqa: PLC0415 - keeps `import api` light
+
+    return _analyze(run_dirs, baseline=baseline, method=method, config=config, **kwargs)

@@ -108,6 +108,30 @@ class SkippedHost:
 
 
 @dataclass(frozen=True)
+class PopulationDifference:
+    """Baseline method: a difference from the baseline shared by a large part of the fleet.
+
+    A legitimate population (half the fleet on a newer package) is reported once here and not held
+    against its hosts; see docs/analysis.md.
+    """
+
+    query: str
+    kind: FindingKind
+    row: dict[str, str]
+    explanation: str
+    hosts: int
+    """How many analysed hosts share this difference."""
+    hosts_compared: int
+    changed_columns: tuple[str, ...] = ()
+    reference_row: dict[str, str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["changed_columns"] = list(self.changed_columns)
+        return doc
+
+
+@dataclass(frozen=True)
 class Dendrogram:
     """What a report needs to draw the clustering without importing scipy's analysis code."""
 
@@ -141,6 +165,8 @@ class Analysis:
     """Pack name and sha256, and per-query description/value lines for explanations in reports."""
     settings: dict[str, Any] = field(default_factory=dict)
     """Cut thresholds and similar parameters actually used, for transparency."""
+    population_differences: tuple[PopulationDifference, ...] = ()
+    """Baseline method: differences shared by a large part of the fleet (additive, diffy-analysis/1)."""
 
     @property
     def outliers(self) -> tuple[HostResult, ...]:
@@ -169,6 +195,7 @@ class Analysis:
             "dendrogram": self.dendrogram.to_json() if self.dendrogram else None,
             "pack": self.pack,
             "settings": self.settings,
+            "population_differences": [p.to_json() for p in self.population_differences],
         }
 
     @classmethod
@@ -215,4 +242,8 @@ class Analysis:
             else None,
             pack=doc.get("pack") or {},
             settings=doc.get("settings") or {},
+            population_differences=tuple(
+                PopulationDifference(**{**p, "changed_columns": tuple(p.get("changed_columns") or ())})
+                for p in doc.get("population_differences") or ()
+            ),
         )

@@ -1,0 +1,110 @@
+"""Method 1, functional baseline: every host compared with one clean reference host.
+
+Per host and query (only queries collected on both sides):
+
+* **added**: a normalized row on the host, not on the baseline;
+* **missing**: a normalized row on the baseline, not on the host;
+* **changed**: an added and a missing row with the same key (``system_binaries``: same path,
+  different hash), with the differing columns named.
+
+Volatile columns are already gone (normalize/), so pids and times never show up. Rows whose value
+varies on every host of the fleet (a random port) are weak evidence, as in the peers method.
+
+**Population differences.** A difference shared by at least ``baseline_population_fraction`` of the
+hosts (and at least ``population_min_hosts``) is a *population difference*: half the fleet on a
+newer package than the baseline is a legitimate population (a rolling deploy), not a compromise.
+It is reported once, in ``Analysis.population_differences``, with how many hosts share it, and is
+not held against any host (no weight, no outlier). An attacker who touched that many hosts in the
+same way is visible there, listed first by significance - read that list too.
+
+Work is linear in hosts: identical profiles are compared once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.peers import pair_changed
+from diffy_analysis.normalize.index import FleetIndex, HostEntry
+from diffy_analysis.normalize.volatile import TemplateStats
+
+
+@dataclass
+class BaselineOutcome:
+    candidates: list[list[Candidate]]
+    """Per host (index order), population differences removed."""
+    population: list[tuple[Candidate, int]]
+    """(difference, hosts sharing it), most significant first."""
+    settings: dict[str, object] = field(default_factory=dict)
+
+
+def _signature(c: Candidate) -> tuple[str, int, int | None]:
+    return (c.kind, c.fid, c.ref_fid)
+
+
+def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome:
+    t = index.config.thresholds
+    n_hosts = len(index.hosts)
+    df = index.document_frequency()
+    stats = TemplateStats(index, df, n_hosts)
+    base = index.profiles[reference.profile]
+    base_queries = reference.collected
+
+    per_profile: dict[int, list[Candidate]] = {}
+    for profile in sorted({h.profile for h in index.hosts}):
+        features = index.profiles[profile]
+        added: list[Candidate] = []
+        for fid in np.setdiff1d(features, base, assume_unique=True).tolist():
+            if index.query_of(fid) not in base_queries:
+                continue
+            varying = stats.weak_column(fid)
+            weight = index.significance(fid) * (t.weak_weight if varying else 1.0)
+            added.append(
+                Candidate(
+                    "added",
+                    fid,
+                    weight,
+                    "weak" if varying else "strong",
+                    varying_column=varying,
+                    hosts_with_row=int(df[fid]),
+                    hosts_compared=n_hosts,
+                )
+            )
+        missing = [
+            Candidate(
+                "missing", fid, index.significance(fid), hosts_with_row=int(df[fid]), hosts_compared=n_hosts
+            )
+            for fid in np.setdiff1d(base, features, assume_unique=True).tolist()
+        ]
+        per_profile[profile] = pair_changed(index, added, missing)
+
+    per_host: list[list[Candidate]] = []
+    shared: Counter[tuple[str, int, int | None]] = Counter()
+    for host in index.hosts:
+        found = [c for c in per_profile[host.profile] if index.query_of(c.fid) in host.collected]
+        per_host.append(found)
+        shared.update({_signature(c) for c in found})
+    limit = max(t.population_min_hosts, math.ceil(t.baseline_population_fraction * n_hosts))
+    population_sigs = {sig for sig, count in shared.items() if count >= limit}
+    population: dict[tuple[str, int, int | None], Candidate] = {}
+    kept: list[list[Candidate]] = []
+    for found in per_host:
+        mine = []
+        for c in found:
+            sig = _signature(c)
+            if sig in population_sigs:
+                population.setdefault(sig, c)
+            else:
+                mine.append(c)
+        kept.append(mine)
+    listed = sorted(
+        ((c, shared[sig]) for sig, c in population.items()),
+        key=lambda item: (-item[0].weight, -item[1], index.key(item[0].fid), item[0].kind),
+    )
+    settings = {"baseline_population_min_hosts": limit, "population_differences": len(listed)}
+    return BaselineOutcome(kept, listed, settings)

@@ -1,0 +1,257 @@
+"""Method 2, peers: which hosts stand out from their own population (no baseline needed).
+
+1. Cluster hosts into populations (analyze/clustering.py).
+2. Compare every host with its population (a host in a cluster too small to be a population is
+   compared with the nearest population):
+   * **added**: a row on at most ``max(rare_max_hosts, rare_fraction x peers)`` of its peers (and
+     fewer than half of them) - "on 1 of 250 hosts";
+   * **missing**: a row on at least ``common_fraction`` of its peers that the host lacks (only for
+     queries the host did collect) - a removed firewall rule, a stopped agent;
+   * **changed**: an added and a missing row with the same key (same binary path, different hash).
+3. Weights: table significance x how rare (added) or how common (missing) the row is among peers;
+   weak evidence (normalize/volatile.py: a row whose value varies on every host) x ``weak_weight``.
+4. Scores and the outlier decision: analyze/scoring.py.
+
+All of it works on distinct profiles (identical hosts get identical results), so it is as fast as
+the number of distinct hosts, not of hosts.
+
+External prevalence (e.g. counts aggregated by Elasticsearch over a larger fleet or earlier runs) can
+be supplied as a :class:`PrevalenceSource`; see its docstring.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from scipy import sparse
+
+from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.clustering import Clustering, cluster_profiles
+from diffy_analysis.normalize.index import FleetIndex
+from diffy_analysis.normalize.volatile import TemplateStats
+
+
+@runtime_checkable
+class PrevalenceSource(Protocol):
+    """Host counts per normalized row, computed elsewhere (e.g. an Elasticsearch terms aggregation).
+
+    ``hosts_total``: how many hosts the counts were computed over.
+    ``count(fingerprint)``: on how many of them the row with this fingerprint was seen, or ``None``
+    when unknown. Fingerprints are :func:`diffy_analysis.normalize.row_fingerprint` of the query name
+    and the *normalized* row (volatile columns dropped, identity masked), exactly as this engine
+    computes them, so the store must index that fingerprint per row.
+
+    When given, the peers method uses it for the fleet-wide prevalence it reports ("on 3 of 12,000
+    hosts"), for the clustering weights, and as a second opinion on rarity: a row rare in the host's
+    population but common in the external fleet (on more than ``rare_fraction`` of it) is kept but
+    marked weak.
+    """
+
+    hosts_total: int
+
+    def count(self, fingerprint: str) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class MappingPrevalence:
+    """A :class:`PrevalenceSource` backed by a plain mapping ``fingerprint -> hosts``."""
+
+    hosts_total: int
+    counts: Mapping[str, int]
+
+    def count(self, fingerprint: str) -> int | None:
+        return self.counts.get(fingerprint)
+
+
+@dataclass
+class PeersOutcome:
+    clustering: Clustering
+    host_cluster: list[int]
+    candidates: list[list[Candidate]]
+    """Per host (index order), unordered."""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _external_df(index: FleetIndex, prevalence: PrevalenceSource) -> np.ndarray:
+    """Fleet-wide counts from the external source (local counts where it has none)."""
+    local = index.document_frequency()
+    out = local.copy()
+    for fid in np.flatnonzero(local).tolist():
+        found = prevalence.count(index.fingerprint(fid))
+        if found is not None:
+            out[fid] = max(int(found), int(local[fid]))
+    return out
+
+
+def _cluster_counts(index: FleetIndex, profile_cluster: np.ndarray, n_clusters: int) -> sparse.csr_matrix:
+    counts = np.asarray(index.profile_counts, dtype=np.float64)
+    member = sparse.csr_matrix(
+        (counts, (profile_cluster - 1, np.arange(len(counts)))), shape=(n_clusters, len(counts))
+    )
+    return (member @ index.profile_matrix()).tocsr()
+
+
+class _Reference:
+    """One population's row counts, as a dense vector (one at a time in memory)."""
+
+    def __init__(self, counts: np.ndarray, size: int, thresholds: Any):
+        self.counts = counts
+        self.size = size
+        self.t = thresholds
+        self._common: dict[int, np.ndarray] = {}
+
+    def common(self, peers: int) -> np.ndarray:
+        found = self._common.get(peers)
+        if found is None:
+            found = self._common[peers] = np.flatnonzero(
+                self.counts >= max(1.0, self.t.common_fraction * peers)
+            )
+        return found
+
+
+def analyze_peers(index: FleetIndex, prevalence: PrevalenceSource | None = None) -> PeersOutcome:
+    t = index.config.thresholds
+    n_hosts = len(index.hosts)
+    df = index.document_frequency()
+    fleet_df = _external_df(index, prevalence) if prevalence is not None else df
+    fleet_total = max(n_hosts, prevalence.hosts_total) if prevalence is not None else n_hosts
+    clustering = cluster_profiles(index, df, fleet_df if prevalence is not None else None)
+    n_clusters = max(clustering.sizes)
+    ccounts = _cluster_counts(index, clustering.profile_cluster, n_clusters)
+    stats = TemplateStats(index, df, n_hosts)
+    significance = np.asarray([index.significance(f) for f in range(index.n_features)] or [0.0])
+
+    profile_candidates: dict[int, list[Candidate]] = {}
+    profiles_by_ref: dict[int, list[int]] = defaultdict(list)
+    for profile in range(len(index.profiles)):
+        own = int(clustering.profile_cluster[profile])
+        profiles_by_ref[clustering.nearest_population[own]].append(profile)
+    for ref_cluster in sorted(profiles_by_ref):
+        ref = _Reference(ccounts[ref_cluster - 1].toarray().ravel(), clustering.sizes[ref_cluster], t)
+        for profile in profiles_by_ref[ref_cluster]:
+            inside = int(clustering.profile_cluster[profile]) == ref_cluster
+            profile_candidates[profile] = _profile_candidates(
+                index,
+                profile,
+                ref=ref,
+                inside=inside,
+                stats=stats,
+                significance=significance,
+                fleet_df=fleet_df,
+                fleet_total=fleet_total,
+            )
+
+    candidates: list[list[Candidate]] = []
+    host_cluster: list[int] = []
+    for host in index.hosts:
+        found = profile_candidates[host.profile]
+        if any(c.kind == "missing" for c in found):
+            found = [c for c in found if c.kind != "missing" or index.query_of(c.fid) in host.collected]
+        candidates.append(found)
+        host_cluster.append(int(clustering.profile_cluster[host.profile]))
+    settings = dict(clustering.settings)
+    settings["external_prevalence_hosts"] = prevalence.hosts_total if prevalence is not None else None
+    return PeersOutcome(clustering, host_cluster, candidates, settings)
+
+
+def _profile_candidates(
+    index: FleetIndex,
+    profile: int,
+    *,
+    ref: _Reference,
+    inside: bool,
+    stats: TemplateStats,
+    significance: np.ndarray,
+    fleet_df: np.ndarray,
+    fleet_total: int,
+) -> list[Candidate]:
+    t = index.config.thresholds
+    features = index.profiles[profile]
+    peers = ref.size - (1 if inside else 0)
+    if peers <= 0:
+        return []
+    have = ref.counts[features] - (1 if inside else 0)
+    rare_limit = max(t.rare_max_hosts, t.rare_fraction * peers)
+    rare_mask = (have <= rare_limit) & (have < peers / 2)
+    added: list[Candidate] = []
+    for fid, with_peers in zip(features[rare_mask].tolist(), have[rare_mask].tolist(), strict=True):
+        weight = float(significance[fid]) * (1.0 - with_peers / peers)
+        varying = stats.weak_column(fid)
+        externally_common = fleet_total > 0 and fleet_df[fid] > max(
+            t.rare_max_hosts + 1, t.rare_fraction * fleet_total
+        )
+        weak = varying is not None or (fleet_total > len(index.hosts) and externally_common)
+        added.append(
+            Candidate(
+                kind="added",
+                fid=fid,
+                weight=weight * (t.weak_weight if weak else 1.0),
+                strength="weak" if weak else "strong",
+                hosts_with_row=int(fleet_df[fid]),
+                hosts_compared=fleet_total,
+                peers_with_row=int(with_peers),
+                peers=peers,
+                varying_column=varying,
+            )
+        )
+    missing_ids = np.setdiff1d(ref.common(peers), features, assume_unique=True)
+    missing: list[Candidate] = []
+    for fid in missing_ids.tolist():
+        with_peers = int(ref.counts[fid])
+        missing.append(
+            Candidate(
+                kind="missing",
+                fid=fid,
+                weight=float(significance[fid]) * min(1.0, with_peers / peers),
+                hosts_with_row=int(fleet_df[fid]),
+                hosts_compared=fleet_total,
+                peers_with_row=with_peers,
+                peers=peers,
+            )
+        )
+    return pair_changed(index, added, missing)
+
+
+def pair_changed(index: FleetIndex, added: list[Candidate], missing: list[Candidate]) -> list[Candidate]:
+    """Merge an added and a missing row with the same key into one 'changed' candidate."""
+    if not added or not missing:
+        return added + missing
+    by_key: dict[tuple, list[Candidate]] = defaultdict(list)
+    for cand in missing:
+        if _has_keys(index, cand.fid):
+            by_key[index.key(cand.fid)].append(cand)
+    out: list[Candidate] = []
+    used: set[int] = set()
+    for cand in added:
+        pool = by_key.get(index.key(cand.fid)) if _has_keys(index, cand.fid) else None
+        if pool:
+            ref = pool.pop(0)
+            used.add(ref.fid)
+            strong = cand.strength == "strong"
+            out.append(
+                Candidate(
+                    kind="changed",
+                    fid=cand.fid,
+                    ref_fid=ref.fid,
+                    weight=max(cand.weight, ref.weight) if strong else cand.weight,
+                    strength=cand.strength,
+                    hosts_with_row=cand.hosts_with_row,
+                    hosts_compared=cand.hosts_compared,
+                    peers_with_row=ref.peers_with_row,
+                    peers=ref.peers,
+                    varying_column=cand.varying_column,
+                )
+            )
+        else:
+            out.append(cand)
+    out.extend(c for c in missing if c.fid not in used)
+    return out
+
+
+def _has_keys(index: FleetIndex, fid: int) -> bool:
+    cs = index.colsets[index.feature_colset[fid]]
+    return len(cs.key_positions) < len(cs.columns)

@@ -1,0 +1,301 @@
+"""The analysis pipeline behind `diffy_analysis.api.analyze`: load -> normalize -> analyze -> Analysis.
+
+``analyze(run_dirs, baseline=None, method="auto", config=None)`` reads results directories,
+normalizes every host, and returns an :class:`~diffy_analysis.findings.Analysis`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from diffy_analysis import contract
+from diffy_analysis.analyze.baseline import analyze_baseline
+from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.evidence import EVIDENCE_HOST_LIMIT, build_findings, raw_rows, top_candidates
+from diffy_analysis.analyze.explain import Context, explain
+from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
+from diffy_analysis.analyze.scoring import outlier_threshold, score
+from diffy_analysis.errors import BaselineError, HostDataError, UsageError
+from diffy_analysis.findings import (
+    Analysis,
+    Cluster,
+    Dendrogram,
+    HostResult,
+    PopulationDifference,
+    QueryGap,
+    SkippedHost,
+)
+from diffy_analysis.load import LoadOptions, Results, open_results, read_bytes
+from diffy_analysis.normalize.index import FleetIndex, HostEntry
+from diffy_analysis.normalize.rules import Config, load_config
+
+METHODS = ("auto", "peers", "baseline")
+BASELINES_DIR = "baselines"
+_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
+
+
+# -- baselines ------------------------------------------------------------------------------------
+
+
+def named_baseline_path(name: str, *, app: str, results_root: Path | str | None = None) -> Path:
+    """Where a named baseline lives: ``<results_root>/baselines/<app>/<name>/``."""
+    for what, value in (("baseline name", name), ("app", app)):
+        if not _NAME.match(value) or value in (".", ".."):
+            raise UsageError(f"invalid {what} {value!r}: use letters, digits, '.', '_' and '-'")
+    return Path(results_root or contract.DEFAULT_RESULTS_ROOT) / BASELINES_DIR / app / name
+
+
+def resolve_baseline(value: str | Path, *, app: str | None, results_root: Path | str | None = None) -> Path:
+    """A baseline given as a path (host directory or one-host run) or as a name saved for ``app``."""
+    path = Path(value)
+    if path.exists():
+        return _run_inside(path)
+    if isinstance(value, Path) or "/" in str(value):
+        raise BaselineError(f"baseline {value}: no such directory")
+    if not app:
+        raise UsageError(
+            f"baseline {value!r} is not a directory; to use a named baseline, give --app "
+            "(or analyse a run whose manifest names its app)"
+        )
+    named = named_baseline_path(str(value), app=app, results_root=results_root)
+    if not named.is_dir():
+        raise BaselineError(f"no baseline named {value!r} for app {app!r} (looked in {named})")
+    return _run_inside(named)
+
+
+def _run_inside(path: Path) -> Path:
+    """A baseline directory may hold the run itself or exactly one run directory."""
+    if (path / contract.MANIFEST_NAME).exists() or (path / contract.HOST_RECORD_NAME).exists():
+        return path
+    inner = [p for p in sorted(path.iterdir()) if p.is_dir() and not p.is_symlink()] if path.is_dir() else []
+    runs = [p for p in inner if (p / contract.MANIFEST_NAME).exists()]
+    if len(runs) == 1:
+        return runs[0]
+    raise BaselineError(f"baseline {path}: not a results directory or host directory")
+
+
+def _baseline_host(path: Path, options: LoadOptions) -> tuple[Any, str]:
+    results = open_results([path], options)
+    hosts = list(results.iter_hosts())
+    if len(hosts) != 1:
+        reasons = "; ".join(f"{s.host}: {s.reason}" for s in results.skipped[:3])
+        detail = f" ({reasons})" if reasons and not hosts else ""
+        raise BaselineError(
+            f"baseline {path} has {len(hosts)} usable hosts{detail}; "
+            "give one host's directory, e.g. RUN/hosts/<host_id>"
+        )
+    return hosts[0], hosts[0].label
+
+
+# -- the analysis ---------------------------------------------------------------------------------
+
+
+def _pack_info(results: Results) -> dict[str, Any]:
+    run = next((r for r in results.runs if not r.bare), None)
+    info: dict[str, Any] = dict(run.pack) if run else {}
+    if run is None:
+        return info
+    try:
+        pack = json.loads(read_bytes(run.path / contract.PACK_COPY_NAME, limit=4 * 1024 * 1024))
+    except (HostDataError, ValueError):
+        return info
+    if isinstance(pack, dict) and isinstance(pack.get("queries"), dict):
+        info["queries"] = {
+            str(name): {k: q[k] for k in ("description", "value") if isinstance(q.get(k), str)}
+            for name, q in pack["queries"].items()
+            if isinstance(q, dict)
+        }
+    return info
+
+
+def _gaps(entry: HostEntry, all_queries: set[str], host_queries: set[str]) -> tuple[QueryGap, ...]:
+    gaps = [QueryGap(q, status, error) for q, status, error in entry.gaps]
+    gaps.extend(QueryGap(q, "missing", "not run on this host") for q in sorted(all_queries - host_queries))
+    return tuple(sorted(gaps, key=lambda g: g.query))
+
+
+def _population_differences(
+    index: FleetIndex, population: list[tuple[Candidate, int]], n_hosts: int
+) -> tuple[PopulationDifference, ...]:
+    out = []
+    for cand, count in population:
+        query = index.query_of(cand.fid)
+        row = index.row(cand.fid)
+        reference = index.row(cand.ref_fid) if cand.ref_fid is not None else None
+        columns = tuple(
+            c for c in sorted(set(row) | set(reference or {})) if reference and row.get(c) != reference.get(c)
+        )
+        text = explain(
+            query, cand.kind, row, Context("baseline"), reference_row=reference, changed_columns=columns
+        )
+        out.append(
+            PopulationDifference(
+                query=query,
+                kind=cand.kind,  # type: ignore[arg-type]
+                row=row,
+                explanation=f"{text}; on {count} of {n_hosts} hosts",
+                hosts=count,
+                hosts_compared=n_hosts,
+                changed_columns=columns,
+                reference_row=reference,
+            )
+        )
+    return tuple(out)
+
+
+def _host_results(
+    index: FleetIndex,
+    candidates: list[list[Candidate]],
+    clusters: list[int | None],
+    method: str,
+    options: LoadOptions,
+) -> tuple[tuple[HostResult, ...], float]:
+    t = index.config.thresholds
+    scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
+    threshold = outlier_threshold(scores, t)
+    outlier = scores >= threshold
+    # Raw evidence for the hosts that matter most: outliers, then highest scores.
+    order = sorted(range(len(index.hosts)), key=lambda i: (not outlier[i], -scores[i], index.hosts[i].label))
+    evidence_for = {i for i in order[:EVIDENCE_HOST_LIMIT] if candidates[i] and scores[i] > 0}
+    all_queries = set(index.queries_seen)
+    results = []
+    for i, entry in enumerate(index.hosts):
+        chosen = top_candidates(index, candidates[i], t.max_findings)
+        raw = None
+        if i in evidence_for:
+            raw = raw_rows(index, entry, {c.fid for c in chosen if c.kind != "missing"}, options)
+        host_queries = {g[0] for g in entry.gaps} | set(entry.collected)
+        results.append(
+            HostResult(
+                host=entry.label,
+                host_id=entry.ref.host_id,
+                run_id=entry.run_id,
+                score=round(float(scores[i]), 6),
+                outlier=bool(outlier[i]),
+                cluster=clusters[i],
+                findings=build_findings(index, chosen, method=method, raw=raw),
+                gaps=_gaps(entry, all_queries, host_queries),
+                identity=entry.identity.as_dict(),
+            )
+        )
+    results.sort(key=lambda h: (-h.score, h.host, h.run_id or "", h.host_id))
+    return tuple(results), threshold
+
+
+def analyze(
+    run_dirs: Sequence[Path | str] | Path | str,
+    *,
+    baseline: Path | str | None = None,
+    method: str = "auto",
+    config: Config | Path | str | None = None,
+    prevalence: PrevalenceSource | None = None,
+    app: str | None = None,
+    results_root: Path | str | None = None,
+    load_options: LoadOptions | None = None,
+) -> Analysis:
+    """Analyse results directories and return the Analysis.
+
+    run_dirs: one or more run directories (``diffy-results/1``), or bare host directories.
+    baseline: a host directory, a one-host run directory, or the name of a baseline saved for the
+        app (``<results_root>/baselines/<app>/<name>``). ``method="auto"`` uses it when given.
+    method: ``auto`` | ``peers`` | ``baseline``.
+    config: a :class:`Config`, or the path of a config file (docs/configuration.md).
+    prevalence: external row counts for the peers method (see analyze/peers.PrevalenceSource).
+    Raises a DiffyError subclass (ResultsError when nothing usable is left, exit code 2).
+    """
+    if method not in METHODS:
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if method == "baseline" and baseline is None:
+        raise UsageError("the baseline method needs a baseline (--baseline PATH_OR_NAME)")
+    if method == "peers" and baseline is not None:
+        raise UsageError("--baseline given with --method peers; drop one of them")
+    chosen = "baseline" if baseline is not None else "peers"
+    if not isinstance(config, Config):
+        config = load_config(config)
+    options = load_options or LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024)
+    paths = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
+    results = open_results(paths, options)
+    index = FleetIndex(config=config)
+    reference = None
+    baseline_label = None
+    if chosen == "baseline":
+        base_path = resolve_baseline(baseline, app=app or results.app, results_root=results_root)  # type: ignore[arg-type]
+        base_host, base_name = _baseline_host(base_path, options)
+        reference = index.add_reference(base_host)
+        baseline_label = str(baseline) if not Path(str(baseline)).exists() else f"{base_name} ({base_path})"
+    for host in results.iter_hosts():
+        index.add(host)
+    if not index.hosts:
+        raise results.nothing_usable()
+    index.finalize()
+
+    settings: dict[str, Any] = {"thresholds": asdict(config.thresholds), "identity_masking": config.mask}
+    population: tuple[PopulationDifference, ...] = ()
+    clusters_out: tuple[Cluster, ...] = ()
+    dendrogram = None
+    if chosen == "peers":
+        outcome = analyze_peers(index, prevalence)
+        candidates = outcome.candidates
+        host_clusters: list[int | None] = list(outcome.host_cluster)
+        settings.update(outcome.settings)
+    else:
+        assert reference is not None
+        b = analyze_baseline(index, reference)
+        candidates = b.candidates
+        host_clusters = [None] * len(index.hosts)
+        population = _population_differences(index, b.population, len(index.hosts))
+        settings.update(b.settings)
+    hosts, threshold = _host_results(index, candidates, host_clusters, chosen, options)
+    settings["outlier_threshold"] = round(threshold, 6)
+    settings["auto_ignored_columns"] = {q: list(c) for q, c in sorted(index.auto_ignored.items())}
+    settings["distinct_profiles"] = len(index.profiles)
+    if chosen == "peers":
+        clusters_out, dendrogram = _clusters(outcome, hosts)
+    return Analysis(
+        method=chosen,  # type: ignore[arg-type]
+        run_ids=results.run_ids,
+        hosts=hosts,
+        clusters=clusters_out,
+        skipped=tuple(
+            SkippedHost(host=s.host, reason=s.reason, status=s.status, run_id=s.run_id)
+            for s in results.skipped
+        ),
+        baseline=baseline_label,
+        app=app or results.app,
+        dendrogram=dendrogram,
+        pack=_pack_info(results),
+        settings=settings,
+        population_differences=population,
+    )
+
+
+def _clusters(outcome: Any, hosts: Iterable[HostResult]) -> tuple[tuple[Cluster, ...], Dendrogram | None]:
+    c = outcome.clustering
+    members: dict[int, list[HostResult]] = {k: [] for k in c.sizes}
+    for h in hosts:
+        if h.cluster is not None:
+            members[h.cluster].append(h)
+    clusters = tuple(
+        Cluster(
+            id=k,
+            size=c.sizes[k],
+            hosts=tuple(sorted(h.host for h in members[k])),
+            outlier=k not in c.populations and bool(members[k]) and all(h.outlier for h in members[k]),
+        )
+        for k in sorted(c.sizes)
+    )
+    dendrogram = None
+    if c.linkage is not None:
+        dendrogram = Dendrogram(
+            linkage=tuple(tuple(float(v) for v in row) for row in c.linkage.tolist()),
+            labels=tuple(c.leaf_labels),
+            cut_distance=round(float(c.cut_distance), 6),
+        )
+    return clusters, dendrogram

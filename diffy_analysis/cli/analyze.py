@@ -1,0 +1,144 @@
+"""`diffy-analyze` (also `diffy analyze`): find the hosts that differ, and say why.
+
+A thin layer over :func:`diffy_analysis.api.analyze`: option handling lives in small functions so
+other options (e.g. Elasticsearch sources) can be added without touching the rest. Errors are
+raised as DiffyError subclasses; ``cli/main.py:run`` turns them into messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from diffy_analysis.errors import UsageError
+
+FORMATS = ("table", "json", "html")
+
+
+def _explain_config(config_path: Path | None, stream: TextIO) -> int:
+    from diffy_analysis.normalize.rules import load_config  # noqa: PLC0415 - lazy, keeps --help fast
+
+    stream.write(load_config(config_path).explain() + "\n")
+    return 0
+
+
+def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
+    if not run_dirs:
+        raise UsageError("give at least one RUN_DIR (a results directory written by `diffy collect`)")
+    return list(run_dirs)
+
+
+def _open_output(output: Path | None) -> TextIO:
+    """The report's destination: stdout, or a new file readable by its owner only (0600)."""
+    if output is None:
+        return sys.stdout
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as err:
+        raise UsageError(f"cannot write {output}: {err.strerror}") from None
+    return os.fdopen(fd, "w", encoding="utf-8")
+
+
+def _render(analysis: Any, fmt: str, output: Path | None, quiet: bool) -> None:
+    from diffy_analysis.report import render  # noqa: PLC0415
+
+    stream = _open_output(output)
+    try:
+        options: dict[str, Any] = {}
+        if fmt == "table":
+            options = {"quiet": quiet, "color": False if output is not None else None}
+        render(analysis, fmt, stream, **options)
+    finally:
+        if stream is not sys.stdout:
+            stream.close()
+        else:
+            stream.flush()
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--baseline",
+    metavar="PATH_OR_NAME",
+    help="Compare every host with this clean host: a host directory (RUN/hosts/<id>), a one-host run, "
+    "or the name of a baseline saved for the app (see `diffy baseline`).",
+)
+@click.option(
+    "--method",
+    type=click.Choice(["auto", "peers", "baseline"]),
+    default="auto",
+    show_default=True,
+    help="peers: cluster hosts and flag those that stand out from their population; baseline: diff "
+    "against --baseline; auto: baseline when --baseline is given, else peers.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table: ranked hosts with findings in plain English; json: the diffy-analysis/1 document; "
+    "html: a self-contained report with the dendrogram.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file (created 0600) instead of standard output.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Analysis config file (TOML or YAML): per-query keys, ignored columns, masking, thresholds. "
+    "See docs/configuration.md.",
+)
+@click.option(
+    "--explain-config",
+    is_flag=True,
+    help="Print the effective normalization rules and thresholds (defaults + --config) and exit.",
+)
+@click.option(
+    "--app", help="The app whose named baselines --baseline NAME refers to (default: the run's app)."
+)
+@click.option(
+    "--results-root",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where named baselines live (<results-root>/baselines/<app>/<name>); default ./diffy-results.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="Table format: only the verdict and outlier hosts.")
+def analyze(  # noqa: PLR0917 - click passes options as arguments
+    run_dirs: tuple[Path, ...],
+    baseline: str | None,
+    method: str,
+    fmt: str,
+    output: Path | None,
+    config_path: Path | None,
+    explain_config: bool,
+    app: str | None,
+    results_root: Path | None,
+    quiet: bool,
+) -> int:
+    """Find the hosts of RUN_DIR(s) that differ from a baseline or stand out from their peers.
+
+    RUN_DIR is a results directory written by `diffy collect` (manifest.json + hosts/). Several
+    runs are analysed together. Hosts that could not be collected or read are listed as skipped,
+    with the reason.
+
+    Exit codes: 0 nothing found, 1 differences or outliers found, 2 trouble (bad input, nothing
+    usable).
+    """
+    if explain_config:
+        return _explain_config(config_path, sys.stdout)
+    paths = _check_inputs(run_dirs)
+    from diffy_analysis.api import analyze as run_analysis  # noqa: PLC0415 - lazy: numpy/scipy
+
+    result = run_analysis(
+        paths, baseline=baseline, method=method, config=config_path, app=app, results_root=results_root
+    )
+    _render(result, fmt, output, quiet)
+    return result.exit_code

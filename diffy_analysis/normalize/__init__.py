@@ -1,0 +1,21 @@
+"""Normalization: per-table rules (keys, volatile columns), identity masking, the config file,
+and the fleet index that interns every normalized row to an integer while hosts stream in."""
+
+from __future__ import annotations
+
+from diffy_analysis.normalize.index import FleetIndex, HostEntry, build_index, row_fingerprint
+from diffy_analysis.normalize.mask import IdentityMasker
+from diffy_analysis.normalize.rules import Config, TableRule, Thresholds, default_config, load_config
+
+__all__ = [
+    "Config",
+    "FleetIndex",
+    "HostEntry",
+    "IdentityMasker",
+    "TableRule",
+    "Thresholds",
+    "build_index",
+    "default_config",
+    "load_config",
+    "row_fingerprint",
+]

@@ -1,0 +1,93 @@
+"""Identity masking: a host's own name, instance id and addresses inside values become placeholders.
+
+Without it every host is unique: its hostname is in /etc/hosts, its IP in a command line, its
+instance id in a path. ``web-7.internal 10.0.1.7`` becomes ``<hostname>.internal <ipv4>`` on every
+host, so the row is common again. Only the host's *own* identity is masked (from host.json): a
+foreign IP in a command line (an attacker's C2) stays visible.
+
+Matching respects token boundaries (``10.0.1.1`` is not masked inside ``10.0.1.12``; ``web-1``
+not inside ``web-12``). Loopback and wildcard addresses and ``localhost`` are never masked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from diffy_analysis.load import HostIdentity
+
+NEVER_MASK = frozenset(
+    {
+        "localhost",
+        "localhost.localdomain",
+        "127.0.0.1",
+        "0.0.0.0",
+        "::1",
+        "::",
+        "00:00:00:00:00:00",
+        "fe80::1",
+    }
+)
+MIN_TOKEN = 3
+
+_BOUNDARY = {
+    "hostname": (r"(?<![A-Za-z0-9_-])", r"(?![A-Za-z0-9_-])"),
+    "instance_id": (r"(?<![A-Za-z0-9_-])", r"(?![A-Za-z0-9_-])"),
+    "ipv4": (r"(?<![0-9.])", r"(?![0-9]|\.[0-9])"),
+    "ipv6": (r"(?<![0-9A-Fa-f:])", r"(?![0-9A-Fa-f:])"),
+    "mac": (r"(?<![0-9A-Fa-f:])", r"(?![0-9A-Fa-f:])"),
+}
+
+
+class IdentityMasker:
+    """Masks one host's identity tokens. Cheap to build; the regex is compiled only when needed."""
+
+    def __init__(self, tokens: Iterable[tuple[str, str]]):
+        seen: dict[str, str] = {}
+        probes: set[str] = set()
+        for kind, token in tokens:
+            token = (token or "").strip()  # noqa: PLW2901 - normalised copy
+            if len(token) >= MIN_TOKEN and token.lower() not in NEVER_MASK and token.lower() not in seen:
+                seen[token.lower()] = kind
+                probes.update((token, token.lower(), token.upper()))
+        # longest first, so "web-1.example.com" wins over "web-1"
+        self.tokens = sorted(seen.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        self._probes = tuple(sorted(probes))
+        self._regex: re.Pattern[str] | None = None
+        self._placeholders: dict[str, str] = {}
+
+    @classmethod
+    def for_host(cls, identity: HostIdentity) -> IdentityMasker:
+        tokens: list[tuple[str, str]] = []
+        if identity.hostname:
+            tokens.append(("hostname", identity.hostname))
+            short = identity.hostname.split(".")[0]
+            if short != identity.hostname:
+                tokens.append(("hostname", short))
+        if identity.instance_id:
+            tokens.append(("instance_id", identity.instance_id))
+        for ip in identity.ipv4:
+            tokens.append(("ipv4", ip))
+            tokens.append(("hostname", "ip-" + ip.replace(".", "-")))  # EC2's default host names
+        tokens.extend(("ipv6", ip) for ip in identity.ipv6)
+        tokens.extend(("mac", mac) for mac in identity.mac)
+        return cls(tokens)
+
+    def mentioned_in(self, text: str) -> bool:
+        """Fast pre-check over a whole file's text: can any value of it need masking?"""
+        return any(probe in text for probe in self._probes)
+
+    def _compiled(self) -> re.Pattern[str]:
+        if self._regex is None:
+            parts = []
+            for index, (token, kind) in enumerate(self.tokens):
+                before, after = _BOUNDARY[kind]
+                parts.append(f"(?P<t{index}>{before}{re.escape(token)}{after})")
+                self._placeholders[f"t{index}"] = f"<{kind}>"
+            self._regex = re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+        return self._regex
+
+    def mask(self, value: str) -> str:
+        if not self.tokens:
+            return value
+        return self._compiled().sub(lambda m: self._placeholders[m.lastgroup or ""], value)

@@ -1,0 +1,129 @@
+"""Data-driven noise: volatile columns found automatically, and weak evidence.
+
+Both rest on one statistic. Blank one column of a row and you get its *template* (``sshd listening
+on tcp 0.0.0.0:<port>``). If many hosts share the template but almost each has its own value in the
+blanked column, that column varies per host: a random port, a per-host name, a counter.
+
+* For queries without default or configured rules, such a column is **volatile** and dropped for the
+  whole query (``detect_volatile``), when the template is on at least ``volatile_common_fraction`` of
+  hosts and the values are unique to at least ``volatile_unique_fraction`` of them.
+* For any query, a rare row whose template is common and diverse (``weak_template_fraction`` of
+  hosts, ``weak_unique_fraction`` distinct values per host) is **weak evidence** (``TemplateStats``):
+  it is still reported, but it weighs little. A trojaned ``/usr/bin/ps`` is not weak: its template
+  (path, size, mode) is common, but 249 of 250 hosts share one hash, so the values are not diverse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from diffy_analysis.normalize.index import FleetIndex
+
+MIN_HOSTS_FOR_DETECTION = 5
+
+
+def _template_table(
+    fids: np.ndarray, values: list[tuple[str, ...]], df: np.ndarray, position: int
+) -> dict[tuple[str, ...], list[int]]:
+    """template -> [hosts with it, distinct values, values held by exactly one host]."""
+    table: dict[tuple[str, ...], list[int]] = {}
+    for fid in fids.tolist():
+        hosts = int(df[fid])
+        if hosts <= 0:
+            continue
+        row = values[fid]
+        template = row[:position] + row[position + 1 :]
+        entry = table.get(template)
+        if entry is None:
+            table[template] = [hosts, 1, int(hosts == 1)]
+        else:
+            entry[0] += hosts
+            entry[1] += 1
+            entry[2] += int(hosts == 1)
+    return table
+
+
+def _features_by_colset(index: FleetIndex) -> dict[int, np.ndarray]:
+    colsets = np.asarray(index.feature_colset, dtype=np.int32)
+    order = np.argsort(colsets, kind="stable")
+    bounds = np.searchsorted(colsets[order], np.arange(len(index.colsets) + 1))
+    return {c: order[bounds[c] : bounds[c + 1]] for c in range(len(index.colsets))}
+
+
+def detect_volatile(index: FleetIndex) -> dict[int, tuple[int, ...]]:
+    """Column positions to drop, per column set, for queries with automatic detection."""
+    n_hosts = len(index.hosts)
+    if n_hosts < MIN_HOSTS_FOR_DETECTION:
+        return {}
+    auto = {
+        cs_id
+        for cs_id, cs in enumerate(index.colsets)
+        if index.rule(cs.query).auto_volatile and len(cs.columns) > 1
+    }
+    if not auto:
+        return {}
+    t = index.config.thresholds
+    df = index.document_frequency()
+    by_colset = _features_by_colset(index)
+    found: dict[int, tuple[int, ...]] = {}
+    for cs_id in sorted(auto):
+        fids = by_colset[cs_id]
+        positions = []
+        for position in range(len(index.colsets[cs_id].columns)):
+            table = _template_table(fids, index.feature_values, df, position)
+            qualifying = [e for e in table.values() if e[0] >= t.volatile_common_fraction * n_hosts]
+            total = sum(e[0] for e in qualifying)
+            unique = sum(e[2] for e in qualifying)
+            if total and unique >= t.volatile_unique_fraction * total:
+                positions.append(position)
+        if positions and len(positions) < len(index.colsets[cs_id].columns):
+            found[cs_id] = tuple(positions)
+    return found
+
+
+class TemplateStats:
+    """Answers "is this rare row weak evidence?", computing template tables lazily per column set."""
+
+    def __init__(self, index: FleetIndex, df: np.ndarray, n_hosts: int):
+        self.index = index
+        self.df = df
+        self.n_hosts = n_hosts
+        self._tables: dict[tuple[int, int], dict[tuple[str, ...], list[int]]] = {}
+        self._by_colset: dict[int, np.ndarray] | None = None
+        self._cache: dict[int, str | None] = {}
+
+    def _table(self, colset: int, position: int) -> dict[tuple[str, ...], list[int]]:
+        key = (colset, position)
+        table = self._tables.get(key)
+        if table is None:
+            if self._by_colset is None:
+                self._by_colset = _features_by_colset(self.index)
+            table = self._tables[key] = _template_table(
+                self._by_colset[colset], self.index.feature_values, self.df, position
+            )
+        return table
+
+    def weak_column(self, fid: int) -> str | None:
+        """The column that varies per host if ``fid`` is weak evidence, else None."""
+        if fid in self._cache:
+            return self._cache[fid]
+        t = self.index.config.thresholds
+        colset = self.index.feature_colset[fid]
+        columns = self.index.colsets[colset].columns
+        row = self.index.feature_values[fid]
+        answer = None
+        if len(columns) > 1 and self.n_hosts >= MIN_HOSTS_FOR_DETECTION:
+            for position, column in enumerate(columns):
+                hosts, distinct, _ = self._table(colset, position)[row[:position] + row[position + 1 :]]
+                if (
+                    hosts >= max(3, t.weak_template_fraction * self.n_hosts)
+                    and distinct >= 3
+                    and distinct >= t.weak_unique_fraction * hosts
+                ):
+                    answer = column
+                    break
+        self._cache[fid] = answer
+        return answer
