@@ -327,3 +327,12 @@ def _alive(pid: int) -> bool:
     from diffy_analysis.lab.system import pid_alive  # noqa: PLC0415
 
     return pid_alive(pid)
+
+
+def in_lab(lab: Lab, func, *args, timeout: float = 1800, **kwargs):
+    """Call ``func`` with the lab as its network (see ``controller.call_in_netns``); the controller
+    environment (fake AWS credentials unless set, no instance metadata) must already be in
+    ``os.environ`` — use ``lab.controller_env()`` to build it."""
+    from diffy_analysis.lab.controller import call_in_netns  # noqa: PLC0415
+
+    return call_in_netns(lab.lab_ns, func, *args, timeout=timeout, **kwargs)
