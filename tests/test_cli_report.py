@@ -104,3 +104,22 @@ def test_unreadable_input_and_unwritable_output(saved, tmp_path):
     binary.write_bytes(b'{"format": "\xff"}')
     result = diffy(str(binary))
     assert result.returncode == 2 and "is not UTF-8 text" in result.stderr
+
+
+def test_formats_are_the_registered_renderers():
+    from diffy_analysis.cli.report import FORMATS
+    from diffy_analysis.report import RENDERERS
+
+    assert set(FORMATS) == set(RENDERERS)
+
+
+def test_json_output_keeps_non_utf8_values(saved, tmp_path):
+    """A lone surrogate (a non-UTF-8 byte from a host) survives --format json, to a file and a pipe."""
+    path = saved(hostile_analysis())
+    out = tmp_path / "again.json"
+    assert diffy(str(path), "--format", "json", "--output", str(out)).returncode == 1
+    original = json.loads(path.read_text())
+    assert json.loads(out.read_text("utf-8")) == original
+    piped = diffy(str(path), "--format", "json")
+    assert piped.returncode == 1, piped.stderr
+    assert json.loads(piped.stdout) == original

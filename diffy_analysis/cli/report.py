@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
@@ -16,7 +17,7 @@ from diffy_analysis.contract import ANALYSIS_FORMAT, schema_errors
 from diffy_analysis.errors import ReportError
 from diffy_analysis.findings import Analysis
 
-FORMATS = ("table", "html", "json")
+FORMATS = ("table", "html", "json")  # the keys of report.RENDERERS (tested)
 
 
 def load_analysis(path: Path | str) -> Analysis:
@@ -48,18 +49,11 @@ def load_analysis(path: Path | str) -> Analysis:
 
 
 def render(analysis: Analysis, fmt: str, stream: TextIO, *, color: bool | None, quiet: bool) -> None:
-    """Render ``analysis`` in format ``fmt`` (one of ``FORMATS``) to ``stream``."""
-    if fmt == "table":
-        from diffy_analysis.report import terminal  # noqa: PLC0415 - lazy: keep `--help` fast
+    """Render ``analysis`` in format ``fmt`` (a key of ``report.RENDERERS``) to ``stream``."""
+    from diffy_analysis.report import render as render_report  # noqa: PLC0415 - keep `--help` fast
 
-        terminal.render(analysis, stream, color=color, quiet=quiet)
-    elif fmt == "html":
-        from diffy_analysis.report import html  # noqa: PLC0415 - lazy: matplotlib is slow to import
-
-        html.render(analysis, stream)
-    else:
-        json.dump(analysis.to_json(), stream, indent=2)
-        stream.write("\n")
+    options = {"color": color, "quiet": quiet} if fmt == "table" else {}
+    render_report(analysis, fmt, stream, **options)
 
 
 @contextlib.contextmanager
@@ -71,7 +65,9 @@ def _output_file(path: Path):
     except OSError as err:
         raise ReportError(f"cannot write {path}: {err.strerror or err}") from err
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as stream:
+        # backslashreplace: a lone surrogate (from a non-UTF-8 value) in JSON output becomes the
+        # JSON escape \udcXX, which reads back as the same value; the other formats are ASCII-safe.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as stream:
             yield stream
         Path(tmp).replace(path)
     except OSError as err:
@@ -121,5 +117,7 @@ def report(analysis_json: str, fmt: str, output: str | None, quiet: bool, color:
         with _output_file(Path(output)) as stream:
             render(analysis, fmt, stream, color=color, quiet=quiet)
     else:
+        if isinstance(sys.stdout, io.TextIOWrapper):
+            sys.stdout.reconfigure(errors="backslashreplace")  # as for files, see _output_file
         render(analysis, fmt, sys.stdout, color=color, quiet=quiet)
     return analysis.exit_code
