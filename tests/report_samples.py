@@ -16,6 +16,7 @@ from diffy_analysis.findings import (
     Dendrogram,
     Finding,
     HostResult,
+    PopulationDifference,
     QueryGap,
     SkippedHost,
 )
@@ -211,6 +212,18 @@ def baseline_analysis() -> Analysis:
         app="web",
         hosts=hosts,
         skipped=(SkippedHost("i-0eee5555", "no route to host", "unreachable"),),
+        population_differences=(
+            PopulationDifference(
+                query="deb_packages",
+                kind="changed",
+                row={"name": "acme-orders", "version": "2.4.1"},
+                reference_row={"name": "acme-orders", "version": "2.3.9"},
+                changed_columns=("version",),
+                explanation="acme-orders is version 2.4.1 (baseline: 2.3.9)",
+                hosts=2,
+                hosts_compared=3,
+            ),
+        ),
     )
 
 

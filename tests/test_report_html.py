@@ -259,6 +259,9 @@ def test_baseline_rows_side_by_side():
         r"<tr><th>name</th><td class=\"value\">falcon-sensor</td><td class=\"note\">\(absent\)", doc
     )
     assert "<th>added</th><th>missing</th><th>changed</th>" in doc
+    # A difference most of the fleet shares is reported once, as a population.
+    assert "acme-orders is version 2.4.1 (baseline: 2.3.9), on 2 of 3 hosts" in text
+    assert 'id="population-table"' in doc
 
 
 def test_large_fleet_keeps_the_report_small():

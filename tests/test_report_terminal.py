@@ -121,6 +121,9 @@ def test_baseline_mode_names_changed_columns_with_both_values():
     assert "1 of 3 hosts differs from the baseline web-clean-2026-11: i-0aaa1111" in render(
         baseline_analysis(), quiet=True
     )
+    # A difference most of the fleet shares is reported once, as a population.
+    assert "shared by much of the fleet" in out
+    assert "[changed] acme-orders is version 2.4.1 (baseline: 2.3.9), on 2 of 3 hosts  (deb_packages)" in out
 
 
 def test_large_fleet_table_stays_short_but_lists_every_outlier():

@@ -11,7 +11,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from diffy_analysis.findings import Analysis, Finding, HostResult
+from diffy_analysis.findings import Analysis, Finding, HostResult, PopulationDifference
 from diffy_analysis.report._escape import safe_text
 
 # How many outliers the verdict names before it says "and N more".
@@ -55,6 +55,15 @@ def finding_words(finding: Finding, limit: int | None = 300) -> str:
         words = f"{words}, {prevalence}"
     if finding.changed_columns and "changed" not in words:
         words = f"{words} (changed: {', '.join(finding.changed_columns)})"
+    return safe_text(words, limit)
+
+
+def population_words(difference: PopulationDifference, limit: int | None = 300) -> str:
+    """A difference from the baseline shared by many hosts, with how many share it."""
+    words = difference.explanation.strip() or f"{difference.kind} row in {difference.query}"
+    total = difference.hosts_compared
+    if not any(said in words for said in (f"of {total:,} hosts", f"of {total} hosts")):
+        words = f"{words}, on {difference.hosts:,} of {total:,} hosts"
     return safe_text(words, limit)
 
 

@@ -39,6 +39,7 @@ from diffy_analysis.report._words import (
     host_name,
     identity_text,
     n_hosts,
+    population_words,
     prevalence_text,
     short_words,
     summary_items,
@@ -92,6 +93,7 @@ def render_string(analysis: Analysis) -> str:
         _outliers(analysis, anchors),
         _plots_section(analysis),
         _ranked(analysis, anchors),
+        _populations(analysis),
         _host_sections(analysis, sections, anchors),
         _clusters(analysis),
         _not_collected(analysis),
@@ -325,7 +327,7 @@ def _host_section(analysis: Analysis, host: HostResult, anchor: str) -> str:
 
 
 def _kind_badge(finding: Finding) -> str:
-    badge = f'<span class="badge {finding.kind}">{esc(finding.kind)}</span>'
+    badge = f'<span class="badge {e(finding.kind, 20)}">{e(finding.kind, 20)}</span>'
     if finding.strength == "weak":
         badge += ' <span class="badge weak">weak</span>'
     return badge
@@ -411,6 +413,29 @@ def _side_by_side(finding: Finding, reference_name: str) -> str:
         cur = absent if here is None else f'<td class="value{changed}">{e(here.get(column, ""))}</td>'
         out.append(f"<tr><th>{e(column, 60)}</th>{ref}{cur}</tr>")
     out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _populations(analysis: Analysis) -> str:
+    """Baseline method: differences shared by much of the fleet, reported once, not held against hosts."""
+    if not analysis.population_differences:
+        return ""
+    out = [
+        '<section id="populations"><h2>Differences shared by much of the fleet</h2>',
+        '<p class="note">These differ from the baseline on a large part of the fleet (a legitimate '
+        "population such as a newer package on half the hosts): shown once here, not held against "
+        "the hosts.</p>",
+        '<div class="scroll"><table class="sortable" id="population-table"><thead><tr><th>kind</th>'
+        "<th>difference</th><th>query</th><th>hosts</th></tr></thead><tbody>",
+    ]
+    for difference in analysis.population_differences[:RANKED_ROWS]:
+        out.append(
+            f'<tr><td><span class="badge {e(difference.kind, 20)}">{e(difference.kind, 20)}</span></td>'
+            f"<td>{esc(population_words(difference))}</td><td>{e(difference.query, 80)}</td>"
+            f'<td class="num" data-sort="{difference.hosts}">{difference.hosts:,} of '
+            f"{difference.hosts_compared:,}</td></tr>"
+        )
+    out.append("</tbody></table></div></section>")
     return "".join(out)
 
 

@@ -25,6 +25,7 @@ from diffy_analysis.report._words import (
     host_name,
     identity_text,
     n_hosts,
+    population_words,
     summary_items,
     top_findings,
     verdict_lines,
@@ -69,6 +70,9 @@ def render(analysis: Analysis, stream: TextIO, *, color: bool | None = None, qui
                 style="dim",
             )
         )
+    populations = _populations(analysis)
+    if populations is not None:
+        console.print(populations)
     gaps = _gaps(analysis)
     if gaps is not None:
         console.print(gaps)
@@ -253,6 +257,29 @@ def _changed_lines(finding: Finding) -> list[Text]:
         line.append(safe_text(finding.row.get(column, "(absent)"), 100), style="red")
         lines.append(line)
     return lines
+
+
+def _populations(analysis: Analysis) -> Group | None:
+    """Baseline method: differences shared by much of the fleet, reported once, not held against hosts."""
+    if not analysis.population_differences:
+        return None
+    lines: list = [
+        Text(
+            "\nDifferences from the baseline shared by much of the fleet (a population, not held "
+            "against its hosts):",
+            style="bold",
+        )
+    ]
+    for difference in analysis.population_differences[: NAMED_HOSTS * 2]:
+        line = Text("  ")
+        line.append(f"[{difference.kind}] ", style=KIND_STYLE.get(difference.kind, "bold"))
+        line.append(population_words(difference))
+        line.append(f"  ({safe_text(difference.query, 60)})", style="dim")
+        lines.append(line)
+    more = len(analysis.population_differences) - NAMED_HOSTS * 2
+    if more > 0:
+        lines.append(Text(f"  … and {more:,} more (see --format json or html)", style="dim"))
+    return Group(*lines)
 
 
 def _gaps(analysis: Analysis) -> Group | None:
