@@ -1,0 +1,165 @@
+"""Scale benchmark (issue 8): analysis time vs. bare JSON parsing, peak RSS and accuracy, by fleet size.
+
+    python benchmarks/bench_scale.py                       # 1k, 10k, 100k hosts, all methods
+    python benchmarks/bench_scale.py --sizes 1000,10000 --methods peers,baseline
+
+Fleets come from diffy_analysis.fleetgen and are cached under benchmarks/.fleets/ (git-ignored).
+Every measurement runs in a fresh Python process, so its peak RSS (ru_maxrss) is its own. In that
+process the bare parse (``json.load`` of every file of the run: manifest, host records, results) is
+timed first, then the analysis; the ratio is analysis / bare parse, both with a warm page cache.
+Naive and baseline methods run only up to ``--max-naive`` / ``--max-baseline`` hosts (10k default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from diffy_analysis.fleetgen import FleetOptions, generate_fleet  # noqa: E402
+from diffy_analysis.fleetgen.evaluate import run_method, score  # noqa: E402
+
+CACHE = REPO / "benchmarks" / ".fleets"
+SEED = 7
+
+
+def bare_parse(run_dir: Path) -> tuple[float, int]:
+    """Seconds to json.load every file of a run (what reading the collected data costs at least)."""
+    started = time.perf_counter()
+    files = 0
+    with open(run_dir / "manifest.json", "rb") as handle:
+        json.load(handle)
+    for host_dir in os.scandir(run_dir / "hosts"):
+        for entry in os.scandir(host_dir.path):
+            with open(entry.path, "rb") as handle:
+                json.load(handle)
+            files += 1
+    return time.perf_counter() - started, files
+
+
+def measure(hosts: int, method: str) -> dict:
+    """One measurement, in this process (called in a child by ``main``)."""
+    fleet = generate_fleet(CACHE, FleetOptions(hosts=hosts, seed=SEED), reuse=True)
+    parse_s, files = bare_parse(fleet.run_dir)
+    analysis, analysis_s = run_method(fleet, method)
+    scores = score(analysis, fleet.truth(), method=method)
+    return {
+        "hosts": hosts,
+        "method": method,
+        "files": files,
+        "parse_s": round(parse_s, 2),
+        "analysis_s": round(analysis_s, 2),
+        "ratio": round(analysis_s / parse_s, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "precision": round(scores.precision, 4),
+        "recall": round(scores.recall, 4),
+        "f1": round(scores.f1, 4),
+        "top3": round(scores.top_rate, 4),
+        "flagged": scores.flagged,
+        "compromised": scores.compromised,
+    }
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = int(
+            next(
+                x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")
+            ).split()[1]
+        )
+    except (OSError, StopIteration, ValueError):
+        mem_kb = 0
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB RAM, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+HEADER = (
+    "hosts",
+    "method",
+    "analysis s",
+    "bare json.load s",
+    "ratio",
+    "peak RSS MB",
+    "precision",
+    "recall",
+    "F1",
+    "top-3",
+)
+
+
+def row(r: dict) -> str:
+    if "error" in r:
+        return f"| {r['hosts']} | {r['method']} | {r['error']} |" + " |" * (len(HEADER) - 3)
+    return (
+        f"| {r['hosts']} | {r['method']} | {r['analysis_s']:.1f} | {r['parse_s']:.1f} | {r['ratio']:.2f} | "
+        f"{r['peak_rss_mb']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['top3']:.0%} |"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated fleet sizes")
+    parser.add_argument("--methods", default="peers,baseline,naive", help="peers, baseline and/or naive")
+    parser.add_argument("--max-naive", type=int, default=10_000, help="largest fleet for the naive diff")
+    parser.add_argument("--max-baseline", type=int, default=10_000, help="largest fleet for baseline mode")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per measurement")
+    parser.add_argument("--json", type=Path, help="also append results as JSON lines to this file")
+    parser.add_argument("--one", nargs=2, metavar=("HOSTS", "METHOD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:  # child mode: one measurement, JSON on stdout
+        print(json.dumps(measure(int(args.one[0]), args.one[1])))
+        return 0
+    print(f"machine: {machine()}")
+    print("| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER), flush=True)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for hosts in (int(s) for s in args.sizes.split(",")):
+        started = time.perf_counter()
+        generate_fleet(CACHE, FleetOptions(hosts=hosts, seed=SEED), reuse=True)  # outside the timed child
+        print(f"<!-- fleet of {hosts} hosts ready in {time.perf_counter() - started:.0f} s -->", flush=True)
+        for method in methods:
+            limit = {"naive": args.max_naive, "baseline": args.max_baseline}.get(method)
+            if limit is not None and hosts > limit:
+                continue
+            try:
+                done = subprocess.run(
+                    [sys.executable, __file__, "--one", str(hosts), method],
+                    capture_output=True,
+                    text=True,
+                    timeout=args.timeout,
+                    check=False,
+                )
+                lines = done.stdout.strip().splitlines()
+                if done.returncode != 0 or not lines:
+                    err = (done.stderr.strip().splitlines() or ["no output"])[-1]
+                    result = {"hosts": hosts, "method": method, "error": f"failed: {err[:160]}"}
+                else:
+                    result = json.loads(lines[-1])
+            except subprocess.TimeoutExpired:
+                result = {"hosts": hosts, "method": method, "error": f"timed out after {args.timeout} s"}
+            print(row(result), flush=True)
+            if args.json:
+                with open(args.json, "a", encoding="utf-8") as out:
+                    out.write(json.dumps(result | {"machine": machine()}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
