@@ -36,6 +36,8 @@ BACKDOOR = {"protocol": "6", "address": "0.0.0.0", "port": "4444", "name": "nc",
 
 def make_run(tmp_path: Path) -> Path:
     hosts = fleet(6, BASE, extra={"web-004": {"listening_ports": [BACKDOOR]}})
+    for number, rows in enumerate(hosts.values()):
+        rows["listening_ports"][0]["pid"] = str(800 + number)  # volatile: differs on every host
     # Two identical rows on one host (duplicate rows must both be kept, under distinct ids).
     hosts["web-002"]["users"].append({"username": "app", "uid": "1000", "shell": ""})
     # A hostile column name with a dot: kept whole in diffy.row, never turned into an object.
@@ -87,7 +89,26 @@ def test_fixed_mapping_ecs_fields_and_numeric_subfields(tmp_path, es_client, es_
     assert doc["diffy"]["run_id"] == "20261129T101500Z-a1b2c3"
     assert doc["diffy"]["query"] == "listening_ports" and doc["diffy"]["app"] == "app_x"
     assert doc["diffy"]["pack"]["name"] == "test-pack" and len(doc["diffy"]["pack"]["sha256"]) == 64
-    assert len(doc["diffy"]["fingerprint"]) == 64
+    assert len(doc["diffy"]["fingerprint"]) == 32
+
+
+def test_fingerprints_are_normalized_like_the_analysis(tmp_path, es_client, es_settings):
+    """sshd has a different pid on every host: six raw rows, one normalized fingerprint."""
+    from diffy_analysis.normalize import row_fingerprint
+
+    names = IndexNames(es_settings.index_prefix)
+    index_run(es_client, names, make_run(tmp_path))
+    sshd = es_client.search(
+        index=names.rows("listening_ports"), query={"term": {"osquery.name": "sshd"}}, size=50
+    )
+    hits = sshd["hits"]["hits"]
+    assert len({h["_id"] for h in hits}) == 6
+    assert len({h["_source"]["osquery"]["pid"] for h in hits}) == 6
+    assert {h["_source"]["diffy"]["fingerprint"] for h in hits} == {
+        row_fingerprint(
+            "listening_ports", {"protocol": "6", "address": "0.0.0.0", "port": "22", "name": "sshd"}
+        )
+    }
 
 
 def test_duplicate_rows_get_occurrences_and_odd_columns_stay_raw(tmp_path, es_client, es_settings):

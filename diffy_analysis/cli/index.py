@@ -13,6 +13,7 @@ from diffy_analysis.cli.es_options import es_options, open_client, pop_es_settin
 from diffy_analysis.errors import EXIT_CLEAN, ConfigError, StoreError, UsageError
 from diffy_analysis.findings import Analysis
 from diffy_analysis.load import open_results
+from diffy_analysis.normalize.rules import Config, load_config
 from diffy_analysis.store.bulk import BulkSettings
 from diffy_analysis.store.connection import EsSettings
 from diffy_analysis.store.indexer import IndexOutcome, index_results
@@ -30,6 +31,14 @@ from diffy_analysis.store.mapping import IndexNames
     help="Also index this saved analysis (diffy-analyze --format json --output FILE) of the runs.",
 )
 @click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    metavar="FILE",
+    help="Normalization config (as for diffy-analyze) used for the rows' normalized fingerprints, "
+    "which Elasticsearch aggregates for stacking. Use the same file as for the analysis.",
+)
+@click.option(
     "--chunk-size",
     type=click.IntRange(1, 10_000),
     default=500,
@@ -44,7 +53,12 @@ from diffy_analysis.store.mapping import IndexNames
     help="Retries (with exponential backoff) of documents Elasticsearch rejects with 429 or a 5xx.",
 )
 def index(
-    run_dirs: tuple[Path, ...], analysis_file: Path | None, chunk_size: int, max_retries: int, **params: Any
+    run_dirs: tuple[Path, ...],
+    analysis_file: Path | None,
+    config_file: Path | None,
+    chunk_size: int,
+    max_retries: int,
+    **params: Any,
 ) -> int:
     """Index each RUN_DIR into Elasticsearch: every row of every query (one index per query,
     ``<prefix>-rows-<query>-v1``), one document per host (identity, status, skip reason) and one
@@ -64,21 +78,28 @@ def index(
     if settings is None:
         raise UsageError("no Elasticsearch URL: pass --es-url or set DIFFY_ES_URL")
     analysis = read_analysis(analysis_file) if analysis_file else None
+    config = load_config(config_file)
     results = open_results(run_dirs)
     bulk = BulkSettings(chunk_size=chunk_size, max_retries=max_retries, refresh=True)
-    outcome = index_into(settings, results, analysis=analysis, bulk=bulk)
+    outcome = index_into(settings, results, analysis=analysis, bulk=bulk, config=config)
     click.echo(describe(outcome, settings), err=True)
     raise_if_incomplete(outcome, settings)
     return EXIT_CLEAN
 
 
 def index_into(
-    settings: EsSettings, results: Any, *, analysis: Analysis | None, bulk: BulkSettings
+    settings: EsSettings,
+    results: Any,
+    *,
+    analysis: Analysis | None,
+    bulk: BulkSettings,
+    config: Config | None = None,
 ) -> IndexOutcome:
     """Index ``results`` (and ``analysis``) with the client ``settings`` describe."""
     client = open_client(settings)
+    names = IndexNames(settings.index_prefix)
     with store_errors(settings, "indexing"):
-        return index_results(client, IndexNames(settings.index_prefix), results, analysis=analysis, bulk=bulk)
+        return index_results(client, names, results, analysis=analysis, bulk=bulk, config=config)
 
 
 def read_analysis(path: Path) -> Analysis:

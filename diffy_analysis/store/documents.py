@@ -221,6 +221,7 @@ def host_action(
             "identity": identity,
             "queries": [asdict(q) for q in host.queries.values()],
             "notes": list(host.notes),
+            "digests": dict(host.digests),
             "row_counts": {q: len(rows) for q, rows in host.rows.items()},
         }
     if skip is not None:

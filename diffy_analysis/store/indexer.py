@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diffy_analysis import contract
-from diffy_analysis.errors import HostDataError
+from diffy_analysis.errors import HostDataError, UsageError
 from diffy_analysis.findings import Analysis
 from diffy_analysis.load import HostData, Results, RunInfo, read_bytes
+from diffy_analysis.normalize.rules import Config, default_config
 from diffy_analysis.store import documents
 from diffy_analysis.store.bulk import BulkReport, BulkSettings, bulk_index
+from diffy_analysis.store.fingerprints import NormalizedFingerprints
 from diffy_analysis.store.indices import add_columns, ensure_indices, ensure_templates
 from diffy_analysis.store.mapping import IndexNames
 
@@ -146,14 +148,27 @@ def index_results(
     names: IndexNames,
     results: Results,
     *,
-    fingerprints: RowFingerprints = raw_fingerprints,
+    fingerprints: RowFingerprints | None = None,
+    config: Config | None = None,
     analysis: Analysis | None = None,
     bulk: BulkSettings | None = None,
 ) -> IndexOutcome:
     """Index every readable host of ``results`` (rows + host documents), its skipped hosts, one
     run document per run, and ``analysis`` when given.  Raises on a lost connection; documents
-    rejected by Elasticsearch are counted in ``outcome.report``."""
+    rejected by Elasticsearch are counted in ``outcome.report``.
+
+    ``fingerprints`` default: normalized fingerprints computed with ``config`` (default rules) in a
+    first pass over the runs, the same the analysis computes (store/fingerprints.py).
+    """
+    bare = [str(r.path) for r in results.runs if r.bare or not r.run_id]
+    if bare:
+        raise UsageError(
+            f"only run directories (with a manifest and run id) can be indexed: {', '.join(bare)}"
+        )
     bulk = bulk or BulkSettings()
+    if fingerprints is None:
+        paths = [r.path for r in results.runs]
+        fingerprints = NormalizedFingerprints.build(paths, config or default_config(), results.options)
     prepare(client, names)
     writer = _RunWriter(client, names, results, fingerprints)
     report = bulk_index(client, writer.actions(), bulk)
