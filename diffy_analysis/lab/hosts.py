@@ -16,7 +16,8 @@ from diffy_analysis.lab import spec
 from diffy_analysis.lab.system import HOST_ENV, HOST_PYTHON, SSHD, pid_alive, run, terminate
 
 # Shared path -> per-host directory name. /srv holds "the app"'s document root.
-# /run comes last: the lab dir itself lives under /run and disappears from the host's view after it.
+# The one mount that covers the lab dir itself (/run for the default /run/diffy-lab) is done last:
+# after it, the per-host source directories are out of the host's view.
 BIND_MOUNTS = {
     "/etc": "etc",
     "/root": "root",
@@ -111,7 +112,9 @@ def start(lab_dir: Path, host: spec.LabHost) -> int:
     base = host_dir(lab_dir, host)
     optional = [(dst, src) for dst, src in OPTIONAL_BIND_MOUNTS.items() if Path(dst).is_dir()]
     mounts = [f"mount --bind {base / src} {dst}" for dst, src in optional]
-    mounts += [f"mount --bind {base / src} {dst}" for dst, src in BIND_MOUNTS.items()]
+    covers_lab = [dst for dst in BIND_MOUNTS if base.resolve().is_relative_to(dst)]
+    ordered = sorted(BIND_MOUNTS.items(), key=lambda item: item[0] in covers_lab)
+    mounts += [f"mount --bind {base / src} {dst}" for dst, src in ordered]
     script = " && ".join(
         [
             "set -e",
