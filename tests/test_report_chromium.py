@@ -222,3 +222,35 @@ def test_control_csp_blocks_and_reports_a_planted_script(browser, tmp_path):
     page = Loaded(browser, path)
     assert page.js("return typeof window.__pwned") == "undefined"
     assert any("Content Security Policy" in error for error in page.errors)
+
+
+# --- generated fleets analysed by the real engine -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fleets(tmp_path_factory):
+    from report_fleets import baseline_fleet, hostile_fleet, peers_fleet
+
+    root = tmp_path_factory.mktemp("fleets")
+    return {
+        "peers": peers_fleet(root / "peers"),
+        "baseline": baseline_fleet(root / "baseline"),
+        "hostile": hostile_fleet(root / "hostile"),
+    }
+
+
+@pytest.mark.parametrize("name", ["peers", "baseline", "hostile"])
+def test_generated_fleet_report_in_chromium(browser, fleets, tmp_path, name):
+    fleet = fleets[name]
+    page = Loaded(browser, write_report(fleet.analysis, tmp_path, f"fleet-{name}.html"))
+    assert_clean_load(page)
+    listed = outlier_names(page)
+    assert listed == [safe_text(h.host, 120) for h in fleet.analysis.outliers]
+    # The hosts the generator injected attacker artifacts into are among those listed.
+    assert set(fleet.truth.compromised) <= set(listed)
+    if name == "peers":
+        assert page.js("return document.getElementById('dendrogram').naturalWidth") > 200
+    if name == "hostile":
+        assert set(fleet.poisoned) <= set(listed)
+        assert page.js("return document.body.textContent.includes('ssh: <script>window.__pwned=1</script>')")
+    page.screenshot(f"report-fleet-{name}.png")

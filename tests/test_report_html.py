@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html as html_lib
 import io
 import re
 from dataclasses import replace
@@ -304,3 +305,70 @@ def test_many_evidence_columns_are_capped():
     )
     text = Page(render(analysis)).all_text
     assert "35 more columns not shown." in text
+
+
+# --- generated fleets analysed by the real engine -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fleets(tmp_path_factory):
+    from report_fleets import baseline_fleet, hostile_fleet, peers_fleet
+
+    root = tmp_path_factory.mktemp("fleets")
+    return {
+        "peers": peers_fleet(root / "peers"),
+        "baseline": baseline_fleet(root / "baseline"),
+        "hostile": hostile_fleet(root / "hostile"),
+    }
+
+
+def outlier_list(page: Page, doc: str) -> list[str]:
+    section = doc.split('<section id="outliers">', 1)[1].split("</section>", 1)[0]
+    return [
+        html_lib.unescape(m) for m in re.findall(r'<strong class="host-name">(?:<a [^>]*>)?(.*?)<', section)
+    ]
+
+
+@pytest.mark.parametrize("name", ["peers", "baseline", "hostile"])
+def test_generated_fleet_report(fleets, name):
+    fleet = fleets[name]
+    analysis = fleet.analysis
+    doc = render(analysis)
+    page = Page(doc)
+    assert {t for t, _ in page.tags} <= OUR_TAGS
+    assert [t for t, _ in page.tags].count("script") == 1
+    for src in page.attrs("src"):
+        assert src.startswith("data:image/svg+xml;base64,")
+    assert all(h.startswith("#") for h in page.attrs("href"))
+    # The report lists exactly the hosts the analysis flagged, in its order, each with a section.
+    assert outlier_list(page, doc) == [h.host for h in analysis.outliers]
+    assert len([a for t, a in page.tags if t == "section" and "outlier" in (a.get("class") or "")]) == len(
+        analysis.outliers
+    )
+    # Every skipped host is listed with its reason.
+    skipped = doc.split('id="skipped"', 1)[1].split("</table>", 1)[0]
+    for host in analysis.skipped:
+        assert html_lib.escape(host.host) in skipped
+    if analysis.method == "peers":
+        assert 'id="dendrogram"' in doc
+    else:
+        assert doc.count('<table class="side-by-side">') >= len(analysis.outliers)
+        if analysis.population_differences:
+            assert 'id="population-table"' in doc
+
+
+def test_generated_hostile_fleet_values_stay_text(fleets):
+    fleet = fleets["hostile"]
+    doc = render(fleet.analysis)
+    page = Page(doc)
+    doc.encode("ascii")
+    for _, attrs in page.tags:
+        for attr, value in attrs.items():
+            assert not attr.startswith("on")
+            assert "pwned" not in (value or "")
+    text = page.all_text
+    assert "listens on tcp 0.0.0.0:4444 (process <script>window.__pwned=1</script>" in text
+    assert "more characters not shown" in text  # the 100 KB command line is cut
+    assert 'osqueryi: "><img src=x onerror="window.__pwned=1"> \\x1b[31m' in text
+    assert "ssh: <script>window.__pwned=1</script>" in text
+    assert set(fleet.poisoned) <= set(outlier_list(page, doc))

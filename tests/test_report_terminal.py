@@ -163,3 +163,36 @@ def test_hostile_values_in_every_finding_are_escaped():
     assert long.endswith("[199,500 more characters not shown]")
     assert safe_text(b"\xff\xfeok") == "\\xff\\xfeok"
     assert safe_text("line1\nline2\ttab") == "line1\\nline2\\ttab"
+
+
+# --- a generated fleet whose compromised hosts report hostile values, through the real engine -------
+
+
+@pytest.fixture(scope="module")
+def hostile_fleet_analysis(tmp_path_factory):
+    from report_fleets import hostile_fleet
+
+    return hostile_fleet(tmp_path_factory.mktemp("hostile-fleet"))
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_generated_hostile_fleet_terminal(hostile_fleet_analysis, color):
+    fleet = hostile_fleet_analysis
+    out = render(fleet.analysis, color=color)
+    plain = SGR.sub("", out)
+    assert "\x1b" not in plain and "\x07" not in plain
+    out.encode("utf-8")
+    for host in fleet.poisoned:
+        assert f"◆ {host}" in plain  # its own section: it stands out
+    assert "listens on tcp 0.0.0.0:4444 (process <script>window.__pwned=1</script>" in plain
+    # The failed query and the unreachable host are reported, their hostile messages made harmless.
+    assert "kernel_modules: error on 1 host" in plain
+    assert 'osqueryi: "><img src=x onerror="window.__pwned=1"> \\x1b[31m' in plain
+    assert "unreachable: " in plain and "ssh: <script>window.__pwned=1</script>" in plain
+    verdict = render(fleet.analysis, quiet=True).splitlines()
+    assert verdict[0].startswith(
+        f"{len(fleet.analysis.outliers)} of {len(fleet.analysis.hosts)} hosts stand out: "
+    )
+    assert verdict[1] == (
+        "1 host was not analysed (1 unreachable); 1 host has queries that were not collected."
+    )
