@@ -72,3 +72,10 @@ def safe_text(value: object, limit: int | None = DEFAULT_LIMIT) -> str:
         cut = len(text) - limit
         return f"{printable(text[:limit])}… [{cut:,} more characters not shown]"
     return printable(text)
+
+
+def shorten(value: object, limit: int) -> str:
+    """Printable and at most about ``limit`` characters, cut with an ellipsis: for one-line summaries
+    (verdict, plot labels) whose full text is shown elsewhere in the report."""
+    text = safe_text(to_text(value)[: limit * 2], None)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram as scipy_dendrogram
 
 from diffy_analysis.findings import Analysis, Finding, HostResult
-from diffy_analysis.report._escape import safe_text, to_text
+from diffy_analysis.report._escape import shorten
 from diffy_analysis.report._words import plain_words
 
 # Above this many leaves the dendrogram shows the last merges only (scipy's "lastp" truncation);
@@ -49,8 +49,7 @@ class PlotError(Exception):
 
 def _label(value: object) -> str:
     """Printable and short: a plot has no room for "N more characters not shown"."""
-    text = safe_text(to_text(value)[: LABEL_CHARS * 2], None)
-    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+    return shorten(value, LABEL_CHARS)
 
 
 def _data_uri(fig: Figure) -> str:

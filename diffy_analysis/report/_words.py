@@ -12,13 +12,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from diffy_analysis.findings import Analysis, Finding, HostResult, PopulationDifference
-from diffy_analysis.report._escape import safe_text
+from diffy_analysis.report._escape import safe_text, shorten
 
 # How many outliers the verdict names before it says "and N more".
 VERDICT_HOSTS = 5
 # How many findings describe a host in the verdict and in the ranked table.
+# How many findings describe a host in the verdict: two for a few hosts, one when there are more.
 VERDICT_FINDINGS = 2
-SHORT_FINDING_CHARS = 70
+VERDICT_FINDINGS_MANY = 1
+SHORT_FINDING_CHARS = 72
 
 # "..., on 1 of 250 hosts" (and similar) at the end of an explanation: dropped in the short form
 # used by the verdict, where the prevalence would make the line too long.
@@ -76,7 +78,7 @@ def plain_words(finding: Finding) -> str:
 
 def short_words(finding: Finding) -> str:
     """A few words for the one-line verdict: the explanation without its prevalence, cut short."""
-    return safe_text(plain_words(finding), SHORT_FINDING_CHARS)
+    return shorten(plain_words(finding), SHORT_FINDING_CHARS)
 
 
 def top_findings(host: HostResult, count: int) -> list[Finding]:
@@ -109,7 +111,8 @@ def _verdict(analysis: Analysis) -> str:
         return f"No host stands out ({n_hosts(total)} analysed)."
     named = []
     for host in outliers[:VERDICT_HOSTS]:
-        words = [short_words(f) for f in top_findings(host, VERDICT_FINDINGS)]
+        count = VERDICT_FINDINGS if len(outliers) <= 3 else VERDICT_FINDINGS_MANY
+        words = [short_words(f) for f in top_findings(host, count)]
         named.append(f"{host_name(host)} ({', '.join(words)})" if words else host_name(host))
     if len(outliers) > VERDICT_HOSTS:
         named.append(f"and {len(outliers) - VERDICT_HOSTS:,} more")
