@@ -35,6 +35,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ MAX_META_BYTES = 8 * 1024 * 1024
 MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
 """Largest manifest.json read (a 100k-host run lists ~2M files: a few hundred MB)."""
 SKIP_STATUSES = ("failed", "unreachable")
+_SAFE_HOST_ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
 @dataclass(frozen=True)
@@ -175,7 +177,9 @@ class Skip:
 
 def _open_nofollow(path: Path) -> int:
     try:
-        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a named pipe planted in a results directory must not hang the loader.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        return os.open(path, flags)
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise HostDataError(f"{path.name} is a symlink (never followed)") from None
@@ -230,6 +234,8 @@ def _parse_json(text: str, name: str, *, as_text: bool = False) -> Any:
         raise HostDataError(f"{name} is {what} (line {err.lineno}, column {err.colno})") from None
     except RecursionError:
         raise HostDataError(f"{name} is nested too deeply") from None
+    except ValueError as err:  # e.g. a 100000-digit number (Python's int-to-text limit)
+        raise HostDataError(f"{name} cannot be read: {str(err).split(':')[0][:120]}") from None
 
 
 def _as_text(value: Any) -> str:
@@ -503,6 +509,11 @@ def open_run(path: Path | str) -> tuple[RunInfo, list[HostRef], list[Skip]]:
             skipped.append(
                 Skip(label, host_id, str(reason).splitlines()[0][:300], entry["status"], run.run_id)
             )
+            continue
+        if not _SAFE_HOST_ID.match(host_id) or host_id in (".", ".."):
+            # never turned into a path: '../x' or 'a/b' would leave hosts/
+            reason = "not a safe host id (only [A-Za-z0-9._-], never '.' or '..'); not read"
+            skipped.append(Skip(label, host_id, reason, "invalid", run.run_id))
             continue
         refs.append(HostRef(run, host_id, hosts_dir / host_id))
     return run, refs, skipped
