@@ -372,3 +372,15 @@ def test_generated_hostile_fleet_values_stay_text(fleets):
     assert 'osqueryi: "><img src=x onerror="window.__pwned=1"> \\x1b[31m' in text
     assert "ssh: <script>window.__pwned=1</script>" in text
     assert set(fleet.poisoned) <= set(outlier_list(page, doc))
+
+
+def test_outliers_collapsed_into_another_leaf_are_named_under_the_dendrogram():
+    base = peers_analysis()
+    labels = tuple("i-00000001 (+1 alike)" if lbl == "i-0def5678" else lbl for lbl in base.dendrogram.labels)
+    analysis = replace(base, dendrogram=replace(base.dendrogram, labels=labels))
+    text = Page(render(analysis)).all_text
+    assert (
+        "1 host flagged as an outlier is not a leaf of its own here (collapsed with hosts that look "
+        "alike at this resolution): i-0def5678; see their sections below."
+    ) in text
+    assert "not a leaf of its own" not in Page(render(base)).all_text

@@ -65,6 +65,16 @@ def _outlier_label(label: str, outliers: set[str]) -> bool:
     return label in outliers or label.split(" (+", 1)[0] in outliers
 
 
+def outliers_without_leaf(analysis: Analysis) -> list[str]:
+    """Outliers that no dendrogram leaf is labelled with (collapsed into another host's leaf)."""
+    if analysis.dendrogram is None:
+        return []
+    named = {label.split(" (+", 1)[0] for label in analysis.dendrogram.labels} | set(
+        analysis.dendrogram.labels
+    )
+    return [h.host for h in analysis.outliers if h.host not in named]
+
+
 def dendrogram_uri(analysis: Analysis) -> str:
     """The dendrogram (SVG data URI) with the cut drawn and outlier leaves in red."""
     dendro = analysis.dendrogram

@@ -194,11 +194,26 @@ def _plots_section(analysis: Analysis) -> str:
             out.append(f'<p class="note">No dendrogram: {e(err)}.</p>')
         else:
             cut = analysis.dendrogram.cut_distance if analysis.dendrogram else 0.0
+            hidden = _plots.outliers_without_leaf(analysis)
+            note = ""
+            if hidden:
+                what = (
+                    "1 host flagged as an outlier is not a leaf of its own"
+                    if len(hidden) == 1
+                    else f"{len(hidden):,} hosts flagged as outliers are not leaves of their own"
+                )
+                names = ", ".join(host_name(h) for h in hidden[:10]) + (
+                    " and more" if len(hidden) > 10 else ""
+                )
+                note = (
+                    f" {what} here (collapsed with hosts that look alike at this resolution): "
+                    f"{esc(names)}; see their sections below."
+                )
             out.append(
                 f'<figure class="plot"><img id="dendrogram" alt="Dendrogram of host profiles" src="{uri}">'
                 f"<figcaption>Hierarchical clustering of host profiles (identical hosts collapsed into one "
                 f"leaf). The dashed line is the cut at distance {cut:.4g}: leaves joined only to the right "
-                f"of it form separate clusters. Outliers are in red.</figcaption></figure>"
+                f"of it form separate clusters. Outliers are in red.{note}</figcaption></figure>"
             )
     out.append("</section>")
     out.append('<section id="heatmap"><h2>Findings heatmap</h2>')
