@@ -80,6 +80,10 @@ class RunInfo:
     """Manifest ``hosts`` entries (status, error, host)."""
     files: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     """Manifest ``files`` entries (sha256, bytes), keyed by path relative to the run."""
+    source: Any = field(default=None, repr=False, compare=False)
+    """Where hosts are read from when the run is not a directory (e.g. the Elasticsearch store's
+    ``store.readback.EsResults``): an object with ``read_host(ref, options, queries=...)`` and
+    ``pack_copy(run)``. None for results directories."""
 
 
 @dataclass(frozen=True)
@@ -367,6 +371,8 @@ def read_host(
 
     ``queries`` limits which result files are read (used to fetch evidence rows lazily).
     """
+    if ref.run.source is not None:
+        return ref.run.source.read_host(ref, options, queries=queries)
     if not _is_plain_dir(ref.path):
         raise HostDataError("host directory is missing or is a symlink")
     run = ref.run

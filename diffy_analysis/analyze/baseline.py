@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from diffy_analysis.analyze.activity import mark_activity
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.peers import pair_changed
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
@@ -63,14 +64,18 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
             if index.query_of(fid) not in base_queries:
                 continue
             varying = stats.weak_column(fid)
-            weight = index.significance(fid) * (t.weak_weight if varying else 1.0)
+            variant = stats.variant_column(fid) if varying is None else None
+            weak = varying is not None or variant is not None
             added.append(
                 Candidate(
                     "added",
                     fid,
-                    weight,
-                    "weak" if varying else "strong",
+                    index.significance(fid) * (t.weak_weight if weak else 1.0),
+                    "weak" if weak else "strong",
                     varying_column=varying,
+                    reason=f"one of several {variant} variants shared across the fleet (a population trait)"
+                    if variant
+                    else None,
                     hosts_with_row=int(df[fid]),
                     hosts_compared=n_hosts,
                 )
@@ -81,6 +86,7 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
             )
             for fid in np.setdiff1d(base, features, assume_unique=True).tolist()
         ]
+        added = mark_activity(index, features, added, t.weak_weight)
         per_profile[profile] = pair_changed(index, added, missing)
 
     per_host: list[list[Candidate]] = []

@@ -26,6 +26,8 @@ class Candidate:
     peers: int | None = None
     varying_column: str | None = None
     """Weak evidence: the column whose value varies on every host."""
+    reason: str | None = None
+    """Weak evidence for another reason (e.g. transient activity, common elsewhere in the fleet)."""
 
 
 def order_key(candidate: Candidate, index_key: tuple[str, tuple[str, ...]]) -> tuple:

@@ -10,6 +10,8 @@ columns left out and identity placeholders such as ``<hostname>`` in place.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from diffy_analysis.analyze.candidates import Candidate, order_key
 from diffy_analysis.analyze.explain import Context, explain
 from diffy_analysis.errors import HostDataError
@@ -45,7 +47,21 @@ def changed_columns(index: FleetIndex, fid: int, ref_fid: int) -> tuple[str, ...
 
 
 def top_candidates(index: FleetIndex, candidates: list[Candidate], limit: int) -> list[Candidate]:
-    return sorted(candidates, key=lambda c: order_key(c, index.key(c.fid)))[:limit]
+    """The ``limit`` most important candidates, in order.
+
+    Heaviest first; among findings of (about) equal weight, different tables come before a second
+    finding of the same table, so one artifact that shows as several rows (``/bin/ps`` and
+    ``/usr/bin/ps``) does not push another artifact out of a responder's first lines.
+    """
+    ordered = sorted(candidates, key=lambda c: order_key(c, index.key(c.fid)))
+    seen: Counter[str] = Counter()
+    ranked = []
+    for position, cand in enumerate(ordered):
+        query = index.query_of(cand.fid)
+        ranked.append(((-round(cand.weight, 2), cand.strength != "strong", seen[query], position), cand))
+        seen[query] += 1
+    ranked.sort(key=lambda item: item[0])
+    return [cand for _, cand in ranked[:limit]]
 
 
 def build_findings(
@@ -72,6 +88,7 @@ def build_findings(
             peers=c.peers,
             varying_column=c.varying_column,
             weak=c.strength == "weak",
+            reason=c.reason,
         )
         prevalence = None
         if c.hosts_with_row is not None and c.hosts_compared:

@@ -221,6 +221,7 @@ class Context:
     peers: int | None = None
     varying_column: str | None = None
     weak: bool = False
+    reason: str | None = None
 
 
 def _prevalence(ctx: Context) -> str:
@@ -267,5 +268,5 @@ def explain(
         if ctx.varying_column:
             text += f"; weak evidence: {ctx.varying_column} differs on almost every host"
         else:
-            text += "; weak evidence: common in the wider fleet"
+            text += f"; weak evidence: {ctx.reason or 'common elsewhere in the fleet'}"
     return text

@@ -29,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from scipy import sparse
 
+from diffy_analysis.analyze.activity import mark_activity
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.clustering import Clustering, cluster_profiles
 from diffy_analysis.normalize.index import FleetIndex
@@ -178,13 +179,18 @@ def _profile_candidates(
     rare_limit = max(t.rare_max_hosts, t.rare_fraction * peers)
     rare_mask = (have <= rare_limit) & (have < peers / 2)
     added: list[Candidate] = []
+    population_size = max(t.population_min_hosts, t.population_fraction * fleet_total)
     for fid, with_peers in zip(features[rare_mask].tolist(), have[rare_mask].tolist(), strict=True):
         weight = float(significance[fid]) * (1.0 - with_peers / peers)
         varying = stats.weak_column(fid)
-        externally_common = fleet_total > 0 and fleet_df[fid] > max(
-            t.rare_max_hosts + 1, t.rare_fraction * fleet_total
-        )
-        weak = varying is not None or (fleet_total > len(index.hosts) and externally_common)
+        # A row rare among the host's peers but held by a sizeable share of the whole fleet (or of the
+        # external fleet) belongs to another population's make-up, not to an intruder: weak.
+        fleet_common = fleet_df[fid] >= population_size
+        variant = stats.variant_column(fid) if varying is None and not fleet_common else None
+        weak = varying is not None or bool(fleet_common) or variant is not None
+        reason = "common elsewhere in the fleet" if fleet_common and varying is None else None
+        if variant is not None:
+            reason = f"one of several {variant} variants shared across the fleet (a population trait)"
         added.append(
             Candidate(
                 kind="added",
@@ -196,23 +202,30 @@ def _profile_candidates(
                 peers_with_row=int(with_peers),
                 peers=peers,
                 varying_column=varying,
+                reason=reason,
             )
         )
     missing_ids = np.setdiff1d(ref.common(peers), features, assume_unique=True)
     missing: list[Candidate] = []
     for fid in missing_ids.tolist():
         with_peers = int(ref.counts[fid])
+        # Lacked by a sizeable share of the fleet: another population's make-up, not a removal.
+        absent_elsewhere = fleet_total - fleet_df[fid] >= population_size
+        weight = float(significance[fid]) * min(1.0, with_peers / peers)
         missing.append(
             Candidate(
                 kind="missing",
                 fid=fid,
-                weight=float(significance[fid]) * min(1.0, with_peers / peers),
+                weight=weight * (t.weak_weight if absent_elsewhere else 1.0),
+                strength="weak" if absent_elsewhere else "strong",
+                reason="absent on many other hosts of the fleet" if absent_elsewhere else None,
                 hosts_with_row=int(fleet_df[fid]),
                 hosts_compared=fleet_total,
                 peers_with_row=with_peers,
                 peers=peers,
             )
         )
+    added = mark_activity(index, features, added, t.weak_weight)
     return pair_changed(index, added, missing)
 
 
@@ -231,19 +244,20 @@ def pair_changed(index: FleetIndex, added: list[Candidate], missing: list[Candid
         if pool:
             ref = pool.pop(0)
             used.add(ref.fid)
-            strong = cand.strength == "strong"
+            strong = cand.strength == "strong" and ref.strength == "strong"
             out.append(
                 Candidate(
                     kind="changed",
                     fid=cand.fid,
                     ref_fid=ref.fid,
-                    weight=max(cand.weight, ref.weight) if strong else cand.weight,
-                    strength=cand.strength,
+                    weight=max(cand.weight, ref.weight) if strong else min(cand.weight, ref.weight),
+                    strength="strong" if strong else "weak",
                     hosts_with_row=cand.hosts_with_row,
                     hosts_compared=cand.hosts_compared,
                     peers_with_row=ref.peers_with_row,
                     peers=ref.peers,
                     varying_column=cand.varying_column,
+                    reason=cand.reason or ref.reason,
                 )
             )
         else:

@@ -103,7 +103,10 @@ def _pack_info(results: Results) -> dict[str, Any]:
     if run is None:
         return info
     try:
-        pack = json.loads(read_bytes(run.path / contract.PACK_COPY_NAME, limit=4 * 1024 * 1024))
+        if run.source is not None:  # a run read back from a store, not a directory
+            pack = run.source.pack_copy(run)
+        else:
+            pack = json.loads(read_bytes(run.path / contract.PACK_COPY_NAME, limit=4 * 1024 * 1024))
     except (HostDataError, ValueError):
         return info
     if isinstance(pack, dict) and isinstance(pack.get("queries"), dict):
@@ -199,6 +202,7 @@ def analyze(
     app: str | None = None,
     results_root: Path | str | None = None,
     load_options: LoadOptions | None = None,
+    results: Results | None = None,
 ) -> Analysis:
     """Analyse results directories and return the Analysis.
 
@@ -208,6 +212,8 @@ def analyze(
     method: ``auto`` | ``peers`` | ``baseline``.
     config: a :class:`Config`, or the path of a config file (docs/configuration.md).
     prevalence: external row counts for the peers method (see analyze/peers.PrevalenceSource).
+    results: hosts already opened elsewhere (e.g. a run read back from Elasticsearch,
+        ``store.readback.EsResults``); ``run_dirs`` is then ignored.
     Raises a DiffyError subclass (ResultsError when nothing usable is left, exit code 2).
     """
     if method not in METHODS:
@@ -221,7 +227,7 @@ def analyze(
         config = load_config(config)
     options = load_options or LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024)
     paths = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
-    results = open_results(paths, options)
+    results = results if results is not None else open_results(paths, options)
     index = FleetIndex(config=config)
     reference = None
     baseline_label = None

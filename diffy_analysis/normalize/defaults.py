@@ -42,6 +42,7 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
             "disk_bytes_written",
             "nice",
         ),
+        "transforms": ("kernel_thread_names",),
         "significance": 0.6,
     },
     "crontab": {"keys": ("path", "command"), "ignore": (), "significance": 1.0},

@@ -26,6 +26,7 @@ from scipy import sparse
 from diffy_analysis.load import HostData, HostIdentity, HostRef
 from diffy_analysis.normalize.mask import IdentityMasker
 from diffy_analysis.normalize.rules import Config, TableRule
+from diffy_analysis.normalize.transforms import TRANSFORMS
 
 FILE_CACHE_LIMIT = 200_000
 
@@ -124,13 +125,17 @@ class FleetIndex:
         self, query: str, rows: list[dict[str, str]], masker: IdentityMasker | None, *, intern: bool = True
     ) -> list[int]:
         """Feature ids of rows (interning new ones; with ``intern=False`` unknown rows get -1)."""
-        ignore = set(self.rule(query).ignore)
+        rule = self.rule(query)
+        ignore = set(rule.ignore)
+        transforms = [TRANSFORMS[name] for name in rule.transforms]
         features = self._features
         out: list[int] = []
         current_keys: Any = None
         colset = -1
         getter: Any = None
         for row in rows:
+            for transform in transforms:
+                row = transform(row)  # noqa: PLW2901 - transformed copy
             if row.keys() != current_keys:
                 current_keys = row.keys()
                 columns = tuple(sorted(k for k in row if k not in ignore))

@@ -21,6 +21,7 @@ from typing import Any
 
 from diffy_analysis.errors import ConfigError
 from diffy_analysis.normalize.defaults import DEFAULT_RULES, DEFAULT_SIGNIFICANCE
+from diffy_analysis.normalize.transforms import TRANSFORMS
 
 MAX_CONFIG_BYTES = 1024 * 1024
 
@@ -37,6 +38,8 @@ class TableRule:
     mask: bool = True
     """Replace the host's own hostname/instance id/addresses inside values with placeholders."""
     significance: float = DEFAULT_SIGNIFICANCE
+    transforms: tuple[str, ...] = ()
+    """Value transforms applied to each row first (normalize/transforms.py)."""
     auto_volatile: bool = False
     """Detect volatile columns from the data (on for queries without defaults or configured rules)."""
     source: str = "default"
@@ -68,7 +71,7 @@ class Thresholds:
     """A cluster holding at least this fraction of hosts (and ``population_min_hosts``) is a legitimate
     population; smaller clusters are compared with the nearest population."""
     population_min_hosts: int = 3
-    baseline_population_fraction: float = 0.2
+    baseline_population_fraction: float = 0.05
     """Baseline method: a difference shared by at least this fraction of hosts is a population
     difference (reported once, not held against the hosts)."""
     min_cut_distance: float = 0.05
@@ -113,6 +116,7 @@ class Config:
                     "ignore": list(self.rule(name).ignore),
                     "mask": self.rule(name).mask,
                     "significance": self.rule(name).significance,
+                    "transforms": list(self.rule(name).transforms),
                     "auto_volatile": self.rule(name).auto_volatile,
                 }
                 for name in names
@@ -128,6 +132,7 @@ def default_config() -> Config:
             keys=tuple(spec.get("keys", ())),
             ignore=tuple(spec.get("ignore", ())),
             significance=float(spec.get("significance", DEFAULT_SIGNIFICANCE)),
+            transforms=tuple(spec.get("transforms", ())),
         )
         for name, spec in DEFAULT_RULES.items()
     }
@@ -140,7 +145,7 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-_RULE_FIELDS = {"keys", "ignore", "also_ignore", "mask", "significance", "auto_volatile"}
+_RULE_FIELDS = {"keys", "ignore", "also_ignore", "mask", "significance", "auto_volatile", "transforms"}
 
 
 def _apply_query(base: TableRule, spec: Any, where: str) -> TableRule:
@@ -162,6 +167,12 @@ def _apply_query(base: TableRule, spec: Any, where: str) -> TableRule:
             if not isinstance(spec[flag], bool):
                 raise ConfigError(f"{where}.{flag} must be true or false")
             rule = replace(rule, **{flag: spec[flag]})
+    if "transforms" in spec:
+        names = _str_list(spec["transforms"], f"{where}.transforms")
+        unknown_t = sorted(set(names) - set(TRANSFORMS))
+        if unknown_t:
+            raise ConfigError(f"{where}.transforms: unknown {unknown_t}; known: {sorted(TRANSFORMS)}")
+        rule = replace(rule, transforms=names)
     if "significance" in spec:
         value = spec["significance"]
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:

@@ -23,12 +23,16 @@ if TYPE_CHECKING:
     from diffy_analysis.normalize.index import FleetIndex
 
 MIN_HOSTS_FOR_DETECTION = 5
+MIN_VARIANTS = 3
+NEVER_VARIANT = frozenset(
+    {"sha256", "sha1", "md5", "key", "hash", "uid", "gid", "euid", "shell", "permissions", "mode"}
+)
 
 
 def _template_table(
     fids: np.ndarray, values: list[tuple[str, ...]], df: np.ndarray, position: int
 ) -> dict[tuple[str, ...], list[int]]:
-    """template -> [hosts with it, distinct values, values held by exactly one host]."""
+    """template -> [hosts with it, distinct values, values held by exactly one host, values held by 2+]."""
     table: dict[tuple[str, ...], list[int]] = {}
     for fid in fids.tolist():
         hosts = int(df[fid])
@@ -38,11 +42,12 @@ def _template_table(
         template = row[:position] + row[position + 1 :]
         entry = table.get(template)
         if entry is None:
-            table[template] = [hosts, 1, int(hosts == 1)]
+            table[template] = [hosts, 1, int(hosts == 1), int(hosts > 1)]
         else:
             entry[0] += hosts
             entry[1] += 1
             entry[2] += int(hosts == 1)
+            entry[3] += int(hosts > 1)
     return table
 
 
@@ -117,7 +122,7 @@ class TemplateStats:
         answer = None
         if len(columns) > 1 and self.n_hosts >= MIN_HOSTS_FOR_DETECTION:
             for position, column in enumerate(columns):
-                hosts, distinct, _ = self._table(colset, position)[row[:position] + row[position + 1 :]]
+                hosts, distinct, _, _ = self._table(colset, position)[row[:position] + row[position + 1 :]]
                 if (
                     hosts >= max(3, t.weak_template_fraction * self.n_hosts)
                     and distinct >= 3
@@ -127,3 +132,24 @@ class TemplateStats:
                     break
         self._cache[fid] = answer
         return answer
+
+    def variant_column(self, fid: int) -> str | None:
+        """The column if ``fid`` is one of several shared variants of a row the whole fleet has.
+
+        E.g. the app's command line differs by version and instance size: four variants, each on
+        several hosts. A variant held by 2+ hosts, in a column with at least ``MIN_VARIANTS`` such
+        variants over most of the fleet, is a population trait. Content hashes and keys are never
+        treated so: a replaced binary is a replaced binary, however many versions exist.
+        """
+        colset = self.index.feature_colset[fid]
+        columns = self.index.colsets[colset].columns
+        row = self.index.feature_values[fid]
+        if self.df[fid] < 2 or len(columns) < 2 or self.n_hosts < MIN_HOSTS_FOR_DETECTION:
+            return None
+        for position, column in enumerate(columns):
+            if column in NEVER_VARIANT:
+                continue
+            hosts, _, _, shared = self._table(colset, position)[row[:position] + row[position + 1 :]]
+            if shared >= MIN_VARIANTS and hosts >= 0.5 * self.n_hosts:
+                return column
+        return None
