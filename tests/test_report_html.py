@@ -33,7 +33,7 @@ from diffy_analysis.report import html as html_report
 OUR_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "h3", "h4", "nav", "a", "div",
     "span", "dl", "dt", "dd", "main", "section", "ul", "li", "strong", "p", "figure", "img", "figcaption",
-    "table", "caption", "thead", "tbody", "tr", "th", "td", "footer", "script",
+    "table", "thead", "tbody", "tr", "th", "td", "footer", "script",
 }  # fmt: skip
 
 

@@ -190,9 +190,9 @@ def test_generated_hostile_fleet_terminal(hostile_fleet_analysis, color):
     assert 'osqueryi: "><img src=x onerror="window.__pwned=1"> \\x1b[31m' in plain
     assert "unreachable: " in plain and "ssh: <script>window.__pwned=1</script>" in plain
     verdict = render(fleet.analysis, quiet=True).splitlines()
-    assert verdict[0].startswith(
-        f"{len(fleet.analysis.outliers)} of {len(fleet.analysis.hosts)} hosts stand out: "
-    )
+    flagged = len(fleet.analysis.outliers)
+    verb = "stands" if flagged == 1 else "stand"
+    assert verdict[0].startswith(f"{flagged} of {len(fleet.analysis.hosts)} hosts {verb} out: ")
     assert verdict[1] == (
         "1 host was not analysed (1 unreachable); 1 host has queries that were not collected."
     )

@@ -55,7 +55,7 @@ def finding_words(finding: Finding, limit: int | None = 300) -> str:
         for said in (f"of {finding.hosts_compared:,} hosts", f"of {finding.hosts_compared} hosts")
     ):
         words = f"{words}, {prevalence}"
-    if finding.changed_columns and "changed" not in words:
+    if finding.changed_columns and not any(column in words for column in finding.changed_columns):
         words = f"{words} (changed: {', '.join(finding.changed_columns)})"
     return safe_text(words, limit)
 

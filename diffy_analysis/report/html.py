@@ -211,8 +211,9 @@ def _plots_section(analysis: Analysis) -> str:
                 )
             out.append(
                 f'<figure class="plot"><img id="dendrogram" alt="Dendrogram of host profiles" src="{uri}">'
-                f"<figcaption>Hierarchical clustering of host profiles (identical hosts collapsed into one "
-                f"leaf). The dashed line is the cut at distance {cut:.4g}: leaves joined only to the right "
+                "<figcaption>Hierarchical clustering of host profiles (hosts with the same profile share "
+                f'one leaf, "(+N alike)"). The dashed line is the cut at distance {cut:.4g}: leaves joined '
+                "only to the right "
                 f"of it form separate clusters. Outliers are in red.{note}</figcaption></figure>"
             )
     out.append("</section>")
@@ -415,9 +416,9 @@ def _side_by_side(finding: Finding, reference_name: str) -> str:
         columns.extend(c for c in (row or {}) if c not in columns)
     absent = '<td class="note">(absent)</td>'
     out = [
+        f'<p class="evidence-title">{_kind_badge(finding)} {e(finding.query, 80)}: '
+        f"{esc(finding_words(finding, 400))}</p>",
         '<div class="scroll"><table class="side-by-side">',
-        f"<caption>{_kind_badge(finding)} {e(finding.query, 80)}: "
-        f"{esc(finding_words(finding, 200))}</caption>",
         f"<thead><tr><th>column</th><th>{esc(reference_name)}</th><th>this host</th></tr></thead><tbody>",
     ]
     for column in columns[: EVIDENCE_COLUMNS * 2]:
