@@ -99,7 +99,7 @@ def activity_reason(
 def mark_activity(
     index: FleetIndex, features: np.ndarray, candidates: list[Candidate], weak_weight: float
 ) -> list[Candidate]:
-    """Turn strong 'added'/'changed' candidates that are transient activity into weak ones, with the reason."""
+    """Strong added/changed candidates that are transient activity become weak, with the reason."""
     rows: dict[str, list[dict[str, str]]] = {"crontab": [], "users": [], "logged_in_users": []}
     for fid in features.tolist():
         query = index.query_of(fid)

@@ -137,14 +137,15 @@ class TemplateStats:
         """The column if ``fid`` is one of several shared variants of a row the whole fleet has.
 
         E.g. the app's command line differs by version and instance size: four variants, each on
-        several hosts. A variant held by 2+ hosts, in a column with at least ``MIN_VARIANTS`` such
-        variants over most of the fleet, is a population trait. Content hashes and keys are never
-        treated so: a replaced binary is a replaced binary, however many versions exist.
+        several hosts. A value of a column with at least ``MIN_VARIANTS`` variants held by 2+ hosts
+        each, over most of the fleet, is a population trait (even a combination only one host has).
+        Content hashes, keys, ids, shells and modes are never treated so: a replaced binary is a
+        replaced binary, however many versions exist.
         """
         colset = self.index.feature_colset[fid]
         columns = self.index.colsets[colset].columns
         row = self.index.feature_values[fid]
-        if self.df[fid] < 2 or len(columns) < 2 or self.n_hosts < MIN_HOSTS_FOR_DETECTION:
+        if len(columns) < 2 or self.n_hosts < MIN_HOSTS_FOR_DETECTION:
             return None
         for position, column in enumerate(columns):
             if column in NEVER_VARIANT:
