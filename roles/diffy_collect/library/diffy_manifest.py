@@ -135,6 +135,9 @@ def main():
         module.fail_json(msg="%s is missing: the run directory was not prepared" % pack_path)
     os.chmod(run_dir, 0o700)
     os.chmod(pack_path, 0o600)
+    incoming = os.path.join(run_dir, ".incoming")  # fetched bundles, removed once unpacked
+    if os.path.isdir(incoming) and not os.listdir(incoming):
+        os.rmdir(incoming)
     files, problems = hash_tree(run_dir)
     if problems:
         module.fail_json(msg="unexpected entries in the run directory: " + "; ".join(problems[:5]))

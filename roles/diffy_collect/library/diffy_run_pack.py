@@ -63,6 +63,14 @@ files:
   description: Names of the files written in out_dir (host.json and one file per successful query).
   type: list
   returned: always
+hashes:
+  description: sha256 of every file in C(files), computed on the host (verified again on the controller).
+  type: dict
+  returned: always
+bundle:
+  description: Path of a gzip'd tar holding C(files), for a single fetch.
+  type: str
+  returned: always
 status:
   description: C(ok) when every query succeeded, else C(partial).
   type: str
@@ -80,11 +88,13 @@ import os
 import re
 import signal
 import subprocess
+import tarfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.diffy_native_engine import Engine, QueryFailed, rows_as_objects
 
+BUNDLE_NAME = "diffy-bundle.tar.gz"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _NO_SUCH_TABLE = re.compile(r"no such table", re.IGNORECASE)
 
@@ -175,6 +185,21 @@ def osqueryi_version(osqueryi):
         return None, str(exc)
     match = re.search(r"version\s+(\S+)", out)
     return (match.group(1) if match else out.strip()[:100] or "unknown"), None
+
+
+def write_bundle(out_dir, files):
+    """One gzip'd tar of the result files, so the controller fetches a single file per host."""
+    path = os.path.join(out_dir, BUNDLE_NAME)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
+        for name in files:
+            info = tar.gettarinfo(os.path.join(out_dir, name), arcname=name)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mode = 0o600
+            with open(os.path.join(out_dir, name), "rb") as handle:
+                tar.addfile(info, handle)
+    return path
 
 
 def run_pack(params, pack):
@@ -274,10 +299,15 @@ def main():
     )
     status = "ok" if all(r["status"] == "ok" for r in results.values()) else "partial"
     not_ok = sorted(n for n, r in results.items() if r["status"] != "ok")
+    files = ["host.json", *files]
+    hashes = {name: _sha256(os.path.join(params["out_dir"], name)) for name in files}
+    bundle = write_bundle(params["out_dir"], files)
     module.exit_json(
         changed=False,
         queries=results,
-        files=["host.json", *files],
+        files=files,
+        hashes=hashes,
+        bundle=bundle,
         status=status,
         collector_version=version,
         not_ok=not_ok,
