@@ -46,8 +46,15 @@ def prevalence_text(finding: Finding) -> str | None:
     return f"on {finding.hosts_with_row:,} of {finding.hosts_compared:,} hosts"
 
 
-def finding_words(finding: Finding, limit: int | None = 300) -> str:
-    """The finding's explanation, with its prevalence appended unless the explanation has it."""
+def finding_words(finding: Finding, limit: int | None = 300, *, short: bool = False) -> str:
+    """The finding's explanation, with its prevalence appended unless the explanation has it.
+
+    ``short``: for table cells -- the explanation cut with an ellipsis at ``limit`` characters, then
+    the prevalence, so the count is never what gets cut."""
+    if short:
+        words = shorten(plain_words(finding), limit or SHORT_FINDING_CHARS)
+        prevalence = prevalence_text(finding)
+        return f"{words}, {prevalence}" if prevalence else words
     words = finding.explanation.strip() or f"{finding.kind} row in {finding.query}"
     prevalence = prevalence_text(finding)
     if prevalence and not any(

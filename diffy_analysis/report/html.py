@@ -267,7 +267,7 @@ def _ranked(analysis: Analysis, anchors: dict[int, str]) -> str:
         top = top_findings(host, 1)
         cells += [
             f'<td class="num">{len(host.findings)}</td>',
-            f"<td>{esc(finding_words(top[0], 160)) if top else ''}</td>",
+            f"<td>{esc(finding_words(top[0], 140, short=True)) if top else ''}</td>",
             f"<td>{esc(', '.join(safe_text(g.query, 60) for g in host.gaps))}</td>",
         ]
         row_class = ' class="outlier"' if host.outlier else ""

@@ -200,18 +200,18 @@ def _findings_cell(host: HostResult) -> Text:
     for i, finding in enumerate(findings):
         if i:
             cell.append("\n")
-        cell.append_text(_finding_text(finding, limit=160))
+        cell.append_text(_finding_text(finding, limit=120, short=True))
     more = len(host.findings) - len(findings)
     if more:
         cell.append(f"\n(+{more:,} more)", style="dim")
     return cell
 
 
-def _finding_text(finding: Finding, limit: int | None = 300) -> Text:
+def _finding_text(finding: Finding, limit: int | None = 300, *, short: bool = False) -> Text:
     style = "dim" if finding.strength == "weak" else ""
     text = Text()
     text.append(f"[{finding.kind}] ", style=KIND_STYLE.get(finding.kind, "bold"))
-    text.append(finding_words(finding, limit), style=style)
+    text.append(finding_words(finding, limit, short=short), style=style)
     if finding.strength == "weak":
         text.append(" (weak evidence)", style="dim")
     return text
