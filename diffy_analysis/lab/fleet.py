@@ -163,14 +163,15 @@ class Lab:
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
         prefixlen = ipaddress.ip_network(cfg.subnet).prefixlen
         network.create_lab_ns(self.lab_ns, spec.gateway(cfg.subnet))
+        # moto takes seconds to boot: start it first, it gets ready while the hosts are built.
+        self.moto_pid = ec2.start_moto(self.lab_ns, self.lab_dir / "moto.log")
+        self.save()
         tag = network.link_tag(cfg.name)
         pubkey = self.client_key.with_suffix(".pub").read_text()
         for host in self.hosts:
             network.create_host_ns(self.lab_ns, host, prefixlen, tag)
             hosts.prepare(self.lab_dir, host, pubkey)
             host.pid = hosts.start(self.lab_dir, host)
-        self.save()
-        self.moto_pid = ec2.start_moto(self.lab_ns, self.lab_dir / "moto.log")
         self.save()
         first_app = cfg.apps[0][0]
         plan = {

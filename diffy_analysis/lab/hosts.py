@@ -65,7 +65,7 @@ def prepare(lab_dir: Path, host: spec.LabHost, client_pubkey: str) -> None:
     if base.exists():
         shutil.rmtree(base)
     base.mkdir(parents=True, mode=0o700)
-    shutil.copytree("/etc", base / "etc", symlinks=True, ignore_dangling_symlinks=True)
+    run(["cp", "-a", "/etc", str(base / "etc")], timeout=60)
     for name in BIND_MOUNTS.values():
         (base / name).mkdir(exist_ok=True)
     (base / "tmp").chmod(0o1777)
@@ -119,6 +119,11 @@ def start(lab_dir: Path, host: spec.LabHost) -> int:
         [
             "set -e",
             f"hostname {host.name}",
+            # Forget the controller's mounts a real machine would not have: the netns handles of
+            # other lab hosts, and the sysfs `ip netns exec` mounted under this namespace's name.
+            "{ umount -l /run/netns 2>/dev/null || true; }",
+            "umount -l /sys",
+            "mount -t sysfs sysfs /sys",
             *mounts,
             # A private devpts: pty numbers count per host, like separate machines.
             "mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts /dev/pts",
