@@ -187,7 +187,7 @@ def test_host_stopped_mid_run_is_reported_unreachable(lab, results_root, tmp_pat
     assert entry["status"] == "unreachable"
     assert victim.address in entry["error"] and "refused" in entry["error"]
 
-    code, doc = analyze(result.run_dir, tmp_path / "partial.json")
+    _, doc = analyze(result.run_dir, tmp_path / "partial.json")
     skipped = {s["host"]: s for s in doc["skipped"]}
     assert skipped[victim.instance_id]["status"] == "unreachable"
     assert victim.address in skipped[victim.instance_id]["reason"]
