@@ -33,6 +33,9 @@ HEATMAP_FINDINGS = 20
 LABEL_CHARS = 48
 
 OUTLIER_COLOUR = "#c0392b"
+# Cluster colours for the dendrogram's links: no red, which means "outlier" everywhere in a report.
+CLUSTER_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#bcbd22", "#e377c2", "#ff7f0e")
+ABOVE_CUT_COLOUR = "#999999"
 RC = {
     "svg.fonttype": "none",  # text stays text (small files); matplotlib XML-escapes it
     "svg.hashsalt": "diffy",  # stable element ids: the same analysis gives the same report
@@ -63,6 +66,13 @@ def _data_uri(fig: Figure) -> str:
 def _outlier_label(label: str, outliers: set[str]) -> bool:
     """Dendrogram labels are "host" or "host (+N identical)"."""
     return label in outliers or label.split(" (+", 1)[0] in outliers
+
+
+def _cluster_colour(scipy_colour: str) -> str:
+    """scipy names cluster colours "C0", "C1", ... (matplotlib's cycle, which has red): use ours."""
+    if scipy_colour.startswith("C") and scipy_colour[1:].isdigit():
+        return CLUSTER_COLOURS[int(scipy_colour[1:]) % len(CLUSTER_COLOURS)]
+    return scipy_colour
 
 
 def outliers_without_leaf(analysis: Analysis) -> list[str]:
@@ -102,7 +112,7 @@ def dendrogram_uri(analysis: Analysis) -> str:
                 p=MAX_LEAVES,
                 leaf_label_func=leaf_label,
                 color_threshold=float(dendro.cut_distance),
-                above_threshold_color="#999999",
+                above_threshold_color=ABOVE_CUT_COLOUR,
             )
     except (ValueError, TypeError, IndexError) as err:
         raise PlotError(f"malformed dendrogram: {err}") from err
@@ -113,7 +123,7 @@ def dendrogram_uri(analysis: Analysis) -> str:
         fig = Figure(figsize=(9, height))
         ax = fig.add_subplot()
         for xs, ys, colour in zip(tree["icoord"], tree["dcoord"], tree["color_list"], strict=False):
-            ax.plot(ys, xs, color=colour, linewidth=1.0)
+            ax.plot(ys, xs, color=_cluster_colour(colour), linewidth=1.0)
         cut = float(dendro.cut_distance)
         ax.axvline(cut, color=OUTLIER_COLOUR, linestyle="--", linewidth=1.0)
         ax.text(cut, 10 * len(leaves) + 2, f" cut {cut:.3g}", color=OUTLIER_COLOUR, va="bottom")
