@@ -242,3 +242,39 @@ def es_tls_front(es_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------------------------------
+# One realistic fleet, indexed once per session (the emulator indexes a few hundred documents a
+# second, so tests share it read-only instead of indexing it again).
+
+
+@dataclass
+class IndexedFleet:
+    fleet: Any
+    """fleetgen.GeneratedFleet: run_dir, baseline_dir, truth()."""
+    run_id: str
+    settings: EsSettings
+    client: Any
+    outcome: Any
+
+
+@pytest.fixture(scope="session")
+def indexed_fleet(es_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> IndexedFleet:
+    """A fleetgen fleet (8 hosts + 1 unreachable, injected attacker artifacts) indexed into the
+    emulator under the prefix ``fleet``. Tests must not write under that prefix."""
+    from diffy_analysis.fleetgen import FleetOptions, generate_fleet
+    from diffy_analysis.load import open_results
+    from diffy_analysis.store.bulk import BulkSettings
+    from diffy_analysis.store.indexer import index_results
+    from diffy_analysis.store.mapping import IndexNames
+
+    fleet = generate_fleet(tmp_path_factory.mktemp("fleet"), FleetOptions(hosts=8, seed=11, unreachable=1))
+    settings = EsSettings(url=es_emulator.url, index_prefix="fleet", request_timeout=30.0)
+    client = build_client(settings, node_class=CompatHeaderNode)
+    results = open_results([fleet.run_dir])
+    outcome = index_results(
+        client, IndexNames("fleet"), results, bulk=BulkSettings(chunk_size=500, refresh=True)
+    )
+    assert outcome.report.ok, outcome.report.reasons
+    return IndexedFleet(fleet, results.run_ids[0], settings, client, outcome)

@@ -159,6 +159,7 @@ class EsResults(Results):
             raise ResultsError("no run id given")
         docs = run_documents(client, names, run_ids)
         self._queries = {r: list(docs[r].get("queries") or ()) for r in run_ids}
+        self._packs = {r: docs[r].get("pack_json") for r in run_ids}
         runs: list[RunInfo] = []
         refs: list[HostRef] = []
         skipped: list[Skip] = []
@@ -211,6 +212,7 @@ class EsResults(Results):
             finished_at=manifest.get("finished_at"),
             limit=manifest.get("limit"),
             hosts=hosts,
+            source=self,
         )
         refs = []
         skipped = []
@@ -282,8 +284,15 @@ class EsResults(Results):
             notes=list(record.get("notes") or ()),
         )
 
-    def read_host(self, ref: HostRef, queries: Iterable[str] | None = None) -> HostData:
-        """One host again (for evidence rows), from Elasticsearch."""
+    def pack_copy(self, run: RunInfo) -> Any:
+        """The run's pack.json as indexed (None when the run had none)."""
+        return self._packs.get(run.run_id or "")
+
+    def read_host(
+        self, ref: HostRef, options: LoadOptions | None = None, *, queries: Iterable[str] | None = None
+    ) -> HostData:
+        """One host again (for evidence rows), from Elasticsearch; ``load.read_host`` comes here for
+        hosts of this source."""
         run_id = ref.run.run_id or ""
         found = self.client.get(index=self.names.hosts, id=_host_doc_id(run_id, ref.host_id))
         host_doc = _HostDoc(ref.host_id, found["_source"])
