@@ -125,7 +125,7 @@ def _verdict(analysis: Analysis) -> str:
         named.append(f"and {len(outliers) - VERDICT_HOSTS:,} more")
     if analysis.method == "baseline":
         what = "differs" if len(outliers) == 1 else "differ"
-        baseline = f" {safe_text(analysis.baseline, 80)}" if analysis.baseline else ""
+        baseline = f" {shorten(analysis.baseline, 60)}" if analysis.baseline else ""
         return f"{len(outliers):,} of {n_hosts(total)} {what} from the baseline{baseline}: " + ", ".join(
             named
         )

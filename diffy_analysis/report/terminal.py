@@ -211,8 +211,9 @@ def _finding_text(finding: Finding, limit: int | None = 300, *, short: bool = Fa
     style = "dim" if finding.strength == "weak" else ""
     text = Text()
     text.append(f"[{finding.kind}] ", style=KIND_STYLE.get(finding.kind, "bold"))
-    text.append(finding_words(finding, limit, short=short), style=style)
-    if finding.strength == "weak":
+    words = finding_words(finding, limit, short=short)
+    text.append(words, style=style)
+    if finding.strength == "weak" and "weak evidence" not in words:
         text.append(" (weak evidence)", style="dim")
     return text
 
