@@ -1,10 +1,9 @@
-"""Collect a functional baseline now: run the collection on a fresh, clean instance and save it as
+"""Collect a functional baseline now: playbooks/baseline.yml on a fresh, clean instance writes
 ``<results_root>/baselines/<app>/<name>/`` (see diffy_analysis.baselines)."""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,35 +24,38 @@ def collect_baseline(
     force: bool = False,
     timeout: float = 1800,
 ) -> baselines.Baseline:
-    """Collect the hosts matching ``limit`` (usually one fresh instance) and save them as a baseline.
+    """Run playbooks/baseline.yml on ONE fresh instance (``limit``) and record the baseline.
 
-    The run goes to a staging results root first; only a run in which every host was collected
-    becomes the baseline, so a half-collected baseline never hides differences later."""
+    Only a baseline whose host was collected is kept: a half-collected baseline would hide
+    differences later, so an incomplete one is removed again and reported."""
     dest = baselines.baseline_path(results_root, app, name)
-    if dest.exists() and not force:
+    existed = dest.exists()
+    if existed and not force:
         raise BaselineError(
             f"baseline {app}/{name} already exists at {dest}", hint="use --force to replace it"
         )
-    root = Path(results_root)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    staging = Path(tempfile.mkdtemp(prefix=".baseline-staging-", dir=root))
-    try:
-        result = collect(
-            CollectOptions(
-                limit=limit,
-                inventory=tuple(inventory),
-                collector=collector,
-                results_root=staging,
-                timeout=timeout,
-            )
+    extravars = {"diffy_baseline_app": app, "diffy_baseline_name": name}
+    if force:
+        extravars["diffy_collect_overwrite"] = True
+    result = collect(
+        CollectOptions(
+            limit=limit,
+            inventory=tuple(inventory),
+            collector=collector,
+            results_root=Path(results_root),
+            playbook="baseline.yml",
+            extravars=extravars,
+            result_dir=dest,
+            timeout=timeout,
         )
-        if not result.complete:
-            bad = [
-                f"{h.host} ({h.status}: {h.error})" for h in result.hosts if h.status not in ("ok", "partial")
-            ]
-            raise BaselineError(
-                "not saving an incomplete baseline: " + ("; ".join(bad) or f"no host matched {limit!r}")
-            )
-        return baselines.save_from_run(result.run_dir, root, app, name, force=force)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    )
+    if not result.complete:
+        bad = [f"{h.host} ({h.status}: {h.error})" for h in result.hosts if h.status not in ("ok", "partial")]
+        if not existed:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise BaselineError(
+            "not saving an incomplete baseline: " + ("; ".join(bad) or f"no host matched {limit!r}")
+        )
+    return baselines.record_baseline(
+        dest, app=app, name=name, source=f"playbooks/baseline.yml -l {limit} (run {result.run_id})"
+    )

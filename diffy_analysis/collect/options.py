@@ -38,13 +38,15 @@ class CollectOptions:
     forks: int | None = None
     keep_artifacts: Path | None = None
     """Keep ansible-runner's private data dir (events, stdout) here instead of deleting it."""
+    result_dir: Path | None = None
+    """Where the playbook writes the run, when not <results_root>/<run_id> (baseline.yml)."""
 
     def __post_init__(self) -> None:
         # Accept plain strings from API callers; store Paths.
         set_ = object.__setattr__
         set_(self, "inventory", tuple(Path(p) for p in self.inventory))
         set_(self, "results_root", Path(self.results_root))
-        for name in ("pack", "keep_artifacts"):
+        for name in ("pack", "keep_artifacts", "result_dir"):
             value = getattr(self, name)
             if value is not None:
                 set_(self, name, Path(value))

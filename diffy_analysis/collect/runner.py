@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -75,8 +76,21 @@ def _check(options: CollectOptions, project: Path) -> Path:
     return playbook
 
 
-def scrub_artifacts(private: Path) -> None:
-    """Keep only the names of the environment variables in ansible-runner's ``command`` files."""
+_SECRET_NAME = re.compile(r"SECRET|TOKEN|PASSW|CREDENTIAL|SESSION|ACCESS_KEY|PRIVATE|API_KEY", re.IGNORECASE)
+REDACTED = "<redacted by diffy>"
+
+
+def secret_values(env: dict[str, str] | None = None) -> list[str]:
+    """Values of environment variables whose names say they are secrets (AWS keys, tokens...)."""
+    env = dict(os.environ) if env is None else env
+    values = {v for k, v in env.items() if (_SECRET_NAME.search(k) or k.startswith("AWS_")) and len(v) >= 8}
+    return sorted(values, key=len, reverse=True)
+
+
+def scrub_artifacts(private: Path, secrets: list[str] | None = None) -> None:
+    """Make a kept ansible-runner directory safe to keep: ``command`` files keep only the names of
+    the environment variables, ``env/`` goes, and any secret value from our environment that shows
+    up elsewhere (facts such as ansible_env of a local connection land in job events) is redacted."""
     for command_file in private.glob("artifacts/*/command"):
         try:
             doc = json.loads(command_file.read_text("utf-8"))
@@ -85,6 +99,17 @@ def scrub_artifacts(private: Path) -> None:
         except (OSError, ValueError):
             command_file.unlink(missing_ok=True)
     shutil.rmtree(private / "env", ignore_errors=True)
+    needles = [s.encode() for s in (secret_values() if secrets is None else secrets)]
+    if not needles:
+        return
+    for path in private.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if any(n in data for n in needles):
+            for needle in needles:
+                data = data.replace(needle, REDACTED.encode())
+            path.write_bytes(data)
 
 
 def extra_vars(options: CollectOptions, run_id: str, results_root: Path) -> dict:
@@ -144,5 +169,9 @@ def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None
     if status == "timeout":
         why = f"timed out after {options.timeout:g}s" + (f"; {why}" if why else "")
     return read_result(
-        results_root / run_id, runner_status=status, rc=rc, elapsed_s=time.monotonic() - started, why=why
+        options.result_dir or results_root / run_id,
+        runner_status=status,
+        rc=rc,
+        elapsed_s=time.monotonic() - started,
+        why=why,
     )
