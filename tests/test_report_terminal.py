@@ -79,7 +79,7 @@ def test_full_report_ranks_hosts_explains_outliers_and_ends_with_the_verdict():
     assert "listens on tcp/4444 (nc), on 1 of 24 hosts" in out
     assert "new uid-0 user sysadm, on 1 of 24 hosts" in out  # prevalence appended when missing
     assert "(weak evidence)" in out
-    assert "hostname=web-7" in out
+    assert "(score 17.00; cluster 3; hostname=web-7, cloud.region=us-east-1)" in out  # not the name again
     # Honest reporting of what could not be collected.
     assert "kernel_modules: timeout on 2 hosts: i-0def5678, i-00000005" in out
     assert "unreachable: i-0dead000 — ssh: connect to host timed out" in out
@@ -129,7 +129,8 @@ def test_baseline_mode_names_changed_columns_with_both_values():
 def test_large_fleet_table_stays_short_but_lists_every_outlier():
     analysis = peers_analysis(n_hosts=300)
     out = render(analysis)
-    assert "… and 283 hosts with lower scores, none of them flagged" in out
+    hidden = 300 - 2 - terminal.TABLE_EXTRA_HOSTS
+    assert f"… and {hidden} hosts with lower scores, none of them flagged" in out
     assert len(out.splitlines()) < 120
 
 

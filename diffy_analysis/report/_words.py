@@ -24,6 +24,8 @@ SHORT_FINDING_CHARS = 72
 
 # "..., on 1 of 250 hosts" (and similar) at the end of an explanation: dropped in the short form
 # used by the verdict, where the prevalence would make the line too long.
+# "; on 1 of 250 hosts" anywhere in an explanation (the short forms append the count themselves).
+_PREVALENCE_CLAUSE = re.compile(r"[,;]\s*on\s+[\d,]+\s+of\s+[\d,]+\s+hosts?\b")
 _TRAILING_PREVALENCE = re.compile(
     r"[,;(]?\s*(?:\w+\s+){0,2}(?:on\s+)?[\d,]+\s+of\s+[\d,]+\s+(?:hosts?|peers?)\)?\s*$"
 )
@@ -43,7 +45,9 @@ def prevalence_text(finding: Finding) -> str | None:
     """ "on 1 of 250 hosts" for peers findings; None when the analysis did not count (baseline)."""
     if finding.hosts_with_row is None or not finding.hosts_compared:
         return None
-    return f"on {finding.hosts_with_row:,} of {finding.hosts_compared:,} hosts"
+    counted = f"on {finding.hosts_with_row:,} of {finding.hosts_compared:,} hosts"
+    # For a missing row the count is of the hosts that do have it.
+    return f"present {counted}" if finding.kind == "missing" else counted
 
 
 def finding_words(finding: Finding, limit: int | None = 300, *, short: bool = False) -> str:
@@ -79,7 +83,7 @@ def population_words(difference: PopulationDifference, limit: int | None = 300) 
 def plain_words(finding: Finding) -> str:
     """The explanation without its trailing prevalence (raw: not yet made safe)."""
     words = finding.explanation.strip()
-    stripped = _TRAILING_PREVALENCE.sub("", words).rstrip(" ,;")
+    stripped = _TRAILING_PREVALENCE.sub("", _PREVALENCE_CLAUSE.sub("", words)).rstrip(" ,;")
     return stripped or words or f"{finding.kind} {finding.query} row"
 
 
@@ -224,16 +228,36 @@ def summary_items(analysis: Analysis) -> list[tuple[str, str]]:
     return items
 
 
+# Identity facts worth a responder's glance, first; the rest follow in their recorded order.
+IDENTITY_FIRST = (
+    "hostname",
+    "instance_id",
+    "region",
+    "availability_zone",
+    "instance_type",
+    "ipv4",
+    "image_id",
+)
+
+
 def identity_text(host: HostResult, limit: int = 4) -> str:
-    """A few identity facts (instance id, region ...) as "key=value" pairs, flattened."""
+    """A few identity facts (hostname, instance id, region ...) as "key=value" pairs, flattened.
+
+    Facts equal to the host's name are left out (it is already shown)."""
     flat: list[tuple[str, str]] = []
 
     def walk(prefix: str, value: object) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif value not in (None, "", [], {}):
+        elif value not in (None, "", [], {}) and value != host.host:
             flat.append((prefix, safe_text(value, 80)))
 
     walk("", host.identity)
+
+    def rank(item: tuple[str, str]) -> int:
+        last = item[0].rsplit(".", 1)[-1]
+        return IDENTITY_FIRST.index(last) if last in IDENTITY_FIRST else len(IDENTITY_FIRST)
+
+    flat.sort(key=rank)  # stable: unknown keys keep their order
     return ", ".join(f"{safe_text(k, 40)}={v}" for k, v in flat[:limit])

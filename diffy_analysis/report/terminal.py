@@ -14,6 +14,7 @@ import os
 from typing import TextIO
 
 from rich.console import Console, Group
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -32,7 +33,7 @@ from diffy_analysis.report._words import (
 )
 
 # Hosts listed in the ranked table besides every outlier; the rest is summarised in one line.
-TABLE_EXTRA_HOSTS = 15
+TABLE_EXTRA_HOSTS = 10
 # Findings shown per host in the table, and per outlier in its own section.
 TABLE_FINDINGS = 2
 SECTION_FINDINGS = 6
@@ -231,11 +232,11 @@ def _host_section(host: HostResult, analysis: Analysis) -> Group:
     title.append(f"  ({'; '.join(facts)})", style="dim")
     lines: list = [title]
     for finding in top_findings(host, SECTION_FINDINGS):
-        line = Text("  ")
-        line.append_text(_finding_text(finding))
+        line = _finding_text(finding)
         line.append(f"  ({safe_text(finding.query, 60)})", style="dim")
-        lines.append(line)
-        lines.extend(_changed_lines(finding))
+        # Padding keeps wrapped lines indented under their finding.
+        lines.append(Padding(line, (0, 0, 0, 2)))
+        lines.extend(Padding(changed, (0, 0, 0, 6)) for changed in _changed_lines(finding))
     more = len(host.findings) - SECTION_FINDINGS
     if more > 0:
         lines.append(Text(f"  … and {more:,} more findings", style="dim"))
@@ -245,14 +246,14 @@ def _host_section(host: HostResult, analysis: Analysis) -> Group:
     return Group(*lines)
 
 
-def _changed_lines(finding: Finding) -> list[Text]:
+def _changed_lines(finding: Finding) -> list[Text]:  # shown indented under the finding
     """For a changed row: each changed column, reference value -> host value."""
     if finding.kind != "changed" or not finding.changed_columns:
         return []
     reference = finding.reference_row or {}
     lines = []
     for column in finding.changed_columns[:6]:
-        line = Text(f"      {safe_text(column, 40)}: ", style="dim")
+        line = Text(f"{safe_text(column, 40)}: ", style="dim")
         line.append(safe_text(reference.get(column, "(absent)"), 100), style="green")
         line.append(" → ")
         line.append(safe_text(finding.row.get(column, "(absent)"), 100), style="red")
