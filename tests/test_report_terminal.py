@@ -43,6 +43,8 @@ def test_non_tty_output_has_no_escape_codes():
     out = render(peers_analysis())
     assert "\x1b" not in out
     assert "i-0abc1234" in out
+    assert out.endswith("\n")
+    assert all(line == line.rstrip() for line in out.splitlines())  # no padding to the console width
 
 
 def test_tty_gets_colour_and_no_color_env_removes_it(monkeypatch):

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from diffy_analysis.findings import Analysis, Finding, HostResult, PopulationDifference
-from diffy_analysis.report._escape import safe_text, shorten
+from diffy_analysis.report._escape import safe_text, shorten, to_text
 
 # How many outliers the verdict names before it says "and N more".
 VERDICT_HOSTS = 5
@@ -250,7 +250,10 @@ def identity_text(host: HostResult, limit: int = 4) -> str:
         if isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
-        elif value not in (None, "", [], {}) and value != host.host:
+        elif isinstance(value, list | tuple):
+            if value:
+                flat.append((prefix, safe_text(", ".join(to_text(v) for v in value), 80)))
+        elif value not in (None, "") and value != host.host:
             flat.append((prefix, safe_text(value, 80)))
 
     walk("", host.identity)

@@ -58,6 +58,17 @@ def render(analysis: Analysis, stream: TextIO, *, color: bool | None = None, qui
         for line in verdict_lines(analysis):
             console.print(Text(line), soft_wrap=True)  # one line each, whatever the width
         return
+    if use_color(stream, color):
+        _print_report(console, analysis)
+        return
+    # Plain text (a pipe, a file, NO_COLOR): without the padding rich adds to fill its width, so
+    # the output greps and diffs cleanly.
+    with console.capture() as captured:
+        _print_report(console, analysis)
+    stream.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
+
+
+def _print_report(console: Console, analysis: Analysis) -> None:
     console.print(_header(analysis))
     if analysis.hosts:
         console.print(_ranked_table(analysis))
@@ -71,15 +82,9 @@ def render(analysis: Analysis, stream: TextIO, *, color: bool | None = None, qui
                 style="dim",
             )
         )
-    populations = _populations(analysis)
-    if populations is not None:
-        console.print(populations)
-    gaps = _gaps(analysis)
-    if gaps is not None:
-        console.print(gaps)
-    skipped = _skipped(analysis)
-    if skipped is not None:
-        console.print(skipped)
+    for part in (_populations(analysis), _gaps(analysis), _skipped(analysis)):
+        if part is not None:
+            console.print(part)
     console.print(_summary(analysis))
     lines = verdict_lines(analysis)
     console.print()
@@ -235,8 +240,8 @@ def _host_section(host: HostResult, analysis: Analysis) -> Group:
         line = _finding_text(finding)
         line.append(f"  ({safe_text(finding.query, 60)})", style="dim")
         # Padding keeps wrapped lines indented under their finding.
-        lines.append(Padding(line, (0, 0, 0, 2)))
-        lines.extend(Padding(changed, (0, 0, 0, 6)) for changed in _changed_lines(finding))
+        lines.append(Padding(line, (0, 0, 0, 2), expand=False))
+        lines.extend(Padding(changed, (0, 0, 0, 6), expand=False) for changed in _changed_lines(finding))
     more = len(host.findings) - SECTION_FINDINGS
     if more > 0:
         lines.append(Text(f"  … and {more:,} more findings", style="dim"))
