@@ -4,6 +4,7 @@ rejections and injected 429/5xx faults reported with counts."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,7 @@ def test_run_and_host_documents_report_unreachable_hosts(tmp_path, es_client, es
     assert run_doc["skipped"] == [
         {"host": "web-007", "status": "unreachable", "reason": "collection unreachable"}
     ]
-    assert run_doc["pack_json"]["queries"]
+    assert json.loads(run_doc["pack_json"])["queries"]
     unreachable = es_client.search(index=names.hosts, query={"term": {"diffy.status": "unreachable"}})
     assert [h["_source"]["host"]["id"] for h in unreachable["hits"]["hits"]] == ["web-007"]
 

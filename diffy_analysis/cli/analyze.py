@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import click
 
+from diffy_analysis.cli.es_options import analyze_store_options, analyze_with_store, finish_store
 from diffy_analysis.errors import UsageError
 
 FORMATS = ("table", "json", "html")
@@ -111,6 +112,7 @@ def _render(analysis: Any, fmt: str, output: Path | None, quiet: bool) -> None:
     help="Where named baselines live (<results-root>/baselines/<app>/<name>); default ./diffy-results.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Table format: only the verdict and outlier hosts.")
+@analyze_store_options
 def analyze(  # noqa: PLR0917 - click passes options as arguments
     run_dirs: tuple[Path, ...],
     baseline: str | None,
@@ -122,6 +124,7 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     app: str | None,
     results_root: Path | None,
     quiet: bool,
+    **store_params: Any,
 ) -> int:
     """Find the hosts of RUN_DIR(s) that differ from a baseline or stand out from their peers.
 
@@ -129,11 +132,21 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     runs are analysed together. Hosts that could not be collected or read are listed as skipped,
     with the reason.
 
+    With --es-url (or DIFFY_ES_URL), RUN_DIRs are also indexed into Elasticsearch with the
+    analysis (as `diffy index` does); with --es-url and --run RUN_ID (or --app APP --latest), a run
+    stored in Elasticsearch is analysed instead of a directory, with the same result.
+
     Exit codes: 0 nothing found, 1 differences or outliers found, 2 trouble (bad input, nothing
-    usable).
+    usable, documents Elasticsearch did not take).
     """
     if explain_config:
         return _explain_config(config_path, sys.stdout)
+    options = {"baseline": baseline, "method": method, "config": config_path, "app": app}
+    stored = analyze_with_store(store_params, run_dirs, results_root=results_root, **options)
+    if stored is not None:  # Elasticsearch as source or destination: store/analysis.py
+        _render(stored.analysis, fmt, output, quiet)
+        finish_store(stored)
+        return stored.analysis.exit_code
     paths = _check_inputs(run_dirs)
     from diffy_analysis.api import analyze as run_analysis  # noqa: PLC0415 - lazy: numpy/scipy
 

@@ -9,8 +9,15 @@ from typing import Any
 import click
 
 from diffy_analysis import contract
-from diffy_analysis.cli.es_options import es_options, open_client, pop_es_settings, store_errors
-from diffy_analysis.errors import EXIT_CLEAN, ConfigError, StoreError, UsageError
+from diffy_analysis.cli.es_options import (
+    describe,
+    es_options,
+    open_client,
+    pop_es_settings,
+    raise_if_incomplete,
+    store_errors,
+)
+from diffy_analysis.errors import EXIT_CLEAN, ConfigError, UsageError
 from diffy_analysis.findings import Analysis
 from diffy_analysis.load import open_results
 from diffy_analysis.normalize.rules import Config, load_config
@@ -111,33 +118,3 @@ def read_analysis(path: Path) -> Analysis:
     if problems:
         raise ConfigError(f"{path}: not a diffy-analysis/1 document: " + "; ".join(problems))
     return Analysis.from_json(doc)
-
-
-def describe(outcome: IndexOutcome, settings: EsSettings) -> str:
-    runs = ", ".join(outcome.run_ids) or "(no run id)"
-    lines = [
-        f"indexed run {runs} into {settings.display_url} (prefix {settings.index_prefix}): "
-        f"{outcome.hosts_indexed} host(s), {outcome.rows} row(s), {outcome.hosts_skipped} skipped host(s); "
-        + outcome.report.summary()
-    ]
-    if outcome.analysis_id:
-        lines.append(
-            f"analysis {outcome.analysis_id} indexed ({outcome.stale_deleted} stale document(s) removed)"
-        )
-    for index, columns in sorted(outcome.unmapped_columns.items()):
-        shown = ", ".join(repr(c) for c in columns[:5]) + (" ..." if len(columns) > 5 else "")
-        lines.append(f"note: {index}: column(s) kept in diffy.row but not searchable field by field: {shown}")
-    return "\n".join(settings.redact(line) for line in lines)
-
-
-def raise_if_incomplete(outcome: IndexOutcome, settings: EsSettings) -> None:
-    report = outcome.report
-    if report.ok:
-        return
-    reasons = "; ".join(report.reasons[:3])
-    raise StoreError(
-        settings.redact(
-            f"{report.total_failed} document(s) were NOT indexed"
-            + (f" (first reasons: {reasons})" if reasons else "")
-        )
-    )

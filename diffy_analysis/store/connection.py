@@ -20,9 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
-from elastic_transport import ConnectionError as EsConnectionError
-from elastic_transport import TlsError, TransportError
-from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
 
 from diffy_analysis.errors import ConfigError, StoreError, UsageError
 
@@ -183,6 +180,9 @@ def build_client(settings: EsSettings, *, node_class: type | None = None) -> Any
     types; a real cluster needs nothing special.  Transport-level retries cover 429/502/503/504 on
     single requests (all of Diffy's writes use deterministic ids, so a retry cannot duplicate).
     """
+    # The client is imported only when a cluster is used: `diffy-analyze --help` stays fast.
+    from elasticsearch import Elasticsearch  # noqa: PLC0415
+
     kwargs: dict[str, Any] = {
         "request_timeout": settings.request_timeout,
         "max_retries": 3,
@@ -208,6 +208,10 @@ def build_client(settings: EsSettings, *, node_class: type | None = None) -> Any
 
 def store_error(settings: EsSettings, err: BaseException, doing: str) -> StoreError:
     """A StoreError for a client exception, worded for users and with every secret redacted."""
+    from elastic_transport import ConnectionError as EsConnectionError  # noqa: PLC0415 - see build_client
+    from elastic_transport import TlsError  # noqa: PLC0415
+    from elasticsearch import ApiError, AuthenticationException, AuthorizationException  # noqa: PLC0415
+
     where = settings.display_url
     if isinstance(err, TlsError):
         message = (
@@ -237,6 +241,9 @@ def _reason(err: Any) -> str:
 @contextlib.contextmanager
 def translate_errors(settings: EsSettings, doing: str) -> Iterator[None]:
     """Turn any client or transport exception into a StoreError with secrets redacted."""
+    from elastic_transport import TransportError  # noqa: PLC0415 - see build_client
+    from elasticsearch import ApiError  # noqa: PLC0415
+
     try:
         yield
     except (ApiError, TransportError) as err:

@@ -156,7 +156,11 @@ def row_actions(
         occurrence = seen_norm[fingerprint] = seen_norm.get(fingerprint, -1) + 1
         source = dict(base)
         source["diffy"] = ctx.diffy(
-            query=query, fingerprint=fingerprint, occurrence=occurrence, row_index=position
+            query=query,
+            fingerprint=fingerprint,
+            occurrence=occurrence,
+            row_index=position,
+            columns=list(row),  # the row's column order, restored on read-back
         )
         if all(is_mappable_column(column) for column in row):
             source["osquery"] = row
@@ -275,7 +279,8 @@ def run_action(
     if run.limit:
         diffy["limit"] = run.limit
     if pack_json is not None:
-        diffy["pack_json"] = pack_json
+        # As text: the order of the pack's queries is kept byte for byte.
+        diffy["pack_json"] = json.dumps(pack_json, ensure_ascii=False)
     source = {"@timestamp": run.started_at, "ecs": {"version": ECS_VERSION}, "diffy": diffy}
     return {"_index": names.runs, "_id": ctx.run_id, "_source": source}
 

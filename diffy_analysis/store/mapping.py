@@ -34,6 +34,9 @@ _INDEX_SAFE = re.compile(r"[^a-z0-9_-]")
 
 KEYWORD = {"type": "keyword", "ignore_above": 1024}
 RAW = {"type": "object", "enabled": False}
+STORED_TEXT = {"type": "keyword", "index": False, "doc_values": False}
+"""Kept in _source only. Used where order matters: a JSON object's key order is not guaranteed to
+survive every server's _source handling, a list's order and a string's bytes are."""
 
 
 def check_prefix(prefix: str) -> str:
@@ -164,6 +167,7 @@ ROW_PROPERTIES: dict[str, Any] = {
         fingerprint=KEYWORD,
         occurrence={"type": "integer"},
         row_index={"type": "integer"},
+        columns=STORED_TEXT,
         row=RAW,
     ),
     "osquery": {"type": "object", "dynamic": False, "properties": {}},
@@ -215,7 +219,7 @@ RUN_PROPERTIES: dict[str, Any] = {
         rows={"type": "long"},
         skipped=_props(host=KEYWORD, status=KEYWORD, reason={"type": "text"}),
         manifest=RAW,
-        pack_json=RAW,
+        pack_json=STORED_TEXT,
         indexed_by=KEYWORD,
     ),
 }

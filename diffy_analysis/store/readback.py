@@ -15,6 +15,7 @@ never analysed on partial data.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from diffy_analysis.store.mapping import IndexNames
 
 PAGE_SIZE = 5000
 MAX_PAGES = 10_000_000  # bound on every paging loop (far beyond any real run)
-_ROW_SOURCE = ["host.id", "diffy.row_index", "diffy.row", "osquery"]
+_ROW_SOURCE = ["host.id", "diffy.row_index", "diffy.row", "diffy.columns", "osquery"]
 
 
 def es_run_path(names: IndexNames, run_id: str) -> Path:
@@ -104,8 +105,13 @@ class _HostDoc:
 
 
 def _row_of(source: dict[str, Any]) -> dict[str, str]:
-    raw = (source.get("diffy") or {}).get("row")
-    return dict(raw) if isinstance(raw, dict) else dict(source.get("osquery") or {})
+    diffy = source.get("diffy") or {}
+    raw = diffy.get("row")
+    values = raw if isinstance(raw, dict) else (source.get("osquery") or {})
+    columns = diffy.get("columns")
+    if isinstance(columns, list) and set(columns) == set(values):
+        return {c: values[c] for c in columns}  # the column order of the file, not of _source
+    return dict(values)
 
 
 def _identity(doc: dict[str, Any]) -> HostIdentity:
@@ -159,7 +165,7 @@ class EsResults(Results):
             raise ResultsError("no run id given")
         docs = run_documents(client, names, run_ids)
         self._queries = {r: list(docs[r].get("queries") or ()) for r in run_ids}
-        self._packs = {r: docs[r].get("pack_json") for r in run_ids}
+        self._packs = {r: _pack_of(docs[r].get("pack_json")) for r in run_ids}
         runs: list[RunInfo] = []
         refs: list[HostRef] = []
         skipped: list[Skip] = []
@@ -317,6 +323,15 @@ class EsResults(Results):
         if isinstance(host, Skip):
             raise HostDataError(host.reason)
         return host
+
+
+def _pack_of(text: Any) -> Any:
+    if not isinstance(text, str):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _host_doc_id(run_id: str, host_id: str) -> str:
