@@ -224,6 +224,10 @@ class Context:
     reason: str | None = None
 
 
+def _clipped(row: Mapping[str, str]) -> dict[str, str]:
+    return {clip(k, 60): clip(v, 2 * MAX_VALUE) for k, v in row.items()}
+
+
 def _prevalence(ctx: Context) -> str:
     if ctx.hosts_with_row is None or not ctx.hosts_compared:
         return ""
@@ -240,6 +244,11 @@ def explain(
     changed_columns: Sequence[str] = (),
 ) -> str:
     """One line: what the row is, what is wrong with it, how common it is."""
+    # Every value may come from an attacker-controlled host: shorten and escape names and values
+    # once, here, so no template can put a 100000-digit port or a lone surrogate into a report line.
+    row = _clipped(row)
+    reference_row = _clipped(reference_row) if reference_row is not None else None
+    changed_columns = [clip(c, 60) for c in changed_columns]
     peers_text = f"{ctx.peers_with_row} of {ctx.peers} peers" if ctx.peers else ""
     if kind == "added":
         text = describe(query, row)

@@ -30,5 +30,12 @@ def document(analysis: Analysis) -> dict[str, Any]:
 
 def render(analysis: Analysis, stream: TextIO) -> None:
     """Write the analysis as indented JSON (UTF-8 text, stable key order from the model)."""
-    json.dump(document(analysis), stream, indent=2, ensure_ascii=False, allow_nan=False)
-    stream.write("\n")
+    doc = document(analysis)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A hostile host can report lone surrogates (JSON "\ud800"): they have no UTF-8 form, so
+        # write \u escapes instead; the values round-trip exactly through any JSON reader.
+        text = json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
+    stream.write(text + "\n")
