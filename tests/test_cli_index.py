@@ -190,3 +190,16 @@ def test_saved_analysis_is_indexed_with_its_findings(run_dir, es_emulator, es_pr
     assert {h["_source"]["host"]["name"] for h in outliers["hits"]["hits"]} == {
         h.host for h in analysis.outliers
     }
+
+
+def test_analyze_flag_indexes_the_analysis_too(run_dir, es_emulator, es_prefix, capsys):
+    args = [str(run_dir), "--es-url", es_emulator.url, "--es-index-prefix", es_prefix, "--analyze"]
+    code, output = diffy_index(args, capsys)
+    assert code == EXIT_CLEAN, output  # indexing succeeded; outliers are not an indexing failure
+    client = emulator_client(es_emulator.url)
+    names = IndexNames(es_prefix)
+    assert count(client, names.analyses) == 1 and count(client, names.host_results) == 4
+    flagged = client.search(index=names.host_results, query={"term": {"diffy.outlier": True}})
+    assert [h["_source"]["host"]["id"] for h in flagged["hits"]["hits"]] == ["web-002"]
+    code, output = diffy_index([*args, "--analysis", str(run_dir / "manifest.json")], capsys)
+    assert code == EXIT_TROUBLE and "not both" in output

@@ -38,6 +38,17 @@ from diffy_analysis.store.mapping import IndexNames
     help="Also index this saved analysis (diffy-analyze --format json --output FILE) of the runs.",
 )
 @click.option(
+    "--analyze",
+    "run_analysis",
+    is_flag=True,
+    help="Also analyse the runs (peers method, or --baseline) and index the analysis, in one go.",
+)
+@click.option(
+    "--baseline",
+    metavar="PATH_OR_NAME",
+    help="With --analyze: compare with this baseline (as diffy-analyze --baseline).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -59,9 +70,11 @@ from diffy_analysis.store.mapping import IndexNames
     show_default=True,
     help="Retries (with exponential backoff) of documents Elasticsearch rejects with 429 or a 5xx.",
 )
-def index(
+def index(  # noqa: PLR0917 - click passes options as arguments
     run_dirs: tuple[Path, ...],
     analysis_file: Path | None,
+    run_analysis: bool,
+    baseline: str | None,
     config_file: Path | None,
     chunk_size: int,
     max_retries: int,
@@ -69,8 +82,9 @@ def index(
 ) -> int:
     """Index each RUN_DIR into Elasticsearch: every row of every query (one index per query,
     ``<prefix>-rows-<query>-v1``), one document per host (identity, status, skip reason) and one
-    per run (manifest summary, skipped and unreachable hosts). With --analysis, the analysis too:
-    one document per host result and one per finding.
+    per run (manifest summary, skipped and unreachable hosts). With --analyze (analyse now) or
+    --analysis FILE (a saved analysis), the analysis too: one document per host result, one per
+    finding and one for the analysis.
 
     Index templates with fixed mappings are created on first use.  Document ids are derived from
     the run, host, query and row, so indexing the same run again creates no duplicates.
@@ -84,8 +98,16 @@ def index(
     settings = pop_es_settings(params)
     if settings is None:
         raise UsageError("no Elasticsearch URL: pass --es-url or set DIFFY_ES_URL")
+    if run_analysis and analysis_file:
+        raise UsageError("give either --analyze or --analysis FILE, not both")
+    if baseline and not run_analysis:
+        raise UsageError("--baseline is for --analyze")
     analysis = read_analysis(analysis_file) if analysis_file else None
     config = load_config(config_file)
+    if run_analysis:
+        from diffy_analysis.analyze.pipeline import analyze  # noqa: PLC0415 - numpy/scipy only when asked
+
+        analysis = analyze(list(run_dirs), baseline=baseline, config=config)
     results = open_results(run_dirs)
     bulk = BulkSettings(chunk_size=chunk_size, max_retries=max_retries, refresh=True)
     outcome = index_into(settings, results, analysis=analysis, bulk=bulk, config=config)
