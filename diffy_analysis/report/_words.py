@@ -50,22 +50,25 @@ def prevalence_text(finding: Finding) -> str | None:
     return f"present {counted}" if finding.kind == "missing" else counted
 
 
-def finding_words(finding: Finding, limit: int | None = 300, *, short: bool = False) -> str:
+def finding_words(
+    finding: Finding, limit: int | None = 300, *, short: bool = False, prevalence: bool = True
+) -> str:
     """The finding's explanation, with its prevalence appended unless the explanation has it.
 
     ``short``: for table cells -- the explanation cut with an ellipsis at ``limit`` characters, then
-    the prevalence, so the count is never what gets cut."""
+    the prevalence, so the count is never what gets cut.  ``prevalence=False``: for tables that
+    show the count in a column of its own (the explanation is kept whole)."""
     if short:
         words = shorten(plain_words(finding), limit or SHORT_FINDING_CHARS)
-        prevalence = prevalence_text(finding)
-        return f"{words}, {prevalence}" if prevalence else words
+        counted = prevalence_text(finding)
+        return f"{words}, {counted}" if counted else words
     words = finding.explanation.strip() or f"{finding.kind} row in {finding.query}"
-    prevalence = prevalence_text(finding)
-    if prevalence and not any(
+    counted = prevalence_text(finding) if prevalence else None
+    if counted and not any(
         said in words
         for said in (f"of {finding.hosts_compared:,} hosts", f"of {finding.hosts_compared} hosts")
     ):
-        words = f"{words}, {prevalence}"
+        words = f"{words}, {counted}"
     if finding.changed_columns and not any(column in words for column in finding.changed_columns):
         words = f"{words} (changed: {', '.join(finding.changed_columns)})"
     return safe_text(words, limit)

@@ -359,7 +359,7 @@ def _findings_table(findings: list[Finding]) -> str:
         sort = "" if finding.prevalence is None else f' data-sort="{finding.prevalence:.6f}"'
         out.append(
             f'<tr><td class="num">{i}</td><td>{_kind_badge(finding)}</td>'
-            f"<td>{esc(finding_words(finding))}</td><td>{e(finding.query, 80)}</td>"
+            f"<td>{esc(finding_words(finding, prevalence=False))}</td><td>{e(finding.query, 80)}</td>"
             f"<td{sort}>{esc(prevalence)}</td>"
             f'<td class="num" data-sort="{finding.weight:.6f}">{finding.weight:.2f}</td></tr>'
         )
