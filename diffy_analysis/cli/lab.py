@@ -92,6 +92,16 @@ def up(*, name, lab_dir, apps, subnet, compromise, timeout, as_json) -> None:
 
 
 @lab.command()
+def check() -> None:
+    """Say whether the lab can run on this machine (root, ip, unshare, nsenter, sshd); exit 2 if not."""
+    from diffy_analysis.lab.system import require_root, require_tools  # noqa: PLC0415
+
+    require_root()
+    require_tools()
+    click.echo("The lab can run here.")
+
+
+@lab.command()
 @_lab_options
 def down(name, lab_dir) -> None:
     """Stop every lab process and remove its namespaces, links and files."""
