@@ -263,7 +263,7 @@ def _ranked(analysis: Analysis, anchors: dict[int, str]) -> str:
                 for kind in ("added", "missing", "changed")
             ]
         else:
-            cells.append(f'<td class="num">{"" if host.cluster is None else host.cluster}</td>')
+            cells.append(f'<td class="num">{e(host.cluster, 20)}</td>')
         top = top_findings(host, 1)
         cells += [
             f'<td class="num">{len(host.findings)}</td>',
@@ -471,7 +471,7 @@ def _clusters(analysis: Analysis) -> str:
             members += f" and {len(cluster.hosts) - NAMED_HOSTS:,} more"
         flagged = '<span class="badge outlier">outliers</span>' if cluster.outlier else ""
         out.append(
-            f'<tr><td class="num">{cluster.id}</td><td class="num">{cluster.size:,}</td>'
+            f'<tr><td class="num">{e(cluster.id, 20)}</td><td class="num">{cluster.size:,}</td>'
             f"<td>{flagged}</td><td>{esc(members)}</td></tr>"
         )
     out.append("</tbody></table></section>")

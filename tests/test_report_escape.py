@@ -1,0 +1,45 @@
+"""safe_text and shorten: whatever a host reports, what reporters get is printable, bounded text."""
+
+from __future__ import annotations
+
+import html
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from diffy_analysis.report._escape import DEFAULT_LIMIT, safe_text, shorten
+
+# Any code point, lone surrogates included (what surrogateescape makes of non-UTF-8 bytes).
+ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()))
+
+
+@given(st.one_of(ANY_TEXT, st.binary(), st.integers(), st.floats(), st.none()))
+@example("\x1b]0;x\x07\u202e\u200b\ud800\udcff\n\t\x00\x7f\x85")
+def test_safe_text_is_printable_bounded_and_encodable(value):
+    out = safe_text(value)
+    assert out.isprintable()
+    out.encode("utf-8")  # no lone surrogate survives
+    assert len(out) <= 10 * DEFAULT_LIMIT + 60  # an escape is at most 10 characters per input character
+    escaped = html.escape(out, quote=True)
+    assert "<" not in escaped and '"' not in escaped and "'" not in escaped
+
+
+@given(ANY_TEXT)
+def test_printable_text_is_kept_as_is(value):
+    if value.isprintable() and len(value) <= DEFAULT_LIMIT:
+        assert safe_text(value) == value
+
+
+@given(ANY_TEXT, st.integers(min_value=2, max_value=200))
+def test_shorten_is_printable_and_short(value, limit):
+    out = shorten(value, limit)
+    assert out.isprintable()
+    assert len(out) <= limit
+
+
+def test_known_escapes():
+    assert safe_text("a\x1b[31mb") == "a\\x1b[31mb"
+    assert safe_text("\u202e") == "\\u202e"
+    assert safe_text("\U000e0041") == "\\U000e0041"  # a tag character (invisible)
+    assert safe_text(b"ok\xff") == "ok\\xff"
+    assert safe_text("x" * 600).endswith("… [100 more characters not shown]")
