@@ -530,8 +530,16 @@ def open_results(paths: Iterable[Path | str], options: LoadOptions | None = None
     runs: list[RunInfo] = []
     refs: list[HostRef] = []
     skipped: list[Skip] = []
+    seen: dict[str, Path] = {}
     for path in paths:
         run, run_refs, run_skipped = open_run(path)
+        key = str(Path(path).resolve()) if run.bare else str(run.run_id)
+        if key in seen:
+            # The same run twice (or a copy of it) would count every host twice and skew prevalence.
+            reason = f"run {key} was already given ({seen[key]}); its hosts are counted once"
+            skipped.extend(Skip(r.label, r.host_id, reason, "invalid", run.run_id) for r in run_refs)
+            continue
+        seen[key] = Path(path)
         runs.append(run)
         refs.extend(run_refs)
         skipped.extend(run_skipped)
