@@ -199,3 +199,27 @@ def test_unreachable_cluster_is_a_store_error():
     message = "cannot reach Elasticsearch at http://127.0.0.1:9"
     with pytest.raises(StoreError, match=message), translate_errors(settings, "indexing"):
         client.options(max_retries=0).info()
+
+
+def test_refused_column_mapping_keeps_the_rows(tmp_path, es_client, es_settings):
+    """A query index whose field limit someone lowered: rows are still indexed and readable, the
+    columns are reported as not searchable by field."""
+    from elasticsearch import BadRequestError
+
+    from diffy_analysis.store.indexer import prepare
+
+    names = IndexNames(es_settings.index_prefix)
+    prepare(es_client, names)
+    index = names.rows("users")
+    for limit in range(10, 300):  # the smallest limit that still holds Diffy's own fields
+        try:
+            es_client.indices.create(
+                index=index, settings={"index": {"mapping": {"total_fields": {"limit": limit}}}}
+            )
+            break
+        except BadRequestError:
+            continue
+    outcome = index_run(es_client, names, make_run(tmp_path))
+    assert outcome.report.ok, outcome.report.reasons
+    assert count(es_client, index) == 13
+    assert sorted(outcome.unmapped_columns[index]) == ["shell", "uid", "username"]

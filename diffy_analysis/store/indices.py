@@ -85,5 +85,10 @@ def add_columns(client: Any, index: str, numeric: Mapping[str, bool]) -> list[st
             continue
         new[column] = column_mapping(numeric[column])
     if new:
-        client.indices.put_mapping(index=index, properties={"osquery": {"properties": new}})
+        try:
+            client.indices.put_mapping(index=index, properties={"osquery": {"properties": new}})
+        except BadRequestError:
+            # E.g. a field limit lowered by someone else: the rows are still indexed (the values
+            # stay in _source and read back), only these columns are not searchable by field.
+            unmapped.extend(new)
     return unmapped

@@ -26,6 +26,7 @@ MAPPING_VERSION = 1
 ECS_VERSION = "8.11.0"
 TEMPLATE_PRIORITY = 500  # above the built-in logs/metrics templates (priority 100..200)
 MAX_MAPPED_COLUMNS = 500  # per query index: a hostile host cannot explode the mapping
+TOTAL_FIELDS_LIMIT = 2000
 KEYWORD_IGNORE_ABOVE = 8191  # longer values stay in _source, unindexed (Lucene term limit is 32 KiB)
 
 _PREFIX = re.compile(r"^[a-z0-9][a-z0-9_-]{0,40}$")
@@ -106,7 +107,14 @@ class IndexNames:
                 "version": MAPPING_VERSION,
                 "_meta": {"managed_by": "diffy", "kind": kind},
                 "template": {
-                    "settings": {"index": {"number_of_replicas": 1, "refresh_interval": "1s"}},
+                    "settings": {
+                        "index": {
+                            "number_of_replicas": 1,
+                            "refresh_interval": "1s",
+                            # Room for MAX_MAPPED_COLUMNS columns with their numeric sub-fields.
+                            "mapping": {"total_fields": {"limit": TOTAL_FIELDS_LIMIT}},
+                        }
+                    },
                     "mappings": {"dynamic": False, "properties": properties},
                 },
             }
