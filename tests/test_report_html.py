@@ -379,8 +379,5 @@ def test_outliers_collapsed_into_another_leaf_are_named_under_the_dendrogram():
     labels = tuple("i-00000001 (+1 alike)" if lbl == "i-0def5678" else lbl for lbl in base.dendrogram.labels)
     analysis = replace(base, dendrogram=replace(base.dendrogram, labels=labels))
     text = Page(render(analysis)).all_text
-    assert (
-        "1 host flagged as an outlier is not a leaf of its own here (collapsed with hosts that look "
-        "alike at this resolution): i-0def5678; see their sections below."
-    ) in text
-    assert "not a leaf of its own" not in Page(render(base)).all_text
+    assert "Outliers inside another host's leaf: i-0def5678 (cluster 4)." in text
+    assert "Outliers inside another host's leaf" not in Page(render(base)).all_text

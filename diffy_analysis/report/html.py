@@ -197,24 +197,20 @@ def _plots_section(analysis: Analysis) -> str:
             hidden = _plots.outliers_without_leaf(analysis)
             note = ""
             if hidden:
-                what = (
-                    "1 host flagged as an outlier is not a leaf of its own"
-                    if len(hidden) == 1
-                    else f"{len(hidden):,} hosts flagged as outliers are not leaves of their own"
-                )
-                names = ", ".join(host_name(h) for h in hidden[:10]) + (
-                    " and more" if len(hidden) > 10 else ""
-                )
-                note = (
-                    f" {what} here (collapsed with hosts that look alike at this resolution): "
-                    f"{esc(names)}; see their sections below."
-                )
+                clusters = {h.host: h.cluster for h in analysis.outliers}
+                names = ", ".join(
+                    host_name(h) + ("" if clusters.get(h) is None else f" (cluster {clusters[h]})")
+                    for h in hidden[:10]
+                ) + (f" and {len(hidden) - 10:,} more" if len(hidden) > 10 else "")
+                note = f" Outliers inside another host's leaf: {esc(names)}."
             out.append(
                 f'<figure class="plot"><img id="dendrogram" alt="Dendrogram of host profiles" src="{uri}">'
-                "<figcaption>Hierarchical clustering of host profiles (hosts with the same profile share "
-                f'one leaf, "(+N alike)"). The dashed line is the cut at distance {cut:.4g}: leaves joined '
-                "only to the right "
-                f"of it form separate clusters. Outliers are in red.{note}</figcaption></figure>"
+                "<figcaption>The tree groups the hosts into the fleet's populations, on the rows that many "
+                "hosts share; rows that only a few hosts have are left out on purpose, because they are "
+                "what flags a host within its population (see the heatmap and the host sections). Hosts "
+                'with the same population profile share one leaf, "(+N alike)". The dashed line is the '
+                f"cut at distance {cut:.4g}: leaves joined only to the right of it are separate clusters. "
+                f"Outlier leaves are in red.{note}</figcaption></figure>"
             )
     out.append("</section>")
     out.append('<section id="heatmap"><h2>Findings heatmap</h2>')
