@@ -58,7 +58,7 @@ def test_score_counts_false_positives_populations_and_buried_artifacts(fleets):
     assert s.recall == 1.0
     assert {h for h, _ in s.missed_artifacts} == {victim}
     assert s.artifacts_anywhere == s.artifacts and s.artifacts_in_top < s.artifacts
-    assert "| 200 | peers |" in markdown_table([s])
+    assert "| 200 | default | 7 | peers |" in markdown_table([s])
 
 
 def test_naive_diff_flags_every_host(fleets):

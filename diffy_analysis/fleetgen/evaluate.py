@@ -24,6 +24,15 @@ from diffy_analysis.fleetgen.plan import FleetOptions
 from diffy_analysis.fleetgen.truth import FleetTruth, evidence_matches
 
 METHODS = ("peers", "baseline", "naive")
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "noisy": {"ssh_session_rate": 0.12, "cron_running_rate": 0.25, "extra_kthreads_rate": 0.2},
+    "few-compromised": {"compromised_fraction": 0.01},
+    "many-compromised": {"compromised_fraction": 0.10, "lateral_probability": 0.5},
+    "half-rollout": {"rollout_fraction": 0.5, "large_fraction": 0.5, "canary_fraction": 0.3},
+    "no-populations": {"rollout_fraction": 0.0, "large_fraction": 0.0, "canary_fraction": 0.0},
+}
+"""Fleet variations beyond the defaults, so the figures are not tuned to one parameter set."""
 TOP = 3
 DEFAULT_CACHE = Path("benchmarks/.fleets")
 
@@ -47,6 +56,8 @@ class Scores:
     """(host, artifact) not among the host's top findings."""
     skipped: int = 0
     seconds: float = 0.0
+    scenario: str = "default"
+    seed: int | None = None
 
     @property
     def precision(self) -> float:
@@ -88,6 +99,8 @@ class Scores:
             "missed_artifacts": self.missed_artifacts,
             "skipped": self.skipped,
             "seconds": round(self.seconds, 3),
+            "scenario": self.scenario,
+            "seed": self.seed,
         }
 
 
@@ -126,6 +139,7 @@ def score(analysis: Analysis, truth: FleetTruth, *, method: str | None = None, t
         noise_flagged={n: len(benign & set(hosts)) for n, hosts in truth.noise.items()},
         missed_artifacts=missed,
         skipped=len(analysis.skipped),
+        seed=truth.options.get("seed"),
     )
 
 
@@ -142,19 +156,57 @@ def run_method(fleet: GeneratedFleet, method: str, *, config: Any = None) -> tup
     return analysis, time.perf_counter() - started
 
 
-def evaluate(fleet: GeneratedFleet, methods: tuple[str, ...] = METHODS) -> list[Scores]:
+def evaluate(
+    fleet: GeneratedFleet, methods: tuple[str, ...] = METHODS, *, scenario: str = "default"
+) -> list[Scores]:
     truth = fleet.truth()
     out = []
     for method in methods:
         analysis, seconds = run_method(fleet, method)
         scores = score(analysis, truth, method=method)
         scores.seconds = seconds
+        scores.scenario = scenario
         out.append(scores)
     return out
 
 
+def summarize(rows: list[Scores]) -> str:
+    """Per method over all rows: pooled precision/recall/F1 and top-3 rate, and the worst F1 seen."""
+    head = (
+        "method",
+        "fleets",
+        "hosts",
+        "compromised",
+        "pooled precision",
+        "pooled recall",
+        "pooled F1",
+        "worst F1",
+        "fleets with a benign population flagged",
+        f"artifact in top {TOP}",
+    )
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method in dict.fromkeys(s.method for s in rows):
+        mine = [s for s in rows if s.method == method]
+        tp = sum(s.true_positives for s in mine)
+        flagged = sum(s.flagged for s in mine)
+        comp = sum(s.compromised for s in mine)
+        p = tp / flagged if flagged else 1.0
+        r = tp / comp if comp else 1.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        arts, top = sum(s.artifacts for s in mine), sum(s.artifacts_in_top for s in mine)
+        lines.append(
+            f"| {method} | {len(mine)} | {sum(s.hosts for s in mine)} | {comp} "
+            f"| {p:.3f} | {r:.3f} | {f1:.3f} "
+            f"| {min(s.f1 for s in mine):.3f} | {sum(s.benign_population_flagged for s in mine)} "
+            f"| {top}/{arts} ({top / arts if arts else 1:.1%}) |"
+        )
+    return "\n".join(lines)
+
+
 HEADER = (
     "hosts",
+    "scenario",
+    "seed",
     "method",
     "compromised",
     "flagged",
@@ -173,6 +225,8 @@ def table_row(s: Scores) -> tuple[str, ...]:
     noise = sum(s.noise_flagged.values())
     return (
         str(s.hosts),
+        s.scenario,
+        str(s.seed),
         s.method,
         str(s.compromised),
         str(s.flagged),
@@ -194,7 +248,13 @@ def markdown_table(rows: list[Scores]) -> str:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--sizes", default="20,200,2000", show_default=True, help="Comma-separated fleet sizes.")
-@click.option("--seed", type=int, default=7, show_default=True)
+@click.option("--seeds", default="7", show_default=True, help="Comma-separated seeds.")
+@click.option(
+    "--scenarios",
+    default="default",
+    show_default=True,
+    help=f"Comma-separated fleet variations: {', '.join(SCENARIOS)}.",
+)
 @click.option("--methods", default=",".join(METHODS), show_default=True, help="peers, baseline and/or naive.")
 @click.option(
     "--cache",
@@ -204,19 +264,29 @@ def markdown_table(rows: list[Scores]) -> str:
     help="Where generated fleets are kept (reused across runs).",
 )
 @click.option("--details", is_flag=True, help="Also list false positives and missed artifacts.")
-def main(*, sizes: str, seed: int, methods: str, cache: Path, details: bool) -> None:
+def main(*, sizes: str, seeds: str, scenarios: str, methods: str, cache: Path, details: bool) -> None:
     """Evaluate the analysis methods on generated fleets and print precision, recall, F1 and top-3 rates."""
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    unknown = [s for s in scenarios.split(",") if s not in SCENARIOS]
+    if unknown:
+        raise click.BadParameter(f"unknown scenario(s) {', '.join(unknown)}", param_hint="--scenarios")
     rows = []
-    for n in (int(x) for x in sizes.split(",")):
-        fleet = generate_fleet(cache, FleetOptions(hosts=n, seed=seed), reuse=True)
-        for s in evaluate(fleet, chosen):
-            rows.append(s)
-            click.echo(" | ".join(table_row(s)), err=True)
-            if details:
-                click.echo(f"   FP: {s.false_positives[:10]}  FN: {s.false_negatives[:10]}", err=True)
-                click.echo(f"   missed: {s.missed_artifacts[:10]}", err=True)
+    for scenario in scenarios.split(","):
+        for seed in (int(x) for x in seeds.split(",")):
+            for n in (int(x) for x in sizes.split(",")):
+                fleet = generate_fleet(
+                    cache, FleetOptions(hosts=n, seed=seed, **SCENARIOS[scenario]), reuse=True
+                )
+                for s in evaluate(fleet, chosen, scenario=scenario):
+                    rows.append(s)
+                    click.echo(" | ".join(table_row(s)), err=True)
+                    if details:
+                        click.echo(f"   FP: {s.false_positives[:10]}  FN: {s.false_negatives[:10]}", err=True)
+                        click.echo(f"   missed: {s.missed_artifacts[:10]}", err=True)
     click.echo(markdown_table(rows))
+    if len(rows) > len(chosen):
+        click.echo("")
+        click.echo(summarize(rows))
 
 
 if __name__ == "__main__":
