@@ -59,19 +59,20 @@ def leftover_tmpdirs() -> set[str]:
     return {p.name for p in Path("/tmp").glob("diffy-*")}
 
 
-def test_native_collection_from_localhost_is_complete_and_schema_valid(tmp_path):
+def test_auto_collection_from_localhost_falls_back_to_native_and_is_schema_valid(tmp_path):
+    """The default collector (auto) with no osqueryi on the host: the native collector runs."""
     before = leftover_tmpdirs()
     run = run_playbook(
         COLLECT,
         inventory=LOCALHOST,
-        extra_vars={"diffy_results_root": str(tmp_path), "diffy_collect_collector": "native"},
+        extra_vars={"diffy_results_root": str(tmp_path), "osquery_existing_paths": [str(tmp_path / "none")]},
     )
     assert run.rc == 0, run.stdout[-3000:]
     (run_dir,) = run_dirs(tmp_path)
     assert f"Diffy results: {run_dir}" in run.stdout
     manifest = validate_run_dir(run_dir)
     assert manifest["hosts"] == {"localhost": {"status": "ok", "error": None, "host": "localhost"}}
-    assert manifest["collector"] == "native"
+    assert manifest["collector"] == "auto"
     assert manifest["pack"]["name"] == "linux-dfir"
     assert (run_dir / "pack.json").read_bytes() == (
         REPO / "roles/diffy_collect/files/packs/linux-dfir.json"
@@ -93,6 +94,7 @@ def test_native_collection_from_localhost_is_complete_and_schema_valid(tmp_path)
 
 
 def test_failing_and_timing_out_queries_are_recorded_and_the_rest_completes(tmp_path):
+    """Also: a relative diffy_results_root (taken from the cwd) and a given diffy_run_id are honoured."""
     pack = tmp_path / "edge.json"
     pack.write_text(
         json.dumps(
@@ -113,19 +115,21 @@ def test_failing_and_timing_out_queries_are_recorded_and_the_rest_completes(tmp_
             }
         )
     )
-    results = tmp_path / "results"
     run = run_playbook(
         COLLECT,
         inventory=LOCALHOST,
+        cwd=tmp_path,
         extra_vars={
-            "diffy_results_root": str(results),
+            "diffy_results_root": "relative-root",
+            "diffy_run_id": "20261129T120000Z-abc123",
             "diffy_collect_collector": "native",
             "diffy_collect_pack": str(pack),
         },
     )
     assert run.rc == 0, run.stdout[-3000:]
-    (run_dir,) = run_dirs(results)
+    run_dir = tmp_path / "relative-root" / "20261129T120000Z-abc123"
     manifest = validate_run_dir(run_dir)
+    assert manifest["run_id"] == "20261129T120000Z-abc123"
     assert manifest["pack"]["name"] == "edge"
     assert manifest["hosts"]["localhost"]["status"] == "partial"
     assert "broken_sql" in manifest["hosts"]["localhost"]["error"]
@@ -206,25 +210,6 @@ def test_baseline_lands_under_baselines_app_name_and_is_never_overwritten(tmp_pa
     assert again.rc != 0
     assert "already holds a finished run" in again.stdout
     assert (base / "manifest.json").read_bytes() == before
-
-
-def test_run_id_and_relative_results_root_are_honoured(tmp_path):
-    pack = tmp_path / "pack.json"
-    pack.write_text(json.dumps({"queries": {"os": {"query": "SELECT name FROM os_version;"}}}))
-    run = run_playbook(
-        COLLECT,
-        inventory=LOCALHOST,
-        cwd=tmp_path,
-        extra_vars={
-            "diffy_results_root": "relative-root",
-            "diffy_run_id": "20261129T120000Z-abc123",
-            "diffy_collect_collector": "native",
-            "diffy_collect_pack": str(pack),
-        },
-    )
-    assert run.rc == 0, run.stdout[-3000:]
-    run_dir = tmp_path / "relative-root" / "20261129T120000Z-abc123"
-    assert validate_run_dir(run_dir)["run_id"] == "20261129T120000Z-abc123"
 
 
 def test_check_mode_collects_nothing(tmp_path):

@@ -31,6 +31,10 @@ options:
     description: Name of the pack (file name without .json).
     type: str
     required: true
+  pack_path:
+    description: The pack file on the controller; copied byte for byte as C(pack.json).
+    type: path
+    required: true
   collector:
     description: The collector that was asked for.
     type: str
@@ -113,6 +117,16 @@ def hash_tree(run_dir):
     return files, problems
 
 
+def copy_pack(source, target):
+    """The pack, byte for byte, as pack.json (0600)."""
+    with open(source, "rb") as handle:
+        data = handle.read()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.chmod(target, 0o600)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -120,6 +134,7 @@ def main():
             run_id=dict(type="str", required=True),
             started_at=dict(type="str", required=True),
             pack_name=dict(type="str", required=True),
+            pack_path=dict(type="path", required=True),
             collector=dict(type="str", required=True, choices=["osquery", "native", "auto"]),
             hosts=dict(type="dict", required=True),
             limit=dict(type="str"),
@@ -130,11 +145,14 @@ def main():
     )
     p = module.params
     run_dir = p["run_dir"]
-    pack_path = os.path.join(run_dir, "pack.json")
-    if not os.path.isfile(pack_path):
-        module.fail_json(msg="%s is missing: the run directory was not prepared" % pack_path)
+    if not os.path.isdir(run_dir):
+        os.makedirs(run_dir, 0o700)  # every host failed: the manifest still records them
     os.chmod(run_dir, 0o700)
-    os.chmod(pack_path, 0o600)
+    pack_path = os.path.join(run_dir, "pack.json")
+    try:
+        copy_pack(p["pack_path"], pack_path)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot keep the pack as %s: %s" % (pack_path, exc))
     incoming = os.path.join(run_dir, ".incoming")  # fetched bundles, removed once unpacked
     if os.path.isdir(incoming) and not os.listdir(incoming):
         os.rmdir(incoming)

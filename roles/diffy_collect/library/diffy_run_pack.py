@@ -12,20 +12,22 @@ short_description: Run an osquery query pack on the host and write one JSON file
 description:
   - Runs every query of an osquery-format pack, either with C(osqueryi --json) or with Diffy's native
     collector (osquery-compatible tables built from /proc, /etc and system tools, queried with SQLite).
-  - Each query's output goes to C(<out_dir>/<query>.json) on the host, never through Ansible's stdout,
-    so there is no output size cap.
+  - Each query's output goes to C(<out_dir>/<query>.json) in a private temp dir on the host, never
+    through Ansible's stdout, so there is no output size cap.
   - Records per query C(status) (ok, error, unsupported, timeout), C(rows), C(duration_s), C(error)
     and the C(sha256) of the file, then writes C(host.json) (results format diffy-results/1).
   - A query that did not succeed leaves no file.
 options:
   pack:
-    description: Path of the pack JSON file on the host.
-    type: path
+    description: The query pack (osquery's pack format), as data.
+    type: dict
     required: true
-  out_dir:
-    description: Existing private directory on the host that receives the results.
+  tmp_parent:
+    description:
+      - Parent of the private (0700) temp dir the module creates for the results (default the system
+        temp dir). The module removes the dir itself when it fails; on success the caller removes
+        C(out_dir) after fetching C(bundle).
     type: path
-    required: true
   collector:
     description: C(osquery) runs osqueryi; C(native) uses the built-in tables.
     type: str
@@ -55,6 +57,10 @@ author: Diffy engineers
 """
 
 RETURN = r"""
+out_dir:
+  description: The private temp dir holding the results (the caller removes it).
+  type: str
+  returned: success
 queries:
   description: Per-query status, as written to host.json.
   type: dict
@@ -86,9 +92,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tarfile
+import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -248,11 +256,56 @@ def run_pack(params, pack):
     return results, files
 
 
+class CollectError(Exception):
+    pass
+
+
+def check_pack(pack):
+    queries = pack.get("queries") if isinstance(pack, dict) else None
+    if not isinstance(queries, dict) or not queries:
+        raise CollectError("the query pack has no queries")
+    bad = [n for n, q in queries.items() if not _NAME.match(n) or not isinstance(q, dict) or "query" not in q]
+    if bad:
+        raise CollectError("invalid query names or entries in the pack: %s" % ", ".join(sorted(bad)[:10]))
+
+
+def collect(params, out_dir):
+    """Run the pack into out_dir, write host.json and the bundle; return the module's result."""
+    pack = params["pack"]
+    check_pack(pack)
+    if params["collector"] == "osquery":
+        version, problem = osqueryi_version(params["osqueryi"])
+        if version is None:
+            raise CollectError("osqueryi at %s does not run: %s" % (params["osqueryi"], problem))
+    else:
+        version = params["diffy_version"]
+    collected_at = _utc_now()
+    results, files = run_pack(dict(params, out_dir=out_dir), pack)
+    record = dict(params["host_record"])
+    record.update(
+        collected_at=collected_at, collector=params["collector"], collector_version=version, queries=results
+    )
+    _write_private(
+        os.path.join(out_dir, "host.json"), json.dumps(record, indent=2, sort_keys=True).encode("utf-8")
+    )
+    files = ["host.json", *files]
+    return {
+        "out_dir": out_dir,
+        "queries": results,
+        "files": files,
+        "hashes": {name: _sha256(os.path.join(out_dir, name)) for name in files},
+        "bundle": write_bundle(out_dir, files),
+        "status": "ok" if all(r["status"] == "ok" for r in results.values()) else "partial",
+        "not_ok": sorted(n for n, r in results.items() if r["status"] != "ok"),
+        "collector_version": version,
+    }
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            pack=dict(type="path", required=True),
-            out_dir=dict(type="path", required=True),
+            pack=dict(type="dict", required=True),
+            tmp_parent=dict(type="path"),
             collector=dict(type="str", required=True, choices=["osquery", "native"]),
             osqueryi=dict(type="path"),
             osqueryi_flags=dict(
@@ -266,52 +319,21 @@ def main():
         supports_check_mode=False,
     )
     params = module.params
+    # The private (0700) temp dir is created here and removed here on any failure; on success the
+    # role fetches the bundle and removes the dir (out_dir) in its `always` section.
     try:
-        with open(params["pack"], "rb") as handle:
-            pack = json.loads(handle.read().decode("utf-8"))
-    except (IOError, OSError, ValueError) as exc:
-        module.fail_json(msg="cannot read the query pack %s: %s" % (params["pack"], exc))
-    queries = pack.get("queries") if isinstance(pack, dict) else None
-    if not isinstance(queries, dict) or not queries:
-        module.fail_json(msg="the query pack has no queries")
-    bad = [n for n, q in queries.items() if not _NAME.match(n) or not isinstance(q, dict) or "query" not in q]
-    if bad:
-        module.fail_json(msg="invalid query names or entries in the pack: %s" % ", ".join(sorted(bad)[:10]))
-    if not os.path.isdir(params["out_dir"]):
-        module.fail_json(msg="out_dir %s does not exist" % params["out_dir"])
-
-    if params["collector"] == "osquery":
-        version, problem = osqueryi_version(params["osqueryi"])
-        if version is None:
-            module.fail_json(msg="osqueryi at %s does not run: %s" % (params["osqueryi"], problem))
-    else:
-        version = params["diffy_version"]
-
-    collected_at = _utc_now()
-    results, files = run_pack(params, pack)
-    record = dict(params["host_record"])
-    record.update(
-        collected_at=collected_at, collector=params["collector"], collector_version=version, queries=results
-    )
-    _write_private(
-        os.path.join(params["out_dir"], "host.json"),
-        json.dumps(record, indent=2, sort_keys=True).encode("utf-8"),
-    )
-    status = "ok" if all(r["status"] == "ok" for r in results.values()) else "partial"
-    not_ok = sorted(n for n, r in results.items() if r["status"] != "ok")
-    files = ["host.json", *files]
-    hashes = {name: _sha256(os.path.join(params["out_dir"], name)) for name in files}
-    bundle = write_bundle(params["out_dir"], files)
-    module.exit_json(
-        changed=False,
-        queries=results,
-        files=files,
-        hashes=hashes,
-        bundle=bundle,
-        status=status,
-        collector_version=version,
-        not_ok=not_ok,
-    )
+        out_dir = tempfile.mkdtemp(prefix="diffy-", dir=params["tmp_parent"] or None)
+    except OSError as exc:
+        module.fail_json(msg="cannot create a private temp dir: %s" % exc)
+    try:
+        result = collect(params, out_dir)
+    except CollectError as exc:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        module.fail_json(msg=str(exc))
+    except BaseException:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

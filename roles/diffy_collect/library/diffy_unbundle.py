@@ -21,7 +21,7 @@ options:
     type: path
     required: true
   dest:
-    description: The host's results directory (exists, 0700).
+    description: The host's results directory (created 0700 if missing).
     type: path
     required: true
   expected:
@@ -59,6 +59,9 @@ _SAFE = re.compile(r"^[A-Za-z0-9._-]{1,250}\.json$")
 def unbundle(bundle, dest, expected, max_bytes):
     """Write the expected files from the bundle into dest; return (names, bytes).  Raises ValueError."""
     written, total = [], 0
+    if not os.path.isdir(dest):
+        os.makedirs(dest, 0o700)
+    os.chmod(dest, 0o700)
     with tarfile.open(bundle, mode="r:gz") as tar:
         for member in tar:
             name = member.name
