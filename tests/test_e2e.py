@@ -137,6 +137,24 @@ def test_functional_baseline_from_a_fresh_host(lab, fleet_run, results_root, tmp
     assert_artifacts_in_top_findings(doc, lab)
 
 
+def test_diffy_baseline_save_collects_a_fresh_host_with_baseline_yml(lab, results_root):
+    fresh = lab.hosts_of("app_y")[0]
+    proc = lab.run_controller(
+        [str(BIN / "diffy"), "baseline", "save", "app_y", "fresh", "-l", fresh.instance_id,
+         "-i", str(lab.inventory), "--collector", "native", "--results-root", str(results_root)],
+        timeout=600, cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    from diffy_analysis.baselines import get_baseline
+
+    saved = get_baseline(results_root, "app_y", "fresh")
+    assert saved.hosts == (fresh.instance_id,)
+    assert "playbooks/baseline.yml" in saved.source
+    assert verify_run(saved.path).ok
+    record = json.loads((saved.path / "hosts" / fresh.instance_id / "host.json").read_text())
+    assert record["hostname"] == fresh.name
+
+
 def test_diffy_run_through_ansible_runner_gives_the_same_findings(lab, fleet_run, results_root, tmp_path):
     out = tmp_path / "run.json"
     proc = lab.run_controller(

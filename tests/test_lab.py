@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,23 @@ def test_up_after_a_crash_then_down_removes_everything(tmp_path):
     assert not any(pid_alive(p) for p in live_pids)
     assert not Path(tmp_path / "lab").exists()
     assert not network.leftover_links(network.link_tag(name))
+
+
+@pytest.mark.lab
+def test_cli_status_and_exec(lab, capsys):
+    from diffy_analysis.cli.lab import lab as lab_cli
+
+    common = ["--name", lab.config.name, "--lab-dir", str(lab.lab_dir)]
+    assert run_cli(lab_cli, ["status", *common, "--json"], prog_name="diffy lab") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [h["instance_id"] for h in doc["hosts"]] == [h.instance_id for h in lab.hosts]
+    assert doc["moto"]["running"] is True
+    # `exec` runs a controller command inside the lab namespace with the lab's environment
+    diffy = str(Path(sys.executable).with_name("diffy"))
+    proc = subprocess.run(
+        [diffy, "lab", "exec", *common, "--", "sh", "-c", 'echo "$DIFFY_LAB_INVENTORY"; ip -o -4 addr show'],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == str(lab.inventory)
+    assert "labbr0" in proc.stdout and "10.213.7.1/24" in proc.stdout

@@ -115,11 +115,16 @@ def print_summary(result: CollectResult) -> None:
     )
     if result.hosts:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        for col in ("host", "status", "why"):
+        for col in ("host", "hostname", "status", "why"):
             table.add_column(col)
         for host in result.hosts:
             style = _STATUS_STYLE.get(host.status, "white")
-            table.add_row(Text(host.host), Text(host.status, style=style), Text(host.error or ""))
+            table.add_row(
+                Text(host.host),
+                Text(host.hostname or "-"),
+                Text(host.status, style=style),
+                Text(host.error or ""),
+            )
         console.print(table)
     console.print(f"Run directory: [bold]{result.run_dir}[/]")
 

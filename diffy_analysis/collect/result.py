@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffy_analysis.contract import HOST_STATUSES, MANIFEST_NAME
+from diffy_analysis.contract import HOST_RECORD_NAME, HOST_STATUSES, HOSTS_DIR, MANIFEST_NAME
 from diffy_analysis.errors import CollectionError
 
 
@@ -19,6 +19,8 @@ class HostOutcome:
     status: str
     """ok | partial | failed | unreachable (as in the manifest)."""
     error: str | None = None
+    hostname: str | None = None
+    """The host's own hostname from its host.json, when collected (shown next to the inventory name)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,21 @@ class CollectResult:
         }
 
 
+def _hostname(run_dir: Path, host_id: str) -> str | None:
+    """The hostname a host reported; host.json comes from a possibly hostile host: read little,
+    keep only a short printable string, never fail."""
+    path = run_dir / HOSTS_DIR / host_id / HOST_RECORD_NAME
+    try:
+        if path.is_symlink() or path.stat().st_size > 1 << 20:
+            return None
+        value = json.loads(path.read_text("utf-8")).get("hostname")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(value, str):
+        return None
+    return "".join(c for c in value if c.isprintable())[:64] or None
+
+
 def read_result(run_dir: Path, *, runner_status: str, rc: int, elapsed_s: float, why: str) -> CollectResult:
     """Build the result from ``run_dir/manifest.json``; no manifest means the run failed as a whole."""
     path = run_dir / MANIFEST_NAME
@@ -72,6 +89,7 @@ def read_result(run_dir: Path, *, runner_status: str, rc: int, elapsed_s: float,
             host=str(entry.get("host") or host_id),
             status=str(entry.get("status") or "failed"),
             error=entry.get("error"),
+            hostname=_hostname(run_dir, host_id),
         )
         for host_id, entry in sorted((manifest.get("hosts") or {}).items())
         if isinstance(entry, dict)
