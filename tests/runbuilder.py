@@ -160,3 +160,103 @@ def fleet(
             queries.setdefault(q, []).extend(dict(r) for r in rows)
         hosts[host_id] = queries
     return hosts
+
+
+def base_rows() -> dict[str, list[dict[str, str]]]:
+    """A small clean host: a few rows in the tables responders care about (fresh copies)."""
+    return {
+        "users": [
+            {
+                "uid": "0",
+                "gid": "0",
+                "username": "root",
+                "description": "root",
+                "directory": "/root",
+                "shell": "/bin/bash",
+            },
+            {
+                "uid": "1000",
+                "gid": "1000",
+                "username": "admin",
+                "description": "",
+                "directory": "/home/admin",
+                "shell": "/bin/bash",
+            },
+        ],
+        "listening_ports": [
+            {
+                "protocol": "6",
+                "family": "2",
+                "address": "0.0.0.0",
+                "port": "22",
+                "pid": "611",
+                "fd": "3",
+                "socket": "15221",
+                "name": "sshd",
+                "path": "/usr/sbin/sshd",
+                "cmdline": "sshd -D",
+                "uid": "0",
+            },
+        ],
+        "iptables": [
+            {
+                "filter_name": "filter",
+                "chain": "INPUT",
+                "policy": "ACCEPT",
+                "target": "DROP",
+                "protocol": "6",
+                "src_ip": "0.0.0.0",
+                "src_mask": "0.0.0.0",
+                "dst_ip": "0.0.0.0",
+                "dst_mask": "0.0.0.0",
+                "src_port": "0:65535",
+                "dst_port": "23",
+                "iniface": "",
+                "outiface": "",
+                "match": "",
+                "packets": "0",
+                "bytes": "0",
+            },
+        ],
+        "system_binaries": [
+            {
+                "path": "/usr/bin/ps",
+                "size": "137688",
+                "mode": "0755",
+                "uid": "0",
+                "gid": "0",
+                "sha256": "a" * 64,
+            },
+        ],
+        "systemd_units": [
+            {
+                "id": "falcon-sensor.service",
+                "description": "CrowdStrike Falcon Sensor",
+                "load_state": "loaded",
+                "active_state": "active",
+                "sub_state": "running",
+                "fragment_path": "/lib/systemd/system/falcon-sensor.service",
+                "source_path": "",
+            },
+        ],
+        "deb_packages": [
+            {
+                "name": "openssl",
+                "version": "3.0.11-1",
+                "arch": "amd64",
+                "source": "",
+                "status": "install ok installed",
+            },
+        ],
+    }
+
+
+def clean_fleet(count: int, *, prefix: str = "web-") -> dict[str, dict[str, list[dict[str, str]]]]:
+    """``count`` identical clean hosts (``base_rows``), with per-host pids so volatility is exercised."""
+    hosts = {}
+    for i in range(1, count + 1):
+        rows = base_rows()
+        rows["listening_ports"][0]["pid"] = str(600 + i)
+        rows["iptables"][0]["packets"] = str(i * 13)
+        hosts[f"{prefix}{i:03d}"] = rows
+    return hosts

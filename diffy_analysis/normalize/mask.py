@@ -29,6 +29,8 @@ NEVER_MASK = frozenset(
     }
 )
 MIN_TOKEN = 3
+_SAFE_TOKEN = re.compile(r"^[A-Za-z0-9._:-]+$")
+"""Only plain tokens are masked: a hostile host.json cannot smuggle quotes into the text masking."""
 
 _BOUNDARY = {
     "hostname": (r"(?<![A-Za-z0-9_-])", r"(?![A-Za-z0-9_-])"),
@@ -47,7 +49,12 @@ class IdentityMasker:
         probes: set[str] = set()
         for kind, token in tokens:
             token = (token or "").strip()  # noqa: PLW2901 - normalised copy
-            if len(token) >= MIN_TOKEN and token.lower() not in NEVER_MASK and token.lower() not in seen:
+            if (
+                len(token) >= MIN_TOKEN
+                and _SAFE_TOKEN.match(token)
+                and token.lower() not in NEVER_MASK
+                and token.lower() not in seen
+            ):
                 seen[token.lower()] = kind
                 probes.update((token, token.lower(), token.upper()))
         # longest first, so "web-1.example.com" wins over "web-1"

@@ -138,7 +138,8 @@ class TemplateStats:
 
         E.g. the app's command line differs by version and instance size: four variants, each on
         several hosts. A value of a column with at least ``MIN_VARIANTS`` variants held by 2+ hosts
-        each, over most of the fleet, is a population trait (even a combination only one host has).
+        each, where the rest of the row is on most hosts about once per host, is a population trait
+        (even a combination only one host has).
         Content hashes, keys, ids, shells and modes are never treated so: a replaced binary is a
         replaced binary, however many versions exist.
         """
@@ -151,6 +152,8 @@ class TemplateStats:
             if column in NEVER_VARIANT:
                 continue
             hosts, _, _, shared = self._table(colset, position)[row[:position] + row[position + 1 :]]
-            if shared >= MIN_VARIANTS and hosts >= 0.5 * self.n_hosts:
+            # one variant per host (the template is a one-per-host thing, like the app's process),
+            # not a family of many rows per host (like the setuid binaries, all owned by root)
+            if shared >= MIN_VARIANTS and 0.5 * self.n_hosts <= hosts <= 1.25 * self.n_hosts:
                 return column
         return None
