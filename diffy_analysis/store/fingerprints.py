@@ -26,6 +26,7 @@ class NormalizedFingerprints:
 
     def __init__(self, index: FleetIndex):
         self.index = index
+        self._cache: dict[int, str] = {}  # feature id -> fingerprint, computed once per distinct row
 
     @classmethod
     def build(
@@ -41,7 +42,7 @@ class NormalizedFingerprints:
 
     def __call__(self, host: HostData) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        cache: dict[int, str] = {}
+        cache = self._cache
         for query, rows in host.rows.items():
             prints = []
             for fid, row in zip(self.index.lookup(host, query), rows, strict=True):

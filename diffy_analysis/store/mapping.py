@@ -15,6 +15,7 @@ documents never share a mapping.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ def column_mapping(values_numeric: bool) -> dict[str, Any]:
     return mapping
 
 
+@functools.lru_cache(maxsize=65536)
 def is_mappable_column(name: str) -> bool:
     """Column names Diffy maps under ``osquery.*``; others stay in ``diffy.row`` only (a dot or an
     odd character in a hostile column name must not create objects or collide with sub-fields)."""
