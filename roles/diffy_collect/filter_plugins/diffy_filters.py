@@ -50,10 +50,15 @@ def diffy_manifest_hosts(hostnames, hostvars):
                 "the collect role finished (see the Ansible output)",
             }
         error = result.get("error")
-        hosts[diffy_safe_host_id(name)] = {
+        host_id, label = diffy_safe_host_id(name), str(name)
+        if host_id in hosts:  # two inventory names, one id: the host.yml assert kept both out
+            label = hosts[host_id]["host"]
+            result = {"status": "failed"}
+            error = "host id shared by inventory hosts %r and %r: neither was collected" % (label, str(name))
+        hosts[host_id] = {
             "status": str(result["status"]),
             "error": None if error is None else str(error),
-            "host": str(name),
+            "host": label,
         }
     return hosts
 
