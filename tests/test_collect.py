@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from diffy_analysis.api import collect
 from diffy_analysis.cli.main import diffy, run
-from diffy_analysis.collect import CollectOptions, collect
+from diffy_analysis.collect import CollectOptions
 from diffy_analysis.collect.events import EventTracker
 from diffy_analysis.collect.result import read_result
 from diffy_analysis.collect.runner import (
@@ -75,6 +76,10 @@ def test_event_tracker_follows_hosts():
         {"event": "runner_on_unreachable", "event_data": {"host": "b", "res": {"msg": "ssh: refused"}}},
         {"event": "runner_on_failed", "event_data": {"host": "c", "task": "Fetch", "res": {"msg": "boom"}}},
         {"event": "playbook_on_stats", "event_data": {}},
+        {
+            "event": "verbose",
+            "stdout": "\x1b[1;35m[WARNING]: Unable to parse x as an inventory source\x1b[0m",
+        },
     ]
     for event in events:
         assert tracker(event) is True
@@ -85,6 +90,7 @@ def test_event_tracker_follows_hosts():
     assert (c.state, c.last_error) == ("failed", "Fetch: boom")
     assert tracker.first_failure == "b unreachable: ssh: refused"
     assert ("a", "done") in seen
+    assert tracker.warnings == ["[WARNING]: Unable to parse x as an inventory source"]
 
 
 def test_no_manifest_means_the_run_failed_as_a_whole(tmp_path):
@@ -155,3 +161,21 @@ def test_real_collection_of_this_machine_through_ansible_runner(tmp_path, monkey
         if path.is_file():
             data = path.read_bytes()
             assert FAKE_SECRET.encode() not in data and b"AKIADIFFYFAKE0000001" not in data, path
+
+
+def test_unreadable_inventory_is_a_clear_error(tmp_path, monkeypatch):
+    """A real ansible-runner run whose aws_ec2 inventory cannot reach its endpoint (a closed port on
+    loopback): the error names the limit and Ansible's own reason, and nothing is left behind."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    inventory = tmp_path / "broken.aws_ec2.yml"
+    inventory.write_text(
+        "plugin: amazon.aws.aws_ec2\nendpoint_url: http://127.0.0.1:9\nregions: [us-east-1]\n"
+    )
+    with pytest.raises(CollectionError) as info:
+        collect(limit="app_x", inventory=(inventory,), results_root=tmp_path / "r", timeout=120)
+    message = str(info.value)
+    assert "no host of the inventory matched --limit 'app_x'" in message
+    assert "Could not connect to the endpoint URL" in message
+    assert not any((tmp_path / "r").iterdir())

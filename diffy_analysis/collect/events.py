@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 HostEventCallback = Callable[[str, "HostState"], None]
 
 
@@ -34,11 +36,17 @@ class EventTracker:
     on_change: HostEventCallback | None = None
     hosts: dict[str, HostState] = field(default_factory=dict)
     first_failure: str = ""
+    warnings: list[str] = field(default_factory=list)
+    """Ansible's own [WARNING]/[ERROR] lines (e.g. an inventory that could not be parsed), at most 20."""
 
     def __call__(self, event: dict[str, Any]) -> bool:
         kind = event.get("event", "")
         data = event.get("event_data") or {}
         host = data.get("host")
+        if kind == "verbose" and len(self.warnings) < 20:
+            line = _ANSI.sub("", str(event.get("stdout") or "")).strip()
+            if line.startswith(("[WARNING]", "[ERROR]")):
+                self.warnings.append(line[:300])
         if not host or not kind.startswith("runner_on_"):
             return True
         state = self.hosts.setdefault(host, HostState(host))

@@ -166,6 +166,9 @@ def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None
         else:
             shutil.rmtree(private, ignore_errors=True)
     why = tracker.first_failure
+    if not tracker.hosts and status != "timeout":
+        parse_problems = [w for w in tracker.warnings if "parse" in w.lower()]
+        why = "; ".join([f"no host of the inventory matched --limit {options.limit!r}", *parse_problems[:2]])
     if status == "timeout":
         why = f"timed out after {options.timeout:g}s" + (f"; {why}" if why else "")
     return read_result(
