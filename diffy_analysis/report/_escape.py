@@ -11,11 +11,14 @@ being investigated.  Before any reporter shows a value it passes through ``safe_
   escape, so a value can neither drive the terminal nor forge a line or reorder what is shown;
 - very long values are cut, with a note saying how much was cut.
 
-Markup (rich's ``[red]``, HTML's ``<script>``) is *not* handled here: the terminal reporter never
-lets rich parse markup in values and the HTML reporter escapes with ``html.escape`` on top.
+Markup: the terminal reporter never lets rich parse markup in values (it passes ``Text`` objects);
+the HTML reporter uses ``html_value``, which is ``safe_text`` and then ``html.escape`` (quotes too),
+safe in text and in quoted attributes alike.
 """
 
 from __future__ import annotations
+
+import html
 
 # Longest value shown in full.  Long enough for any sane command line, short enough that a 1 MB
 # "process name" cannot drown a report.
@@ -79,3 +82,13 @@ def shorten(value: object, limit: int) -> str:
     (verdict, plot labels) whose full text is shown elsewhere in the report."""
     text = safe_text(to_text(value)[: limit * 2], None)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def html_value(value: object, limit: int | None = DEFAULT_LIMIT) -> str:
+    """Any value, made safe (printable, bounded) and HTML-escaped for text and quoted attributes."""
+    return html.escape(safe_text(value, limit), quote=True)
+
+
+def html_text(text: str) -> str:
+    """HTML-escape text that is already safe (made by ``safe_text`` or the reporters' own words)."""
+    return html.escape(text, quote=True)
