@@ -9,6 +9,7 @@
 #   DIFFY_DEMO_DIR=path        where results and the report go (default: ./demo-output)
 #   DIFFY_DEMO_COMPROMISE=host the lab host to compromise (default: app-x-04)
 #   DIFFY_DEMO_BASELINE=1      also save a functional baseline from a clean host and diff against it
+#   DIFFY_DEMO_NO_LAB=1        skip the lab: collect this machine (what happens without root)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,7 +38,15 @@ latest_run() { find "$results" -mindepth 1 -maxdepth 1 -type d -name '2*' | sort
 # The analysis exits 1 when it finds outliers: that is the expected outcome here, not a failure.
 analyse_exit_ok() { [[ $1 -eq 0 || $1 -eq 1 ]]; }
 
-if reason=$(diffy lab check 2>&1); then
+if [[ "${DIFFY_DEMO_NO_LAB:-0}" == 1 ]]; then
+  lab_ok=false reason="DIFFY_DEMO_NO_LAB=1"
+elif reason=$(diffy lab check 2>&1); then
+  lab_ok=true
+else
+  lab_ok=false
+fi
+
+if $lab_ok; then
   trap 'step "Tearing the lab down"; diffy lab down --name "$lab_name" || true' EXIT
 
   step "Bringing up the lab: 6 app_x + 2 app_y hosts, $victim compromised"
@@ -78,6 +87,7 @@ else
   set -e
   analyse_exit_ok "$rc" || { printf '%sdiffy run failed (exit %s)%s\n' "$red" "$rc" "$reset"; exit 2; }
   run_dir=$(latest_run)
+  note "as root, this demo runs a lab fleet of 8 hosts with one compromised host instead (docs/lab.md)"
 fi
 
 step "Writing the HTML report"
