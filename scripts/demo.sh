@@ -6,7 +6,7 @@
 # Without root (no lab possible) it collects this machine through inventory/localhost.yml instead,
 # and says why.
 #
-#   DIFFY_DEMO_DIR=path        where results and the report go (default: ./demo-output)
+#   DIFFY_DEMO_DIR=path        where results and the report go (default: ./diffy-results/demo)
 #   DIFFY_DEMO_COMPROMISE=host the lab host to compromise (default: app-x-04)
 #   DIFFY_DEMO_BASELINE=1      also save a functional baseline from a clean host and diff against it
 #   DIFFY_DEMO_NO_LAB=1        skip the lab: collect this machine (what happens without root)
@@ -14,7 +14,7 @@ set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
-out="${DIFFY_DEMO_DIR:-$repo/demo-output}"
+out="${DIFFY_DEMO_DIR:-$repo/diffy-results/demo}"
 victim="${DIFFY_DEMO_COMPROMISE:-app-x-04}"
 lab_name=demo
 started=$SECONDS
@@ -28,7 +28,7 @@ step "Setting up (scripts/setup.sh: system packages, .venv)"
 "$repo/scripts/setup.sh"
 export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_DEPRECATION_WARNINGS=False
-mkdir -p "$out"
+mkdir -p "$out"  # under diffy-results/ by default: git-ignored, 0700
 chmod 700 "$out"
 results="$out/results"
 report="$out/report.html"
