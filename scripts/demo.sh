@@ -28,8 +28,7 @@ step "Setting up (scripts/setup.sh: system packages, .venv)"
 "$repo/scripts/setup.sh"
 export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_DEPRECATION_WARNINGS=False
-mkdir -p "$out"  # under diffy-results/ by default: git-ignored, 0700
-chmod 700 "$out"
+(umask 077 && mkdir -p "$out")  # under diffy-results/ by default: git-ignored; 0700
 results="$out/results"
 report="$out/report.html"
 
