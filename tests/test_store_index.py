@@ -41,7 +41,7 @@ def make_run(tmp_path: Path) -> Path:
         rows["listening_ports"][0]["pid"] = str(800 + number)  # volatile: differs on every host
     # Two identical rows on one host (duplicate rows must both be kept, under distinct ids).
     hosts["web-002"]["users"].append({"username": "app", "uid": "1000", "shell": ""})
-    # A hostile column name with a dot: kept whole in diffy.row, never turned into an object.
+    # A hostile column name with a dot: kept whole in diffy.row_json, never turned into an object.
     hosts["web-003"]["odd"] = [{"a.b": "x", "port": "1"}]
     return build_run(tmp_path, hosts, statuses={"web-007": "unreachable"})
 
@@ -123,7 +123,7 @@ def test_duplicate_rows_get_occurrences_and_odd_columns_stay_raw(tmp_path, es_cl
     assert len({h["_id"] for h in users}) == 2
 
     odd = es_client.search(index=names.rows("odd"))["hits"]["hits"][0]["_source"]
-    assert odd["diffy"]["row"] == {"a.b": "x", "port": "1"}
+    assert json.loads(odd["diffy"]["row_json"]) == {"a.b": "x", "port": "1"}
     assert odd["osquery"] == {"port": "1"}
     assert outcome.unmapped_columns == {names.rows("odd"): ["a.b"]}
 

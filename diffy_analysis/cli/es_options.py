@@ -228,7 +228,7 @@ def describe(outcome: IndexOutcome, settings: EsSettings) -> str:
         )
     for index, columns in sorted(outcome.unmapped_columns.items()):
         shown = ", ".join(repr(c) for c in columns[:5]) + (" ..." if len(columns) > 5 else "")
-        lines.append(f"note: {index}: column(s) kept in diffy.row but not searchable field by field: {shown}")
+        lines.append(f"note: {index}: column(s) stored and read back, not searchable by field: {shown}")
     return "\n".join(settings.redact(line) for line in lines)
 
 

@@ -166,8 +166,9 @@ def row_actions(
             source["osquery"] = row
         else:
             # Odd column names (dots, spaces...) would create objects or collide with sub-fields;
-            # keep the row unparsed and index only its well-formed columns.
-            source["diffy"]["row"] = row
+            # keep the whole row as JSON text (servers may rewrite dotted keys of _source objects)
+            # and index only its well-formed columns.
+            source["diffy"]["row_json"] = json.dumps(row, ensure_ascii=False)
             source["osquery"] = {k: v for k, v in row.items() if is_mappable_column(k)}
         yield {
             "_index": index,
@@ -209,8 +210,9 @@ def host_action(
     source = ecs_identity(label, host_id, identity)
     status = (entry or {}).get("status") or ("invalid" if skip else "ok")
     diffy = ctx.diffy(status=skip.status if skip else status, has_record=host is not None)
+    record: dict[str, Any] = {}
     if entry is not None:
-        diffy["manifest_entry"] = entry
+        diffy["manifest_entry_json"] = json.dumps(entry, ensure_ascii=False)
     if host is not None:
         diffy["collector"] = host.identity.collector
         diffy["collector_version"] = host.identity.collector_version
@@ -221,7 +223,7 @@ def host_action(
             diffy["image_id"] = cloud["image_id"]
         diffy["queries_ok"] = [q.name for q in host.queries.values() if q.status == "ok"]
         diffy["gaps"] = [f"{q.name}:{q.status}" for q in host.queries.values() if q.status != "ok"]
-        diffy["record"] = {
+        record = {
             "identity": identity,
             "queries": [asdict(q) for q in host.queries.values()],
             "notes": list(host.notes),
@@ -230,7 +232,12 @@ def host_action(
         }
     if skip is not None:
         diffy["error"] = skip.reason
-        diffy["record"] = {"skip": asdict(skip), "phase": skip_phase, "order": skip_order}
+        diffy["skip_phase"] = skip_phase
+        record = {"skip": asdict(skip), "phase": skip_phase, "order": skip_order}
+    if host is not None or skip is not None:
+        # As JSON text: what read-back rebuilds HostData from must survive byte for byte (tags
+        # and other keys may contain dots, which some servers rewrite inside _source objects).
+        diffy["record_json"] = json.dumps(record, ensure_ascii=False)
     source["diffy"] = diffy
     return {"_index": names.hosts, "_id": doc_id(ctx.run_id, host_id), "_source": source}
 

@@ -72,7 +72,7 @@ def add_columns(client: Any, index: str, numeric: Mapping[str, bool]) -> list[st
     """Map new osquery columns of ``index`` (``numeric``: column -> all values numeric).
 
     Returns the columns that were left unmapped (odd names, or over ``MAX_MAPPED_COLUMNS``): their
-    values stay in ``diffy.row`` and are returned by read-back, but cannot be searched field by field.
+    values stay in ``_source`` and are returned by read-back, but cannot be searched field by field.
     """
     existing = mapped_columns(client, index)
     new: dict[str, Any] = {}

@@ -6,7 +6,7 @@ With dynamic mapping the first document would decide a field's type and later ro
 rejected.  So every template is ``dynamic: false``; osquery columns are mapped explicitly by Diffy
 (always ``keyword``, with a ``num`` double sub-field when every value seen is numeric, see
 :func:`column_mapping`), never guessed by Elasticsearch.  The raw row, exactly as collected, is kept
-unparsed under ``diffy.row`` (an object with ``enabled: false``), which is what read-back uses.
+as JSON text under ``diffy.row_json`` when a column name is odd, which is what read-back uses then.
 
 Field names follow ECS where one exists (``@timestamp``, ``host.*``, ``cloud.*``); Diffy's own live
 under ``diffy.*``.  Bumping ``MAPPING_VERSION`` changes every index name (``-v2``), so old and new
@@ -133,7 +133,7 @@ def column_mapping(values_numeric: bool) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=65536)
 def is_mappable_column(name: str) -> bool:
-    """Column names Diffy maps under ``osquery.*``; others stay in ``diffy.row`` only (a dot or an
+    """Column names Diffy maps under ``osquery.*``; others stay in ``diffy.row_json`` only (a dot or an
     odd character in a hostile column name must not create objects or collide with sub-fields)."""
     return bool(_COLUMN.match(name))
 
@@ -178,7 +178,7 @@ ROW_PROPERTIES: dict[str, Any] = {
         occurrence={"type": "integer"},
         row_index={"type": "integer"},
         columns=STORED_TEXT,
-        row=RAW,
+        row_json=STORED_TEXT,
     ),
     "osquery": {"type": "object", "dynamic": False, "properties": {}},
 }
@@ -198,8 +198,9 @@ HOST_PROPERTIES: dict[str, Any] = {
         queries_ok=KEYWORD,
         gaps=KEYWORD,
         has_record={"type": "boolean"},
-        manifest_entry=RAW,
-        record=RAW,
+        skip_phase=KEYWORD,
+        manifest_entry_json=STORED_TEXT,
+        record_json=STORED_TEXT,
     ),
 }
 

@@ -15,6 +15,7 @@ never analysed on partial data.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from diffy_analysis.store.mapping import IndexNames
 
 PAGE_SIZE = 5000
 MAX_PAGES = 10_000_000  # bound on every paging loop (far beyond any real run)
-_ROW_SOURCE = ["host.id", "diffy.row_index", "diffy.row", "diffy.columns", "osquery"]
+_ROW_SOURCE = ["host.id", "diffy.row_index", "diffy.row_json", "diffy.columns", "osquery"]
 
 
 def es_run_path(names: IndexNames, run_id: str) -> Path:
@@ -99,15 +100,18 @@ class _HostDoc:
     def diffy(self) -> dict[str, Any]:
         return self.source["diffy"]
 
-    @property
+    @functools.cached_property
     def record(self) -> dict[str, Any]:
-        return self.diffy.get("record") or {}
+        text = self.diffy.get("record_json")
+        return json.loads(text) if isinstance(text, str) else {}
 
 
 def _row_of(source: dict[str, Any]) -> dict[str, str]:
     diffy = source.get("diffy") or {}
-    raw = diffy.get("row")
-    values = raw if isinstance(raw, dict) else (source.get("osquery") or {})
+    text = diffy.get("row_json")
+    if isinstance(text, str):
+        return json.loads(text)  # a row with odd column names, kept whole as text
+    values = source.get("osquery") or {}
     columns = diffy.get("columns")
     if isinstance(columns, list) and set(columns) == set(values):
         return {c: values[c] for c in columns}  # the column order of the file, not of _source
@@ -182,10 +186,9 @@ class EsResults(Results):
         source = [
             "host.id",
             "diffy.status",
-            "diffy.manifest_entry",
+            "diffy.manifest_entry_json",
             "diffy.has_record",
-            "diffy.record.phase",
-            "diffy.record.skip",
+            "diffy.record_json",
         ]
         query = {"bool": {"filter": [{"term": {"diffy.run_id": run_id}}]}}
         hits = _search_after(
@@ -204,7 +207,8 @@ class EsResults(Results):
         hosts: dict[str, dict[str, Any]] = {}
         listed: list[_HostDoc] = []
         for host_doc in self._host_docs(run_id, light=True):
-            entry = host_doc.diffy.get("manifest_entry")
+            text = host_doc.diffy.get("manifest_entry_json")
+            entry = json.loads(text) if isinstance(text, str) else None
             if isinstance(entry, dict):
                 hosts[host_doc.host_id] = entry
             listed.append(host_doc)
