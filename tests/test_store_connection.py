@@ -127,6 +127,17 @@ def test_client_verifies_tls_by_default_and_uses_the_pinned_fingerprint():
     assert config.ssl_assert_fingerprint == fingerprint.replace(":", "").lower()
 
 
+def test_redact_covers_the_wire_forms_of_secrets():
+    import base64
+
+    basic = EsSettings(url="https://es.test", username="diffy", password=PASSWORD)
+    header = base64.b64encode(f"diffy:{PASSWORD}".encode()).decode()
+    assert header not in basic.redact(f"Authorization: Basic {header}")
+    key = EsSettings(url="https://es.test", api_key=API_KEY)
+    decoded = base64.b64decode(API_KEY).decode()
+    assert decoded.split(":", 1)[1] not in key.redact(f"bad key {decoded}")
+
+
 def test_redact_replaces_every_secret_and_url_credentials():
     s = EsSettings(url="https://es.test", api_key=API_KEY, username="u", password=PASSWORD)
     text = f"Authorization: ApiKey {API_KEY} / {PASSWORD} / https://u:{PASSWORD}@es.test"

@@ -8,6 +8,7 @@ in an error, even when Elasticsearch or the transport quotes it back.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
@@ -49,7 +50,19 @@ class EsSettings:
     index_prefix: str = "diffy"
 
     def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.api_key, self.password) if s)
+        """Every form a secret can take on the wire: as given, the ``Basic`` header's base64 of
+        ``user:password``, and the ``id:key`` inside an encoded API key."""
+        found = [s for s in (self.api_key, self.password) if s]
+        if self.username and self.password:
+            found.append(base64.b64encode(f"{self.username}:{self.password}".encode()).decode())
+        if self.api_key:
+            try:
+                decoded = base64.b64decode(self.api_key, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                decoded = ""
+            if ":" in decoded:
+                found.extend([decoded, decoded.split(":", 1)[1]])
+        return tuple(s for s in found if len(s) >= 4)
 
     def redact(self, text: str) -> str:
         """``text`` with every secret (and any credentials embedded in a URL) replaced."""
