@@ -19,6 +19,7 @@ import pytest
 from diffy_analysis.api import analyze
 from diffy_analysis.cli.main import load_command, run
 from diffy_analysis.load import open_results
+from diffy_analysis.verify import verify_run
 from tests.badruns import (
     GOOD_HOSTS,
     HOST_CASES,
@@ -177,3 +178,37 @@ def test_duplicated_host_ids_across_two_runs_stay_distinct(tmp_path):
     keys = {(h.run_id, h.host_id) for h in result.hosts}
     assert len(keys) == 2 * len(GOOD_HOSTS)
     assert {h.run_id for h in result.hosts} == {first.name, second.name}
+
+
+MANIFEST_BREAKING = {
+    "manifest-unsafe-id",
+    "bad-file-entry",
+    "manifest-entry-bad-status",
+    "manifest-entry-not-object",
+}
+
+
+def test_verify_reports_the_corpus_tampering_without_following_links_or_blocking(tmp_path):
+    cases = tuple(c for c in HOST_CASES if c.name not in MANIFEST_BREAKING)
+    report = verify_run(build_hostile_run(tmp_path / "results", cases))
+    problems = {(p.path, p.problem) for p in report.problems}
+    assert {
+        ("hosts/bad-hash-differs/listening_ports.json", "changed"),
+        ("hosts/bad-huge-file/listening_ports.json", "changed"),
+        ("hosts/bad-result-symlink-outside/listening_ports.json", "symlink"),
+        ("hosts/bad-host-json-symlink/host.json", "symlink"),
+        ("hosts/bad-host-dir-symlink", "symlink"),
+        ("hosts/bad-result-fifo/listening_ports.json", "missing"),
+        ("hosts/bad-result-missing/listening_ports.json", "missing"),
+        ("hosts/bad-file-not-in-manifest/listening_ports.json", "unexpected"),
+    } <= problems
+    assert not any("good-" in path for path, _ in problems)
+
+
+def test_verify_refuses_a_manifest_that_breaks_its_schema(tmp_path, capsys):
+    run_dir = build_hostile_run(
+        tmp_path / "results", tuple(c for c in HOST_CASES if c.name == "bad-file-entry")
+    )
+    code = run(load_command("verify"), [str(run_dir)], prog_name="diffy verify")
+    err = capsys.readouterr().err
+    assert code == 2 and "invalid manifest" in err and "Traceback" not in err
