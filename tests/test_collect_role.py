@@ -210,6 +210,15 @@ def test_baseline_lands_under_baselines_app_name_and_is_never_overwritten(tmp_pa
     assert again.rc != 0
     assert "already holds a finished run" in again.stdout
     assert (base / "manifest.json").read_bytes() == before
+    stale = base / "hosts" / "old-host"
+    stale.mkdir(mode=0o700)
+    (stale / "host.json").write_text("{}")
+    replaced = run_playbook(
+        BASELINE, inventory=LOCALHOST, extra_vars={**extra, "diffy_collect_overwrite": True}
+    )
+    assert replaced.rc == 0, replaced.stdout[-3000:]
+    assert not stale.exists(), "an overwritten baseline keeps nothing of the old one"
+    assert validate_run_dir(base)["run_id"] != json.loads(before)["run_id"]
 
 
 def test_check_mode_collects_nothing(tmp_path):
