@@ -100,6 +100,11 @@ class Lab:
                 return host
         raise LabError(f"no lab host {name!r}", hint="see `diffy lab status`")
 
+    def host_dir(self, name: str) -> Path:
+        """The host's private state (etc/, root/, home/, tmp/, var-tmp/, run/, srv/), as seen from
+        outside it: what tests search for footprints left on the host."""
+        return hosts.host_dir(self.lab_dir, self.host(name))
+
     def hosts_of(self, app: str) -> list[spec.LabHost]:
         return [h for h in self.hosts if h.app == app]
 
