@@ -111,6 +111,7 @@ def test_failing_and_timing_out_queries_are_recorded_and_the_rest_completes(tmp_
                     },
                     "mac_only": {"query": "SELECT * FROM launchd;", "platform": "darwin"},
                     "after_all_that": {"query": "SELECT username FROM users WHERE uid = '0';"},
+                    "template_text": {"query": "SELECT '{{ 7*7 }}' AS x, '{% raw %}' AS y;"},
                 },
             }
         )
@@ -141,8 +142,12 @@ def test_failing_and_timing_out_queries_are_recorded_and_the_rest_completes(tmp_
         "runaway": "timeout",
         "mac_only": "unsupported",
         "after_all_that": "ok",
+        "template_text": "ok",
     }
     assert queries["runaway"]["duration_s"] < 30
+    # The pack travels through Ansible as data: Jinja-looking text in it is never templated.
+    template_rows = json.loads((run_dir / "hosts/localhost/template_text.json").read_text())
+    assert template_rows == [{"x": "{{ 7*7 }}", "y": "{% raw %}"}]
     assert json.loads((run_dir / "hosts/localhost/after_all_that.json").read_text()) == [{"username": "root"}]
 
 
