@@ -14,9 +14,11 @@ connection inherits the controller's environment by nature, so the test checks w
 
 from __future__ import annotations
 
+import base64
 import getpass
 import hashlib
 import json
+import logging
 import socket
 import stat
 import tempfile
@@ -26,9 +28,15 @@ import pytest
 import yaml
 
 from diffy_analysis import __version__
+from diffy_analysis.cli import es_options
+from diffy_analysis.cli.index import index
 from diffy_analysis.cli.main import diffy, run
 from diffy_analysis.contract import safe_host_id
 from tests.collection_helpers import REPO, ROLE_DIR, run_dirs, run_playbook
+from tests.es_transport import CompatHeaderNode
+from tests.runbuilder import build_run
+
+pytest_plugins = ["es_emulator"]
 
 CANARIES = {
     "AWS_ACCESS_KEY_ID": "AKIADIFFYCANARY0000001",
@@ -183,3 +191,39 @@ def test_diffy_collect_through_ansible_runner_leaves_no_credential(tmp_path, mon
     assert not any(v in out.out + out.err for v in CANARIES.values())
     assert stat.S_IMODE(results.stat().st_mode) == 0o700
     assert all(m == (0o700 if (run_dir / r).is_dir() else 0o600) for r, m in _modes(run_dir).items())
+
+
+ES_CANARY_KEY = "ZGlmZnlDYW5hcnlBcGlLZXk6bm90LWEtcmVhbC1rZXk="
+ES_CANARY_PASSWORD = "diffyCanaryEsPassword-0123456789"
+
+
+@pytest.fixture
+def es_index_args(es_emulator, es_prefix, tmp_path: Path) -> list[str]:
+    run_dir = build_run(
+        tmp_path, {"h1": {"users": [{"username": "root"}]}, "h2": {"users": [{"username": "root"}]}}
+    )
+    return [str(run_dir), "--es-url", es_emulator.url, "--es-index-prefix", es_prefix]
+
+
+@pytest.mark.parametrize("auth", ["api_key", "basic"])
+def test_es_credentials_never_reach_debug_logs_or_output(auth, es_index_args, caplog, capsys, monkeypatch):
+    """`diffy index` against the ES-API emulator (a stand-in for Elasticsearch) with every logger at
+    DEBUG: the credential is used but appears in no log record and no output."""
+    for name in ("DIFFY_ES_URL", "DIFFY_ES_API_KEY", "DIFFY_ES_USER", "DIFFY_ES_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(es_options, "NODE_CLASS", CompatHeaderNode)
+    caplog.set_level(logging.DEBUG)
+    args = list(es_index_args)
+    if auth == "api_key":
+        monkeypatch.setenv("DIFFY_ES_API_KEY", ES_CANARY_KEY)
+        secrets = [ES_CANARY_KEY]
+    else:
+        monkeypatch.setenv("DIFFY_ES_PASSWORD", ES_CANARY_PASSWORD)
+        args += ["--es-user", "diffy"]
+        secrets = [ES_CANARY_PASSWORD, base64.b64encode(f"diffy:{ES_CANARY_PASSWORD}".encode()).decode()]
+    code = run(index, args, prog_name="diffy index")
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert any(r.name.startswith(("elastic", "urllib3")) for r in caplog.records)  # the client did log
+    seen = caplog.text + out.out + out.err
+    assert not [s for s in secrets if s in seen]
