@@ -185,3 +185,20 @@ def test_identical_files_are_interned_once(tmp_path):
     assert index.file_cache_hits == 4
     assert index.n_features == 1
     assert int(index.document_frequency()[0]) == 5
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            ["web-1", "WEB-1", "10.0.1.1", "10.0.1.12", ".", ":", "-", " ", "a", "0a:1b:2c:3d:4e:5f", "9"]
+        ),
+        max_size=12,
+    )
+)
+def test_fast_masking_matches_the_regex_definition(parts):
+    masker = IdentityMasker.for_host(
+        _identity(hostname="web-1", ipv4=("10.0.1.1",), mac=("0a:1b:2c:3d:4e:5f",))
+    )
+    text = "".join(parts)
+    expected = masker._compiled().sub(lambda m: masker._placeholders[m.lastgroup or ""], text)
+    assert masker.mask(text) == expected

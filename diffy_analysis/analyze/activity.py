@@ -100,6 +100,8 @@ def mark_activity(
     index: FleetIndex, features: np.ndarray, candidates: list[Candidate], weak_weight: float
 ) -> list[Candidate]:
     """Strong added/changed candidates that are transient activity become weak, with the reason."""
+    if not any(c.kind != "missing" and c.strength == "strong" for c in candidates):
+        return candidates
     rows: dict[str, list[dict[str, str]]] = {"crontab": [], "users": [], "logged_in_users": []}
     for fid in features.tolist():
         query = index.query_of(fid)

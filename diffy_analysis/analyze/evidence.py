@@ -1,8 +1,8 @@
 """From candidates to findings: raw evidence rows (fetched lazily) and explanations.
 
 The index keeps normalized rows only. A finding shows the row *as collected* (pid, times and the
-host's real name included), so for the hosts that matter - outliers first, then the highest scores,
-up to ``EVIDENCE_HOST_LIMIT`` hosts - the host's files of the affected queries are re-read (and
+host's real name included), so for the hosts that matter - outliers first, then other hosts with
+strong findings, up to ``EVIDENCE_HOST_LIMIT`` hosts - the host's files of the affected queries are re-read (and
 re-verified against the manifest) and matched back to the normalized rows. Other hosts' findings,
 and every ``missing`` finding (the row is the reference's), show the normalized row: volatile
 columns left out and identity placeholders such as ``<hostname>`` in place.
@@ -19,7 +19,7 @@ from diffy_analysis.findings import Finding
 from diffy_analysis.load import LoadOptions, read_host
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
 
-EVIDENCE_HOST_LIMIT = 1000
+EVIDENCE_HOST_LIMIT = 500
 
 
 def raw_rows(

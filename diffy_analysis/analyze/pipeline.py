@@ -164,9 +164,10 @@ def _host_results(
     scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
     threshold = outlier_threshold(scores, t)
     outlier = scores >= threshold
-    # Raw evidence for the hosts that matter most: outliers, then highest scores.
+    # Raw evidence for the hosts that matter most: outliers, then other hosts with strong findings.
+    strong = [any(c.strength == "strong" for c in found) for found in candidates]
     order = sorted(range(len(index.hosts)), key=lambda i: (not outlier[i], -scores[i], index.hosts[i].label))
-    evidence_for = {i for i in order[:EVIDENCE_HOST_LIMIT] if candidates[i] and scores[i] > 0}
+    evidence_for = {i for i in order[:EVIDENCE_HOST_LIMIT] if outlier[i] or strong[i]}
     all_queries = set(index.queries_seen)
     results = []
     for i, entry in enumerate(index.hosts):

@@ -95,6 +95,55 @@ class IdentityMasker:
         return self._regex
 
     def mask(self, value: str) -> str:
+        """``value`` with every bounded occurrence of the host's tokens replaced by a placeholder.
+
+        Occurrences are found with ``str.find`` on the lower-cased text (C speed, even over a whole
+        file) and only candidate positions are boundary-checked in Python; the regex is kept for
+        the rare text whose lower-casing changes its length.
+        """
         if not self.tokens:
             return value
-        return self._compiled().sub(lambda m: self._placeholders[m.lastgroup or ""], value)
+        low = value.lower()
+        if len(low) != len(value):
+            return self._compiled().sub(lambda m: self._placeholders[m.lastgroup or ""], value)
+        spans: list[tuple[int, int, str]] = []
+        taken = bytearray(len(value))
+        for token, kind in self.tokens:
+            start = 0
+            while (i := low.find(token, start)) != -1:
+                j = i + len(token)
+                start = i + 1
+                if not any(taken[i:j]) and _bounded(low, i, j, kind):
+                    spans.append((i, j, kind))
+                    taken[i:j] = b"\x01" * (j - i)
+        if not spans:
+            return value
+        out = []
+        last = 0
+        for i, j, kind in sorted(spans):
+            out.append(value[last:i])
+            out.append(f"<{kind}>")
+            last = j
+        out.append(value[last:])
+        return "".join(out)
+
+
+_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")
+_HEX = frozenset("0123456789abcdef:")
+_DIGITS = frozenset("0123456789")
+
+
+def _bounded(low: str, i: int, j: int, kind: str) -> bool:
+    """The same boundaries as ``_BOUNDARY``'s lookarounds, on lower-cased text."""
+    before = low[i - 1] if i > 0 else ""
+    after = low[j] if j < len(low) else ""
+    if kind in ("hostname", "instance_id"):
+        return before not in _WORD and after not in _WORD
+    if kind == "ipv4":
+        return (
+            before not in _DIGITS
+            and before != "."
+            and after not in _DIGITS
+            and not (after == "." and j + 1 < len(low) and low[j + 1] in _DIGITS)
+        )
+    return before not in _HEX and after not in _HEX
