@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import html
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from diffy_analysis.findings import Finding
 from diffy_analysis.report._escape import DEFAULT_LIMIT, safe_text, shorten
+from diffy_analysis.report._words import finding_words, short_words
 
 # Any code point, lone surrogates included (what surrogateescape makes of non-UTF-8 bytes).
 ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()))
@@ -43,3 +46,22 @@ def test_known_escapes():
     assert safe_text("\U000e0041") == "\\U000e0041"  # a tag character (invisible)
     assert safe_text(b"ok\xff") == "ok\\xff"
     assert safe_text("x" * 600).endswith("… [100 more characters not shown]")
+
+
+@pytest.mark.timeout(60)
+def test_explanations_with_huge_numbers_do_not_make_the_words_slow():
+    """A 200,000-digit "port" in an explanation: the prevalence patterns stay linear (a pattern that
+    backtracked over it took minutes, so this test would hit its timeout)."""
+    huge = "9" * 200_000
+    for explanation in (
+        f"listens on tcp 0.0.0.0:{huge} (process nc)",
+        f"x; on {huge} of {huge} hosts",
+        "; on " + "1," * 100_000,
+        f"{huge} of {huge} hosts",
+    ):
+        finding = Finding(
+            "listening_ports", "added", {"port": huge}, explanation, 1.0, hosts_with_row=1, hosts_compared=3
+        )
+        assert len(short_words(finding)) <= 80
+        assert finding_words(finding, short=True).endswith("on 1 of 3 hosts")
+        assert "more characters not shown" in finding_words(finding)

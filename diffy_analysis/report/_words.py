@@ -22,13 +22,18 @@ VERDICT_FINDINGS = 2
 VERDICT_FINDINGS_MANY = 1
 SHORT_FINDING_CHARS = 72
 
-# "..., on 1 of 250 hosts" (and similar) at the end of an explanation: dropped in the short form
-# used by the verdict, where the prevalence would make the line too long.
+# Explanations quote attacker-controlled values (a 100,000-digit "port"), so these patterns are
+# written to stay linear: counts are digit runs that must start with a digit, the optional words
+# before a trailing count are letters only, and the trailing pattern only ever sees the last
+# TAIL_CHARS characters (a prevalence clause is far shorter).
+TAIL_CHARS = 120
 # "; on 1 of 250 hosts" anywhere in an explanation (the short forms append the count themselves).
-_PREVALENCE_CLAUSE = re.compile(r"[,;]\s*on\s+[\d,]+\s+of\s+[\d,]+\s+hosts?\b")
+_PREVALENCE_CLAUSE = re.compile(r"[,;] ?on \d[\d,]* of \d[\d,]* hosts?\b")
+# "..., present on 1 of 250 hosts" (and similar) at the end: dropped in the short forms.
 _TRAILING_PREVALENCE = re.compile(
-    r"[,;(]?\s*(?:\w+\s+){0,2}(?:on\s+)?[\d,]+\s+of\s+[\d,]+\s+(?:hosts?|peers?)\)?\s*$"
+    r"[,;(]? ?(?:[A-Za-z]+ ){0,2}(?:on )?\d[\d,]* of \d[\d,]* (?:hosts?|peers?)\)?\s*$"
 )
+
 
 SKIP_STATUS_WORDS = {
     "unreachable": "unreachable",
@@ -86,7 +91,9 @@ def population_words(difference: PopulationDifference, limit: int | None = 300) 
 def plain_words(finding: Finding) -> str:
     """The explanation without its trailing prevalence (raw: not yet made safe)."""
     words = finding.explanation.strip()
-    stripped = _TRAILING_PREVALENCE.sub("", _PREVALENCE_CLAUSE.sub("", words)).rstrip(" ,;")
+    words = _PREVALENCE_CLAUSE.sub("", words)
+    head, tail = words[:-TAIL_CHARS], words[-TAIL_CHARS:]
+    stripped = (head + _TRAILING_PREVALENCE.sub("", tail)).rstrip(" ,;")
     return stripped or words or f"{finding.kind} {finding.query} row"
 
 
