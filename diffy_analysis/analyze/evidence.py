@@ -2,8 +2,9 @@
 
 The index keeps normalized rows only. A finding shows the row *as collected* (pid, times and the
 host's real name included), so for the hosts that matter - outliers first, then other hosts with
-strong findings, up to ``EVIDENCE_HOST_LIMIT`` hosts - the host's files of the affected queries are re-read (and
-re-verified against the manifest) and matched back to the normalized rows. Other hosts' findings,
+strong findings, up to ``EVIDENCE_HOST_LIMIT`` hosts - the host's files of the affected queries are
+re-read (and re-verified against the manifest) and matched back to the normalized rows. Other
+hosts' findings,
 and every ``missing`` finding (the row is the reference's), show the normalized row: volatile
 columns left out and identity placeholders such as ``<hostname>`` in place.
 """

@@ -187,6 +187,7 @@ def _host_results(
                 findings=build_findings(index, chosen, method=method, raw=raw),
                 gaps=_gaps(entry, all_queries, host_queries),
                 identity=entry.identity.as_dict(),
+                notes=tuple(entry.notes),
             )
         )
     results.sort(key=lambda h: (-h.score, h.host, h.run_id or "", h.host_id))
