@@ -67,6 +67,8 @@ class HostResult:
     gaps: tuple[QueryGap, ...] = ()
     identity: dict[str, Any] = field(default_factory=dict)
     """hostname, cloud.instance_id, region, ... as recorded in host.json (for reports and stores)."""
+    notes: tuple[str, ...] = ()
+    """What the loader had to repair to read this host (e.g. invalid UTF-8 replaced): shown in reports."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +81,7 @@ class HostResult:
             "identity": self.identity,
             "findings": [f.to_json() for f in self.findings],
             "gaps": [asdict(g) for g in self.gaps],
+            "notes": list(self.notes),
         }
 
 
@@ -218,6 +221,7 @@ class Analysis:
                 identity=h.get("identity") or {},
                 findings=tuple(finding(f) for f in h["findings"]),
                 gaps=tuple(QueryGap(**g) for g in h.get("gaps") or ()),
+                notes=tuple(h.get("notes") or ()),
             )
             for h in doc["hosts"]
         )

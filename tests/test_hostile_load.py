@@ -130,6 +130,8 @@ def test_real_cli_reports_every_skipped_host_and_never_a_traceback(fmt, hostile_
         assert {(s["host"], s["reason"]) for s in doc["skipped"]} == {
             (s.host, s.reason) for s in analysis.skipped
         }
+        notes = {h["host_id"]: h["notes"] for h in doc["hosts"] if h["notes"]}
+        assert notes == {"bad-invalid-utf8": ["listening_ports.json: invalid UTF-8 replaced with U+FFFD"]}
         return
     # table and HTML: every skip reason (its start), the partial host's gaps, and no raw escapes
     for skip in analysis.skipped:
@@ -137,6 +139,7 @@ def test_real_cli_reports_every_skipped_host_and_never_a_traceback(fmt, hostile_
         shown = {start} if fmt == "table" else {html.escape(start), html.escape(start, quote=False)}
         assert any(s in text for s in shown), skip
     assert "timeout" in text and "unsupported" in text
+    assert "invalid UTF-8 replaced" in text  # the repair is shown, not hidden
     assert "\x1b" not in text and "\x00" not in text and "\u202e" not in text
 
 

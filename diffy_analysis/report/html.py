@@ -250,7 +250,7 @@ def _ranked(analysis: Analysis, anchors: dict[int, str]) -> str:
         cells += [
             f'<td class="num">{len(host.findings)}</td>',
             f"<td>{esc(finding_words(top[0], 140, short=True)) if top else ''}</td>",
-            f"<td>{esc(', '.join(safe_text(g.query, 60) for g in host.gaps))}</td>",
+            f"<td>{esc(safe_text(', '.join([*(g.query for g in host.gaps), *host.notes]), 400))}</td>",
         ]
         row_class = ' class="outlier"' if host.outlier else ""
         out.append(f"<tr{row_class}>{''.join(cells)}</tr>")

@@ -248,6 +248,8 @@ def _host_section(host: HostResult, analysis: Analysis) -> Group:
     if host.gaps:
         gaps = ", ".join(f"{safe_text(g.query, 60)} ({safe_text(g.status, 20)})" for g in host.gaps)
         lines.append(Text(f"  not collected: {gaps}", style="yellow"))
+    if host.notes:  # e.g. invalid UTF-8 replaced while reading: the evidence was repaired to be read
+        lines.append(Text(f"  note: {safe_text('; '.join(host.notes), 300)}", style="yellow"))
     return Group(*lines)
 
 
