@@ -89,6 +89,26 @@ def machine() -> str:
     )
 
 
+def commit() -> str:
+    """The checkout's HEAD (and whether the analysis code has uncommitted changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "diffy_analysis"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" (+ uncommitted changes under diffy_analysis/)" if dirty else "")
+
+
 HEADER = (
     "hosts",
     "method",
@@ -128,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(int(args.one[0]), args.one[1])))
         return 0
     print(f"machine: {machine()}")
+    print(f"commit: {commit()}, load average at start: {os.getloadavg()[0]:.1f}")
     print("| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER), flush=True)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for hosts in (int(s) for s in args.sizes.split(",")):
