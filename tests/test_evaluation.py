@@ -9,10 +9,11 @@ the naive per-host diff shows that the generated noise is real (it flags every h
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
 from diffy_analysis.findings import Analysis, Finding, HostResult
 from diffy_analysis.fleetgen import FleetOptions, generate_fleet
-from diffy_analysis.fleetgen.evaluate import markdown_table, run_method, score
+from diffy_analysis.fleetgen.evaluate import main, markdown_table, run_method, score
 
 SEEDS = {20: 7, 200: 7}
 
@@ -89,3 +90,13 @@ def test_engine_meets_the_detection_bar(fleets, hosts, method):
     assert s.f1 >= 0.95, detail
     assert not s.benign_population_flagged, detail
     assert s.top_rate >= 0.95, detail
+
+
+def test_cli_prints_a_table_and_a_summary(tmp_path):
+    args = ["--sizes", "20", "--seeds", "1,2", "--methods", "naive", "--cache", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "| 20 | default | 1 | naive | 1 | 20 | 0.050 |" in result.output
+    assert "| naive | 2 | 40 | 2 |" in result.output  # pooled over both seeds
+    bad = CliRunner().invoke(main, ["--scenarios", "nope", "--cache", str(tmp_path)])
+    assert bad.exit_code == 2 and "nope" in bad.output
