@@ -197,6 +197,42 @@ def test_unreachable_and_failed_hosts_are_in_the_manifest(tmp_path):
     assert set(manifest["files"]) == {f for f in manifest["files"] if f.startswith("hosts/localhost/")}
 
 
+def test_a_host_whose_collection_fails_is_recorded_and_left_clean(tmp_path):
+    fake = tmp_path / "osqueryi"
+    fake.write_text("not a program\n")
+    fake.chmod(0o644)  # not executable: the module fails after creating its temp dir
+    before = leftover_tmpdirs()
+    results = tmp_path / "results"
+    run_playbook(
+        COLLECT,
+        inventory=LOCALHOST,
+        extra_vars={
+            "diffy_results_root": str(results),
+            "diffy_collect_collector": "osquery",
+            "diffy_collect_osquery_setup": False,
+            "osquery_osqueryi_path": str(fake),
+        },
+    )
+    (run_dir,) = run_dirs(results)
+    host = validate_run_dir(run_dir)["hosts"]["localhost"]
+    assert host["status"] == "failed"
+    assert "does not run" in host["error"]
+    assert leftover_tmpdirs() <= before, "the module removed its temp dir on failure"
+
+
+def test_bad_query_names_are_refused_before_any_host_is_touched(tmp_path):
+    pack = tmp_path / "bad.json"
+    pack.write_text(json.dumps({"queries": {"../escape": {"query": "SELECT 1;"}}}))
+    run = run_playbook(
+        COLLECT,
+        inventory=LOCALHOST,
+        extra_vars={"diffy_results_root": str(tmp_path / "r"), "diffy_collect_pack": str(pack)},
+    )
+    assert run.rc != 0
+    assert "query names use only" in run.stdout
+    assert not (tmp_path / "r").exists()
+
+
 def test_baseline_lands_under_baselines_app_name_and_is_never_overwritten(tmp_path):
     extra = {
         "diffy_results_root": str(tmp_path),
