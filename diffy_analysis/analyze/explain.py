@@ -94,9 +94,9 @@ def _iptables(r: Mapping[str, str]) -> str:
         value = r.get(column, "")
         if value and value not in ("0", "0:65535"):
             parts.append(f"{label} {clip(value)}")
-    if r.get("iniface"):
+    if r.get("iniface") not in ("", None, "all", "*", "any"):
         parts.append(f"in {clip(r.get('iniface'))}")
-    if r.get("match"):
+    if r.get("match") and r.get("match") != proto:
         parts.append(f"({clip(r.get('match'))})")
     if r.get("filter_name") and r.get("filter_name") != "filter":
         parts.append(f"[table {clip(r.get('filter_name'))}]")
