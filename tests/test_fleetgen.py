@@ -255,3 +255,21 @@ def test_cli(tmp_path):
     assert len(list(tmp_path.glob("*.truth.json"))) == 1
     bad = CliRunner().invoke(fleetgen_cli, ["--out", str(tmp_path), "--inject", "teleport"])
     assert bad.exit_code == 2 and "teleport" in bad.output
+
+
+def test_patch_drift_population(tmp_path):
+    """A security update half rolled out: a benign population whose sudo hash differs."""
+    plain = generate_fleet(tmp_path / "a", FleetOptions(hosts=40, seed=8), workers=1)
+    drift = generate_fleet(tmp_path / "b", FleetOptions(hosts=40, seed=8, patched_fraction=0.25), workers=1)
+    assert plain.run_dir.name != drift.run_dir.name
+    truth = drift.truth()
+    patched = truth.populations["patched:sudo-security-update"]
+    assert len(patched) == 10
+    assert "patched:sudo-security-update" not in plain.truth().populations
+
+    def sudo(fleet, host):
+        rows = _rows(fleet.run_dir, host, "system_binaries")
+        return next(r["sha256"] for r in rows if r["path"] == "/usr/bin/sudo")
+
+    unpatched = next(h for h in truth.hosts if h not in patched)
+    assert sudo(drift, patched[0]) != sudo(drift, unpatched) == sudo(plain, unpatched)

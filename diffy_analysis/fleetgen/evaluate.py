@@ -31,6 +31,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "many-compromised": {"compromised_fraction": 0.10, "lateral_probability": 0.5},
     "half-rollout": {"rollout_fraction": 0.5, "large_fraction": 0.5, "canary_fraction": 0.3},
     "no-populations": {"rollout_fraction": 0.0, "large_fraction": 0.0, "canary_fraction": 0.0},
+    "patch-drift": {"patched_fraction": 0.25},
 }
 """Fleet variations beyond the defaults, so the figures are not tuned to one parameter set."""
 TOP = 3

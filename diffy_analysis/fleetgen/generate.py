@@ -127,6 +127,8 @@ def _populations(plan: FleetPlan) -> dict[str, list[str]]:
             pops["instance_type:m6i.2xlarge"].append(h.host_id)
         if h.canary:
             pops["canary"].append(h.host_id)
+        if h.patched:
+            pops.setdefault("patched:sudo-security-update", []).append(h.host_id)
     return pops
 
 

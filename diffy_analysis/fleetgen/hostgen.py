@@ -120,6 +120,7 @@ class HostSpec:
     extra_kthreads: int
     boot_time: int
     collected_at: int
+    patched: bool = False
 
     @property
     def cpus(self) -> int:
@@ -133,16 +134,24 @@ class HostSpec:
     def population(self) -> tuple[str, str, bool]:
         return (self.app_version, self.instance_type, self.canary)
 
+    @property
+    def static_key(self) -> tuple[str, str, bool, bool]:
+        return (self.app_version, self.instance_type, self.canary, self.patched)
+
 
 # ----------------------------------------------------------------------------------------------------
 # Rows that are the same on every host of a population
 
 
 @functools.cache
-def static_tables(app_version: str, instance_type: str, canary: bool) -> dict[str, tuple[SharedRow, ...]]:
+def static_tables(
+    app_version: str, instance_type: str, canary: bool, patched: bool = False
+) -> dict[str, tuple[SharedRow, ...]]:
     """Tables with no per-host content, for one population."""
     v2 = app_version != APP_VERSIONS[0]
     packages = list(BASE_PACKAGES)
+    if patched:
+        packages = [(n, PATCHED_VERSIONS.get(n, v), a, s) for n, v, a, s in packages]
     packages.append((APP_PACKAGE, f"{app_version}-1", "amd64", APP_PACKAGE))
     if v2:
         packages = [
@@ -215,7 +224,7 @@ def static_tables(app_version: str, instance_type: str, canary: bool) -> dict[st
         "system_binaries": rows(
             ("path", "size", "mode", "uid", "gid", "sha256"),
             [
-                (p, size, mode, "0", "0", cat.fake_sha256(pkg, ver, p.replace("/usr", "")))
+                _binary(p, pkg, ver, size, mode, patched=patched)
                 for p, pkg, ver, size, mode in cat.SYSTEM_BINARIES
             ],
         ),
@@ -223,6 +232,20 @@ def static_tables(app_version: str, instance_type: str, canary: bool) -> dict[st
         "kernel_info": (SharedRow(cat.KERNEL_INFO),),
         "etc_hosts": rows(("address", "hostnames"), cat.ETC_HOSTS),
     }
+
+
+PATCHED_VERSIONS = {
+    "sudo": "1.9.13p3-1+deb12u2",
+    "openssl": "3.0.16-1~deb12u1",
+    "libssl3": "3.0.16-1~deb12u1",
+}
+"""The security update that unattended-upgrades is rolling out (the ``patched`` population)."""
+
+
+def _binary(path: str, pkg: str, ver: str, size: str, mode: str, *, patched: bool) -> tuple[str, ...]:
+    if patched and pkg in PATCHED_VERSIONS:
+        ver, size = PATCHED_VERSIONS[pkg], str(int(size) + 512)
+    return (path, size, mode, "0", "0", cat.fake_sha256(pkg, ver, path.replace("/usr", "")))
 
 
 @functools.cache
@@ -506,7 +529,7 @@ _SESSION_MOUNT = SharedRow(
 
 def build_tables(spec: HostSpec, rng: random.Random) -> dict[str, list[dict]]:
     """All 20 query results of one clean host (attacker artifacts are applied afterwards)."""
-    static = static_tables(*spec.population)
+    static = static_tables(*spec.static_key)
     tables: dict[str, list[dict]] = {q: list(static[q]) for q in static}
     processes, by_key = build_processes(spec, rng)
     tables["processes"] = processes

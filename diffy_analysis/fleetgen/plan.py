@@ -9,13 +9,14 @@ from __future__ import annotations
 import calendar
 import hashlib
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from diffy_analysis.fleetgen.artifacts import ARTIFACTS
 from diffy_analysis.fleetgen.hostgen import HostSpec
 from diffy_analysis.fleetgen.processes import APP_VERSIONS
 
+_LATER_OPTIONS = frozenset({"patched_fraction"})
 RUN_STARTED = calendar.timegm((2026, 11, 29, 12, 0, 0, 0, 0, 0))
 """Collection start of every generated run (fixed, so a seed always gives the same bytes)."""
 
@@ -44,6 +45,9 @@ class FleetOptions:
     extra_kthreads_rate: float = 0.05
     unreachable: int = 0
     """Hosts listed in the manifest as unreachable (no data), on top of ``hosts``."""
+    patched_fraction: float = 0.0
+    """Hosts that already applied the latest sudo/openssl security update (unattended-upgrades):
+    a benign population whose /usr/bin/sudo hash differs from the others'."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.inject) - set(ARTIFACTS))
@@ -56,7 +60,13 @@ class FleetOptions:
 
     def run_id(self) -> str:
         """Deterministic run id: the same options give the same id (used as the cache key too)."""
-        digest = hashlib.sha256(repr(self).encode()).hexdigest()[:8]
+        # options added later count only when set, so existing fleets (and caches) keep their ids
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}"
+            for f in fields(self)
+            if f.name not in _LATER_OPTIONS or getattr(self, f.name) != f.default
+        ]
+        digest = hashlib.sha256(f"FleetOptions({', '.join(shown)})".encode()).hexdigest()[:8]
         return f"20261129T120000Z-{digest}"
 
 
@@ -118,6 +128,10 @@ def plan_fleet(options: FleetOptions) -> FleetPlan:
     if n >= 20 and options.canary_fraction > 0:
         canaries = set(rng.sample(range(n), max(3, round(options.canary_fraction * n))))
         hosts = [replace(h, canary=True) if h.index in canaries else h for h in hosts]
+    if options.patched_fraction > 0:  # its own generator: fleets without patched hosts stay byte-identical
+        patch_rng = random.Random(f"fleetgen/{options.seed}/patched")
+        patched = set(patch_rng.sample(range(n), round(options.patched_fraction * n)))
+        hosts = [replace(h, patched=True) if h.index in patched else h for h in hosts]
     plan = FleetPlan(options, hosts)
     plan.injections = _compromise(options, rng)
     plan.unreachable = [
