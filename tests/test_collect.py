@@ -179,3 +179,22 @@ def test_unreadable_inventory_is_a_clear_error(tmp_path, monkeypatch):
     assert "no host of the inventory matched --limit 'app_x'" in message
     assert "Could not connect to the endpoint URL" in message
     assert not any((tmp_path / "r").iterdir())
+
+
+def test_install_modes_match_the_osquery_role_argument_spec():
+    import yaml
+
+    from diffy_analysis.collect.options import OSQUERY_INSTALL_MODES
+
+    spec = yaml.safe_load((REPO / "roles" / "osquery" / "meta" / "argument_specs.yml").read_text())
+    choices = spec["argument_specs"]["main"]["options"]["osquery_install_mode"]["choices"]
+    assert set(OSQUERY_INSTALL_MODES) == set(choices)
+
+
+def test_extra_vars_from_the_cli(tmp_path, capsys):
+    base = ["collect", "-l", "x", "--results-root", str(tmp_path / "r")]
+    assert run(diffy, [*base, "-e", "no_equals_sign"], prog_name="diffy") == 2
+    assert "bad extra var 'no_equals_sign'" in capsys.readouterr().err
+    assert run(diffy, [*base, "-e", "diffy_run_id=x"], prog_name="diffy") == 2
+    assert "diffy_run_id cannot be passed as an extra var" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

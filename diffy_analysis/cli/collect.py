@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import click
 
 from diffy_analysis.collect import COLLECTORS, CollectOptions, CollectResult
 from diffy_analysis.collect.options import DEFAULT_TIMEOUT, OSQUERY_INSTALL_MODES, default_results_root
-from diffy_analysis.errors import EXIT_CLEAN, EXIT_TROUBLE
+from diffy_analysis.errors import EXIT_CLEAN, EXIT_TROUBLE, UsageError
 
 _STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "unreachable": "red"}
 
@@ -68,6 +69,14 @@ def collect_options(func):
             type=click.Path(file_okay=False, path_type=Path),
             help="Keep ansible-runner's event log and stdout under this directory (never in the run dir).",
         ),
+        click.option(
+            "-e",
+            "--extra-var",
+            "extra_vars",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Extra variable for the playbook (repeatable), e.g. -e osquery_ephemeral_src=/srv/osqueryi.",
+        ),
         click.option("--no-progress", is_flag=True, help="No live per-host display."),
     ]
     for decorator in reversed(decorators):
@@ -75,8 +84,19 @@ def collect_options(func):
     return func
 
 
+def _extra_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            raise UsageError(f"bad extra var {pair!r}: expected KEY=VALUE with KEY a variable name")
+        out[key] = value
+    return out
+
+
 def _options(params: dict) -> CollectOptions:
     return CollectOptions(
+        extravars=_extra_vars(params["extra_vars"]),
         limit=params["limit"],
         inventory=tuple(params["inventory"]),
         pack=params["pack"],

@@ -10,7 +10,8 @@ from typing import Any
 from diffy_analysis.contract import DEFAULT_RESULTS_ROOT
 
 COLLECTORS = ("auto", "osquery", "native")
-OSQUERY_INSTALL_MODES = ("package", "ephemeral", "present")
+# roles/osquery/meta/argument_specs.yml is the source of truth; tests/test_collect.py keeps them equal.
+OSQUERY_INSTALL_MODES = ("existing", "repo", "package_file", "url", "ephemeral")
 DEFAULT_TIMEOUT = 1800.0
 
 

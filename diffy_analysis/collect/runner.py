@@ -71,6 +71,9 @@ def _check(options: CollectOptions, project: Path) -> Path:
     for inv in options.inventory:
         if not inv.exists():
             raise UsageError(f"inventory {inv} does not exist")
+    reserved = sorted(set(options.extravars) & {"diffy_results_root", "diffy_run_id"})
+    if reserved:
+        raise UsageError(f"{', '.join(reserved)} cannot be passed as an extra var; use --results-root")
     if options.pack is not None and not options.pack.is_file():
         raise UsageError(f"query pack {options.pack} does not exist")
     return playbook
