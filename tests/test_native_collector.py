@@ -196,3 +196,17 @@ def test_logged_in_users_parses_utmp_records(tmp_path, monkeypatch):
             "pid": "4242",
         }
     ]
+
+
+def test_suid_bin_finds_setuid_files_at_shallow_depth_only(tmp_path, monkeypatch):
+    shallow = tmp_path / ".hidden" / "rootshell"
+    deep = tmp_path / "a" / "b" / "c" / "d" / "e" / "deepshell"
+    for path in (shallow, deep):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\x7fELF")
+        path.chmod(0o4755)
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"x")
+    monkeypatch.setattr(tables_mod, "_SUID_DIRS", (str(tmp_path),))
+    rows = tables_mod.table_suid_bin(tables_mod.Context())
+    assert [(r["path"], r["permissions"]) for r in rows] == [(str(shallow), "S")]

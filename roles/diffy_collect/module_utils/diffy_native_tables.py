@@ -660,6 +660,9 @@ def table_sudoers(ctx):
 
 
 _SUID_DIRS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/tmp")
+# osquery walks these directories recursively.  We stop SUID_MAX_DEPTH levels below each one, so a
+# /tmp full of build or test trees cannot stall collection (setuid drops sit at shallow depth).
+SUID_MAX_DEPTH = 3
 
 
 def table_suid_bin(ctx):
@@ -668,7 +671,9 @@ def table_suid_bin(ctx):
     for top in _SUID_DIRS:
         if os.path.islink(top):
             continue  # /bin -> /usr/bin on merged-/usr systems: scan once
-        for dirpath, _dirnames, filenames in os.walk(top, followlinks=False):
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            if dirpath[len(top) :].count(os.sep) >= SUID_MAX_DEPTH:
+                del dirnames[:]
             ctx.check_deadline()
             for name in filenames:
                 path = os.path.join(dirpath, name)
@@ -676,12 +681,12 @@ def table_suid_bin(ctx):
                     info = os.lstat(path)
                 except OSError:
                     continue
-                if not stat.S_ISREG(info.st_mode) or info.st_ino in seen:
+                if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) in seen:
                     continue
                 perms = "S" if info.st_mode & stat.S_ISUID else ""
                 perms += "G" if info.st_mode & stat.S_ISGID else ""
                 if perms:
-                    seen.add(info.st_ino)
+                    seen.add((info.st_dev, info.st_ino))
                     rows.append(
                         {
                             "path": path,
