@@ -223,3 +223,13 @@ def test_cli_status_and_exec(lab, capsys):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == str(lab.inventory)
     assert "labbr0" in proc.stdout and "10.213.7.1/24" in proc.stdout
+
+
+def test_unknown_host_to_compromise_is_refused_before_anything_is_built(tmp_path):
+    require_lab()
+    config = LabConfig(name=unique_name("tu"), apps=[("app_x", 2)], lab_dir=tmp_path / "lab")
+    config.compromise = {"app-x-09": ["cron"]}
+    with pytest.raises(LabError, match="cannot compromise app-x-09: the lab's hosts are app-x-01, app-x-02"):
+        Lab(config).up()
+    assert not (tmp_path / "lab").exists()
+    assert not [ns for ns in network.list_netns() if ns.startswith(f"{config.name}-")]

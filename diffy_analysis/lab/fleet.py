@@ -147,6 +147,12 @@ class Lab:
     def up(self, *, timeout: float = READY_TIMEOUT) -> Lab:
         require_root()
         require_tools()
+        planned = {h.name for h in spec.plan_hosts(self.config.name, self.config.apps, self.config.subnet)}
+        unknown = sorted(set(self.config.compromise) - planned)
+        if unknown:
+            raise LabError(
+                f"cannot compromise {', '.join(unknown)}: the lab's hosts are {', '.join(sorted(planned))}"
+            )
         self.down()  # after a crash: whatever an earlier lab of this name left behind
         try:
             self._up(timeout)
