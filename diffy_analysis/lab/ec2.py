@@ -34,7 +34,8 @@ def start_moto(lab_ns: str, log_path: Path, port: int = MOTO_PORT) -> int:
     moto = Path(sys.executable).with_name("moto_server")
     if not moto.exists():
         raise LabError(
-            "moto_server is not installed in this Python environment", hint="pip install 'moto[server]'"
+            "moto_server is not installed in this Python environment",
+            hint="pip install 'diffy-analysis[lab]' (moto[server])",
         )
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
