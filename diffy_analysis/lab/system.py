@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,8 @@ def require_tools() -> None:
     for path in (SSHD, HOST_PYTHON):
         if not Path(path).exists():
             missing.append(path)
+    if not Path(sys.executable).with_name("moto_server").exists():
+        missing.append("moto_server (pip install 'diffy-analysis[lab]')")
     if missing:
         raise LabError(
             "the lab needs " + ", ".join(missing),
