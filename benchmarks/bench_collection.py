@@ -1,0 +1,103 @@
+"""Collection benchmark (issue 3): the native collector and one localhost collection, timed.
+
+    python benchmarks/bench_collection.py                  # native engine, default pack, 5 repetitions
+    python benchmarks/bench_collection.py --playbook 3     # plus 3 runs of playbooks/collect.yml on localhost
+
+Prints, per repetition, the wall time of running every query of the default pack with the native
+collector in-process (fresh engine each time, so every table is built), rows returned, and the
+slowest table builds; with --playbook, the wall time of `ansible-playbook playbooks/collect.yml`
+against inventory/localhost.yml (native collector), which includes Ansible's own overhead.
+Figures depend on the machine's load: run it on an idle machine to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "module_utils"))
+
+import diffy_native_engine  # noqa: E402
+
+PACK = REPO / "roles" / "diffy_collect" / "files" / "packs" / "linux-dfir.json"
+
+
+def bench_engine(repetitions: int) -> None:
+    pack = json.loads(PACK.read_text())
+    times = []
+    for rep in range(repetitions):
+        engine = diffy_native_engine.Engine()
+        started = time.perf_counter()
+        rows = 0
+        for query in pack["queries"].values():
+            rows += len(engine.query(query["query"], timeout=60)[1])
+        elapsed = time.perf_counter() - started
+        times.append(elapsed)
+        slowest = sorted(engine.build_seconds.items(), key=lambda kv: -kv[1])[:3]
+        engine.close()
+        builds = ", ".join(f"{name} {seconds:.3f}s" for name, seconds in slowest)
+        print(
+            f"native engine, {len(pack['queries'])} queries: {elapsed:.3f}s, {rows} rows "
+            f"(rep {rep + 1}; slowest builds: {builds})"
+        )
+    print(f"native engine median: {statistics.median(times):.3f}s")
+
+
+def bench_playbook(repetitions: int) -> None:
+    venv_bin = Path(sys.executable).parent
+    times = []
+    for rep in range(repetitions):
+        with tempfile.TemporaryDirectory() as root:
+            started = time.perf_counter()
+            proc = subprocess.run(
+                [
+                    str(venv_bin / "ansible-playbook"),
+                    "-i",
+                    str(REPO / "inventory/localhost.yml"),
+                    str(REPO / "playbooks/collect.yml"),
+                    "-e",
+                    f"diffy_results_root={root}",
+                    "-e",
+                    "diffy_collect_collector=native",
+                ],
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                check=False,
+                env={
+                    "PATH": f"{venv_bin}:/usr/bin:/bin",
+                    "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                    "ANSIBLE_DEPRECATION_WARNINGS": "False",
+                    "HOME": str(Path.home()),
+                },
+            )
+            elapsed = time.perf_counter() - started
+        if proc.returncode != 0:
+            print(f"playbook run {rep + 1} failed (rc {proc.returncode}):\n{proc.stdout[-2000:]}")
+            return
+        times.append(elapsed)
+        print(f"ansible-playbook collect.yml on localhost (native): {elapsed:.2f}s (rep {rep + 1})")
+    print(f"playbook median: {statistics.median(times):.2f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repetitions", type=int, default=5, help="native engine repetitions")
+    parser.add_argument("--playbook", type=int, default=0, help="localhost playbook runs (0: skip)")
+    args = parser.parse_args()
+    bench_engine(args.repetitions)
+    if args.playbook:
+        bench_playbook(args.playbook)
+
+
+if __name__ == "__main__":
+    main()
