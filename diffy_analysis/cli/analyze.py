@@ -41,6 +41,7 @@ def _open_output(output: Path | None) -> TextIO:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except OSError as err:
         raise UsageError(f"cannot write {output}: {err.strerror}") from None
+    os.fchmod(fd, 0o600)  # also when replacing an existing, more open file: reports are evidence
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
