@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from diffy_analysis import contract
 from diffy_analysis.fleetgen import ARTIFACTS, FleetOptions, FleetTruth, evidence_matches, generate_fleet
 from diffy_analysis.fleetgen.__main__ import main as fleetgen_cli
+from diffy_analysis.fleetgen.artifacts import DEFAULT_KINDS
 from diffy_analysis.fleetgen.generate import DEFAULT_PACK
 
 PACK = json.loads(DEFAULT_PACK.read_text())
@@ -109,6 +110,18 @@ def test_truth_matches_the_files(fleet, truth):
     assert len(truth.compromised) == 3  # 5 % of 60
     assert truth.compromised_hosts <= set(truth.hosts)
     assert not (truth.run_dir / "truth.json").exists() and truth.run_dir.name not in truth.run_dir.parent.name
+    _check_evidence(fleet, truth)
+
+
+def test_every_artifact_kind_leaves_the_evidence_it_claims(tmp_path):
+    options = FleetOptions(hosts=160, seed=12, inject=tuple(ARTIFACTS), compromised_fraction=0.2)
+    fleet = generate_fleet(tmp_path, options, workers=1)
+    truth = fleet.truth()
+    assert {a["artifact"] for arts in truth.compromised.values() for a in arts} == set(ARTIFACTS)
+    _check_evidence(fleet, truth)
+
+
+def _check_evidence(fleet, truth):
     for host, artifacts in truth.compromised.items():
         assert 1 <= len(artifacts) <= 3
         assert len({a["artifact"] for a in artifacts}) == len(artifacts)
@@ -143,7 +156,7 @@ def test_populations_and_noise_are_recorded(fleet, truth):
 def test_many_kinds_and_lateral_movement_in_a_larger_fleet(tmp_path):
     truth = generate_fleet(tmp_path, FleetOptions(hosts=400, seed=3), workers=2).truth()
     kinds = {a["artifact"] for arts in truth.compromised.values() for a in arts}
-    assert kinds == set(ARTIFACTS)
+    assert kinds == set(DEFAULT_KINDS)
     campaigns: dict[str, set[str]] = {}
     for host, arts in truth.compromised.items():
         for a in arts:

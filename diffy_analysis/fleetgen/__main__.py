@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from diffy_analysis.fleetgen.artifacts import ARTIFACTS
+from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
 from diffy_analysis.fleetgen.generate import generate_fleet
 from diffy_analysis.fleetgen.plan import FleetOptions
 
@@ -38,7 +38,7 @@ from diffy_analysis.fleetgen.plan import FleetOptions
     "inject",
     multiple=True,
     type=click.Choice(sorted(ARTIFACTS)),
-    help="Artifact kinds to inject (repeatable; default: all kinds).",
+    help="Artifact kinds to inject (repeatable; default: the original eleven kinds, not the later five).",
 )
 @click.option(
     "--compromised",
@@ -108,7 +108,7 @@ def main(
     options = FleetOptions(
         hosts=hosts,
         seed=seed,
-        inject=tuple(inject) or tuple(ARTIFACTS),
+        inject=tuple(inject) or DEFAULT_KINDS,
         compromised_fraction=compromised,
         rollout_fraction=rollout,
         large_fraction=large,

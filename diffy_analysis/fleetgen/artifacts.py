@@ -322,6 +322,89 @@ def _apply_hosts_redirect(t: Tables, spec: HostSpec, p: dict[str, Any], rng: ran
     return [_ev("etc_hosts", "added", address=p["address"], hostnames=p["name"])]
 
 
+# ------------------------------------------------------------------ further kinds (opt-in, see EXTRA_KINDS)
+
+
+def _draw_masquerade(rng: random.Random) -> dict[str, Any]:
+    cpu = rng.randrange(2)
+    return {
+        "name": rng.choice([f"kworker/{cpu}:2", "kswapd0", "kthreaddk", f"ksoftirqd/{cpu}"]),
+        "path": rng.choice(["/dev/shm/.x/kw", "/var/tmp/.font-unix/kthread", "/tmp/.ICE-unix/ksd"]),
+    }
+
+
+def _apply_masquerade(t: Tables, spec: HostSpec, p: dict[str, Any], rng: random.Random) -> list[Evidence]:
+    # a userland implant named like a kernel thread, its binary deleted after start (on_disk 0)
+    _add_process(t, spec, rng, name=p["name"], path=p["path"], cmdline=f"[{p['name']}]", on_disk="0")
+    return [_ev("processes", "added", name=p["name"], path=p["path"])]
+
+
+def _draw_miner(rng: random.Random) -> dict[str, Any]:
+    return {
+        "path": rng.choice(["/var/tmp/.cache/xmrig", "/tmp/.sys/systemd-udevd", "/dev/shm/php-fpm"]),
+        "pool": rng.choice(["pool.supportxmr.com:443", "xmr.2miners.com:2222", "185.220.101.4:3333"]),
+    }
+
+
+def _apply_miner(t: Tables, spec: HostSpec, p: dict[str, Any], rng: random.Random) -> list[Evidence]:
+    name = p["path"].rsplit("/", 1)[-1][:15]
+    cmd = f"{p['path']} -o {p['pool']} -u 4AfUP8Tx --donate-level 1 -B"
+    row = _add_process(
+        t, spec, rng, name=name, path=p["path"], cmdline=cmd, uid="996", cwd="/opt/acme/orders"
+    )
+    row["threads"] = str(spec.cpus)
+    return [_ev("processes", "added", path=p["path"])]
+
+
+def _draw_login_shell(rng: random.Random) -> dict[str, Any]:
+    return {"user": rng.choice(["acme", "www-data", "backup"]), "shell": rng.choice(["/bin/bash", "/bin/sh"])}
+
+
+def _apply_login_shell(t: Tables, spec: HostSpec, p: dict[str, Any], rng: random.Random) -> list[Evidence]:
+    users = t["users"]
+    for i, user in enumerate(users):
+        if user["username"] == p["user"]:
+            users[i] = dict(user, shell=p["shell"])
+    return [_ev("users", "changed", username=p["user"])]
+
+
+def _draw_rogue_service(rng: random.Random) -> dict[str, Any]:
+    unit = rng.choice(["systemd-networkd-helper", "dbus-broker-update", "apt-news-refresh", "cloud-sync"])
+    return {"unit": unit, "binary": f"/usr/lib/.{unit[:6]}/{unit}"}
+
+
+def _apply_rogue_service(t: Tables, spec: HostSpec, p: dict[str, Any], rng: random.Random) -> list[Evidence]:
+    unit = p["unit"] + ".service"
+    t["systemd_units"].append(
+        {
+            "id": unit,
+            "description": p["unit"].replace("-", " "),
+            "load_state": "loaded",
+            "active_state": "active",
+            "sub_state": "running",
+            "fragment_path": f"/etc/systemd/system/{unit}",
+            "source_path": "",
+        }
+    )
+    name = p["unit"][:15]
+    _add_process(t, spec, rng, name=name, path=p["binary"], cmdline=p["binary"])
+    return [_ev("systemd_units", "added", id=unit), _ev("processes", "added", path=p["binary"])]
+
+
+def _draw_hiding_mount(rng: random.Random) -> dict[str, Any]:
+    return {
+        "path": rng.choice(["/var/log/journal", "/proc/31337", "/opt/acme/orders/.cache", "/var/tmp/.X1"]),
+        "kind": rng.choice(["tmpfs", "bind"]),
+    }
+
+
+def _apply_hiding_mount(t: Tables, spec: HostSpec, p: dict[str, Any], rng: random.Random) -> list[Evidence]:
+    device = "tmpfs" if p["kind"] == "tmpfs" else "/dev/nvme0n1p1"
+    fstype = "tmpfs" if p["kind"] == "tmpfs" else "ext4"
+    t["mounts"].append({"device": device, "path": p["path"], "type": fstype, "flags": "rw,relatime"})
+    return [_ev("mounts", "added", path=p["path"])]
+
+
 ARTIFACTS: dict[str, Artifact] = {
     a.name: a
     for a in [
@@ -370,5 +453,36 @@ ARTIFACTS: dict[str, Artifact] = {
             _draw_hosts_redirect,
             _apply_hosts_redirect,
         ),
+        Artifact(
+            "masquerading_process",
+            "an implant named like a kernel thread, its binary deleted",
+            _draw_masquerade,
+            _apply_masquerade,
+        ),
+        Artifact(
+            "miner", "a cryptominer running as the app user from a temp directory", _draw_miner, _apply_miner
+        ),
+        Artifact(
+            "service_user_shell",
+            "a service account given a login shell",
+            _draw_login_shell,
+            _apply_login_shell,
+        ),
+        Artifact(
+            "rogue_service",
+            "a new systemd service running a hidden binary",
+            _draw_rogue_service,
+            _apply_rogue_service,
+        ),
+        Artifact(
+            "hiding_mount",
+            "a tmpfs or bind mount laid over a directory to hide it",
+            _draw_hiding_mount,
+            _apply_hiding_mount,
+        ),
     ]
 }
+EXTRA_KINDS = ("masquerading_process", "miner", "service_user_shell", "rogue_service", "hiding_mount")
+"""Kinds added after the first benchmarks: injected only when asked for (``--inject``, the
+``more-artifacts`` evaluation scenario), so default fleets and their cached copies stay the same."""
+DEFAULT_KINDS = tuple(k for k in ARTIFACTS if k not in EXTRA_KINDS)

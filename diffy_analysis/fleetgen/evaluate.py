@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from diffy_analysis.findings import Analysis
+from diffy_analysis.fleetgen.artifacts import ARTIFACTS
 from diffy_analysis.fleetgen.generate import GeneratedFleet, generate_fleet
 from diffy_analysis.fleetgen.naive import naive_analysis
 from diffy_analysis.fleetgen.plan import FleetOptions
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "half-rollout": {"rollout_fraction": 0.5, "large_fraction": 0.5, "canary_fraction": 0.3},
     "no-populations": {"rollout_fraction": 0.0, "large_fraction": 0.0, "canary_fraction": 0.0},
     "patch-drift": {"patched_fraction": 0.25},
+    "more-artifacts": {"inject": tuple(ARTIFACTS)},
 }
 """Fleet variations beyond the defaults, so the figures are not tuned to one parameter set."""
 TOP = 3

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from diffy_analysis.fleetgen.artifacts import ARTIFACTS
+from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
 from diffy_analysis.fleetgen.hostgen import HostSpec
 from diffy_analysis.fleetgen.processes import APP_VERSIONS
 
@@ -29,8 +29,8 @@ class FleetOptions:
     seed: int = 1
     compromised_fraction: float = 0.05
     """Share of hosts with attacker artifacts (at least one host when > 0)."""
-    inject: tuple[str, ...] = tuple(ARTIFACTS)
-    """Artifact kinds to draw from."""
+    inject: tuple[str, ...] = DEFAULT_KINDS
+    """Artifact kinds to draw from (default: the original eleven; ``ARTIFACTS`` has all)."""
     max_artifacts: int = 3
     lateral_probability: float = 0.3
     """Chance that a compromise is a campaign putting the same artifact on 2-4 hosts."""
