@@ -157,3 +157,24 @@ def test_generated_fleet_detections_on_a_fixed_seed(tmp_path):
                 for ev in artifact["evidence"]
                 for f in top
             ), (host_id, artifact["artifact"])
+
+
+def test_too_many_profiles_fall_back_to_clustering_the_most_common(tmp_path):
+    from diffy_analysis.normalize import load_config  # noqa: PLC0415
+
+    hosts = clean_fleet(40)
+    for i, rows in enumerate(hosts.values()):
+        rows["deb_packages"][0]["version"] = f"3.0.{i % 2}"  # two versions x two sizes: 4 x 10 hosts
+        rows["systemd_units"][0]["description"] = f"Falcon ({(i // 2) % 2})"
+    config = tmp_path / "c.toml"
+    config.write_text("[thresholds]\nmax_profiles = 2\n")
+    analysis = analyze([build_run(tmp_path, hosts)], config=load_config(config))
+    settings = analysis.settings
+    # first the support threshold is doubled (4 -> 16 hosts), then the 2 most common profiles are
+    # clustered and the other two join their most similar one
+    assert settings["cluster_features_min_hosts"] == 16
+    assert settings["clustered_profiles"] == 4
+    assert "fallback" in settings
+    assert len(analysis.dendrogram.labels) == 2
+    assert sum(c.size for c in analysis.clusters) == 40
+    assert _outliers(analysis) == []
