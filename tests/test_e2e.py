@@ -194,6 +194,8 @@ def test_diffy_run_through_ansible_runner_gives_the_same_findings(lab, fleet_run
     for host in lab.hosts_of("app_x"):
         leftovers = [p for d in ("tmp", "var-tmp") for p in (lab.host_dir(host.name) / d).iterdir()]
         assert not leftovers, leftovers
+        home = lab.host_dir(host.name) / "root"  # not even an ~/.ansible directory
+        assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == [".ssh", ".ssh/authorized_keys"]
 
 
 def test_host_stopped_mid_run_is_reported_unreachable(lab, results_root, tmp_path, monkeypatch):
