@@ -160,7 +160,7 @@ def test_generated_fleet_detections_on_a_fixed_seed(tmp_path):
 
 
 def test_too_many_profiles_fall_back_to_clustering_the_most_common(tmp_path):
-    from diffy_analysis.normalize import load_config  # noqa: PLC0415
+    from diffy_analysis.normalize import load_config
 
     hosts = clean_fleet(40)
     for i, rows in enumerate(hosts.values()):
