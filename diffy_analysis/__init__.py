@@ -9,15 +9,15 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def collect(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, documented in api.py
+def collect(*args, **kwargs):  # thin re-export, documented in api.py
     """Run the collection playbook; see :func:`diffy_analysis.api.collect`."""
-    from diffy_analysis.api import collect as _collect
+    from diffy_analysis.api import collect as _collect  # noqa: PLC0415 - keeps `import diffy_analysis` light
 
     return _collect(*args, **kwargs)
 
 
-def analyze(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, documented in api.py
+def analyze(*args, **kwargs):  # thin re-export, documented in api.py
     """Analyse results directories; see :func:`diffy_analysis.api.analyze`."""
-    from diffy_analysis.api import analyze as _analyze
+    from diffy_analysis.api import analyze as _analyze  # noqa: PLC0415 - keeps `import diffy_analysis` light
 
     return _analyze(*args, **kwargs)

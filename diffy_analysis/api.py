@@ -34,7 +34,7 @@ def collect(
     return _collect(options, on_host=on_host)
 
 
-def analyze(run_dirs, *, baseline=None, method="auto", config=None, **kwargs):  # noqa: ANN001, ANN003, ANN201
+def analyze(run_dirs, *, baseline=None, method="auto", config=None, **kwargs):
     """Analyse results directories; return an :class:`~diffy_analysis.findings.Analysis`.
 
     ``run_dirs``: one or more run directories (or bare host directories). ``baseline``: a host
