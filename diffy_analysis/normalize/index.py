@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from diffy_analysis.errors import HostDataError
-from diffy_analysis.load import HostData, HostIdentity, HostRef, parse_rows
+from diffy_analysis.load import HostData, HostIdentity, HostRef, Results, parse_rows
 from diffy_analysis.normalize.mask import IdentityMasker
 from diffy_analysis.normalize.rules import Config, TableRule
 from diffy_analysis.normalize.transforms import TRANSFORMS
@@ -88,6 +88,7 @@ class FleetIndex:
     _profile_ids: dict[bytes, int] = field(default_factory=dict, repr=False)
     _file_cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
     _rules: dict[str, TableRule] = field(default_factory=dict, repr=False)
+    _masker_for: tuple[HostIdentity, IdentityMasker] | None = field(default=None, repr=False)
     _df: np.ndarray | None = field(default=None, repr=False)
     queries_seen: set[str] = field(default_factory=set)
     file_cache_hits: int = 0
@@ -157,6 +158,18 @@ class FleetIndex:
             out.append(fid)
         return out
 
+    def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
+        """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
+        so). Reading hosts through it parses every file once (``build_index`` does)."""
+        if not self.config.mask or not self.rule(query).mask:
+            return text
+        if self._masker_for is None or self._masker_for[0] is not identity:  # one host at a time
+            self._masker_for = (identity, IdentityMasker.for_host(identity))
+        masker = self._masker_for[1]
+        if not masker.mentioned_in(text):
+            return text
+        return masker.mask(text)
+
     def _masked_rows(self, host: HostData, query: str, masker: IdentityMasker | None) -> list[dict[str, str]]:
         """The query's rows with the host's identity masked; the very same list when nothing to mask.
 
@@ -195,13 +208,20 @@ class FleetIndex:
 
     def add(self, host: HostData) -> HostEntry:
         """Intern one host's rows and record its profile. The host's rows can be dropped afterwards."""
-        masker = IdentityMasker.for_host(host.identity) if self.config.mask else None
+        masker = (
+            IdentityMasker.for_host(host.identity) if self.config.mask and host.filtered is None else None
+        )
         ids: list[int] = []
         for query in sorted(host.rows):
             self.queries_seen.add(query)
-            rows = self._masked_rows(host, query, masker)
+            if host.filtered is None:  # not read through mask_text: mask here
+                rows = self._masked_rows(host, query, masker)
+                unchanged = rows is host.rows[query]
+            else:
+                rows = host.rows[query]
+                unchanged = query not in host.filtered
             digest = host.digests.get(query)
-            cache_key = (query, digest) if (digest and rows is host.rows[query]) else None
+            cache_key = (query, digest) if (digest and unchanged) else None
             cached = self._file_cache.get(cache_key) if cache_key else None
             if cached is not None:
                 self.file_cache_hits += 1
@@ -320,9 +340,11 @@ class FleetIndex:
         return out
 
 
-def build_index(hosts: Iterable[HostData], config: Config) -> FleetIndex:
+def build_index(hosts: Results | Iterable[HostData], config: Config) -> FleetIndex:
+    """Index every host; given ``Results``, hosts are read through ``mask_text`` (one parse per file)."""
     index = FleetIndex(config=config)
-    for host in hosts:
+    stream = hosts.iter_hosts(text_filter=index.mask_text) if isinstance(hosts, Results) else hosts
+    for host in stream:
         index.add(host)
     index.finalize()
     return index

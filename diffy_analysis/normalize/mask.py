@@ -56,7 +56,7 @@ class IdentityMasker:
                 and token.lower() not in seen
             ):
                 seen[token.lower()] = kind
-                probes.update((token, token.lower(), token.upper()))
+                probes.update((token, token.lower()))
         # longest first, so "web-1.example.com" wins over "web-1"
         self.tokens = sorted(seen.items(), key=lambda kv: (-len(kv[0]), kv[0]))
         self._probes = tuple(sorted(probes))
@@ -81,7 +81,11 @@ class IdentityMasker:
         return cls(tokens)
 
     def mentioned_in(self, text: str) -> bool:
-        """Fast pre-check over a whole file's text: can any value of it need masking?"""
+        """Fast pre-check over a whole file's text: can any value of it need masking?
+
+        Looks for each token as recorded in host.json and lower-cased (how osquery prints names,
+        MACs and instance ids); a file mentioning the host only in upper case is not masked.
+        """
         return any(probe in text for probe in self._probes)
 
     def _compiled(self) -> re.Pattern[str]:

@@ -20,8 +20,10 @@ _DIGITS = re.compile(r"\d+")
 
 def kernel_thread_names(row: dict[str, str]) -> dict[str, str]:
     """``kworker/u8:3-events_unbound`` -> ``kworker/uN:N`` for kernel threads only."""
+    if row.get("path") or row.get("cmdline"):
+        return row
     name = row.get("name")
-    if not name or row.get("path") or row.get("cmdline") or _DIGITS.search(name) is None:
+    if not name or _DIGITS.search(name) is None:
         return row
     stem = name.split("-", 1)[0] if name.startswith("kworker/") else name
     return {**row, "name": _DIGITS.sub("N", stem)}
