@@ -37,7 +37,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
@@ -146,6 +146,10 @@ class QueryStatus:
     error: str | None = None
 
 
+TextFilter = Callable[[HostIdentity, str, str], str]
+"""``(host identity, query name, file text) -> text to parse``; see :meth:`Results.iter_hosts`."""
+
+
 @dataclass
 class HostData:
     """One host, fully read and checked. Only one is kept in memory at a time when streaming."""
@@ -160,6 +164,9 @@ class HostData:
     mention the host's identity with one fast scan. Dropped with the host."""
     digests: dict[str, str] = field(default_factory=dict, repr=False)
     """sha256 of each result file as read (lets normalization reuse work for byte-identical files)."""
+    filtered: frozenset[str] | None = None
+    """Queries whose rows were parsed from text changed by a ``text_filter`` (e.g. identity masking);
+    None when no filter was given."""
     notes: list[str] = field(default_factory=list)
     """Non-fatal observations, e.g. invalid UTF-8 replaced."""
 
@@ -271,8 +278,17 @@ def parse_rows(text: str, name: str) -> list[dict[str, str]]:
         return rows
     if set(map(type, rows)) != {dict}:
         raise HostDataError(f"{name} has a row that is not an object")
-    # One C-level pass over every value's type: osquery output is all strings, so this is the
-    # common case and costs far less than looking at values one by one in Python.
+    # osquery output is all strings, the common case, checked as cheaply as possible: first on the
+    # text (one "[" and one "{" per row and no bare literal means no nested value and no literal;
+    # numbers were parsed as their text), then with one C-level pass over every value's type.
+    if (
+        text.count("{") == len(rows)
+        and text.count("[") == 1
+        and "null" not in text
+        and "true" not in text
+        and "false" not in text
+    ):
+        return rows
     if set(map(type, chain.from_iterable(map(dict.values, rows)))) <= {str}:
         return rows
     out = []
@@ -479,8 +495,35 @@ def _identity(doc: dict[str, Any]) -> HostIdentity:
     )
 
 
+def _parse_filtered(
+    text: str,
+    filename: str,
+    *,
+    name: str,
+    identity: HostIdentity,
+    text_filter: TextFilter | None,
+    filtered: set[str],
+) -> list[dict[str, str]]:
+    """Rows of one file, parsed from the ``text_filter``'s text when it changed anything (one parse)."""
+    if text_filter is not None:
+        changed = text_filter(identity, name, text)
+        if changed is not text and changed != text:
+            try:
+                rows = parse_rows(changed, filename)
+            except HostDataError:
+                pass  # the raw text decides below, and names the real problem
+            else:
+                filtered.add(name)
+                return rows
+    return parse_rows(text, filename)
+
+
 def read_host(
-    ref: HostRef, options: LoadOptions = LoadOptions(), *, queries: Iterable[str] | None = None
+    ref: HostRef,
+    options: LoadOptions = LoadOptions(),
+    *,
+    queries: Iterable[str] | None = None,
+    text_filter: TextFilter | None = None,
 ) -> HostData:
     """Read and check one host. Raises :class:`HostDataError` with a one-line reason.
 
@@ -491,7 +534,6 @@ def read_host(
     if not _is_plain_dir(ref.path):
         raise HostDataError("host directory is missing or is a symlink")
     run = ref.run
-    prefix = f"{contract.HOSTS_DIR}/{ref.host_id}/"
 
     def checked(name: str, data: bytes, expected: str | None = None) -> str:
         """sha256 of ``data``, after comparing it with the manifest (and host.json) when asked."""
@@ -499,7 +541,7 @@ def read_host(
         if not options.verify_hashes:
             return digest
         if not run.bare:
-            entry = run.files.get(prefix + name)
+            entry = run.files.get(f"{contract.HOSTS_DIR}/{ref.host_id}/{name}")
             if entry is None:
                 raise HostDataError(f"{name} is not listed in the manifest")
             if not _file_entry_ok(entry):
@@ -537,6 +579,8 @@ def read_host(
     rows: dict[str, list[dict[str, str]]] = {}
     texts: dict[str, str] = {}
     digests: dict[str, str] = {}
+    filtered: set[str] = set()
+    identity = _identity(meta)
     for name in sorted(wanted):
         status = statuses[name]
         if status.status != "ok":
@@ -545,15 +589,18 @@ def read_host(
         data = read_bytes(ref.path / filename, limit=options.max_file_bytes)
         digests[name] = checked(filename, data, meta["queries"][name].get("sha256"))
         text = _decode(data, filename, notes)
-        rows[name] = parse_rows(text, filename)
+        rows[name] = _parse_filtered(
+            text, filename, name=name, identity=identity, text_filter=text_filter, filtered=filtered
+        )
         texts[name] = text
     return HostData(
         ref=ref,
-        identity=_identity(meta),
+        identity=identity,
         queries=statuses,
         rows=rows,
         texts=texts,
         digests=digests,
+        filtered=frozenset(filtered) if text_filter is not None else None,
         notes=notes,
     )
 
@@ -582,11 +629,16 @@ class Results:
         apps = {r.app for r in self.runs if r.app}
         return apps.pop() if len(apps) == 1 else None
 
-    def iter_hosts(self) -> Iterator[HostData]:
-        """Yield each readable host once; unreadable ones are appended to ``skipped``."""
+    def iter_hosts(self, text_filter: TextFilter | None = None) -> Iterator[HostData]:
+        """Yield each readable host once; unreadable ones are appended to ``skipped``.
+
+        ``text_filter(identity, query, text) -> text`` rewrites each result file's text before it is
+        parsed (normalization masks the host's identity this way, in one pass, without parsing
+        twice); ``HostData.filtered`` names the files it changed. ``texts`` stay the raw text.
+        """
         for ref in self.refs:
             try:
-                host = read_host(ref, self.options)
+                host = read_host(ref, self.options, text_filter=text_filter)
             except HostDataError as err:
                 self.skipped.append(Skip(ref.label, ref.host_id, err.message, "invalid", ref.run.run_id))
                 continue
