@@ -219,6 +219,7 @@ HEADER = (
     "benign pop. flagged",
     "noise hosts flagged",
     f"artifact in top {TOP}",
+    "artifact in findings",
     "seconds",
 )
 
@@ -239,6 +240,7 @@ def table_row(s: Scores) -> tuple[str, ...]:
         pops,
         str(noise),
         f"{s.artifacts_in_top}/{s.artifacts} ({s.top_rate:.0%})",
+        f"{s.artifacts_anywhere}/{s.artifacts}",
         f"{s.seconds:.2f}",
     )
 
