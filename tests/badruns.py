@@ -270,12 +270,21 @@ def _hostile_names(run: Path, host_id: str, manifest: dict) -> None:
 def _partial(run: Path, host_id: str, manifest: dict) -> None:
     def change(doc: dict) -> None:
         doc["queries"]["crontab"] = {"status": "timeout", "rows": None, "error": "timed out after 60 s"}
-        doc["queries"]["rpm_packages"] = {"status": "unsupported", "rows": None, "error": "no such table"}
+        doc["queries"]["users"] = {"status": "unsupported", "rows": None, "error": "no such table"}
 
-    (host_dir(run, host_id) / "crontab.json").unlink()
-    del manifest["files"][f"hosts/{host_id}/crontab.json"]
+    for query in ("crontab", "users"):
+        (host_dir(run, host_id) / f"{query}.json").unlink()
+        del manifest["files"][f"hosts/{host_id}/{query}.json"]
     edit_host_json(run, host_id, change)
-    manifest["hosts"][host_id].update(status="partial", error="queries not ok: crontab, rpm_packages")
+    manifest["hosts"][host_id].update(status="partial", error="queries not ok: crontab, users")
+
+
+def _made_up_queries(run: Path, host_id: str, manifest: dict) -> None:
+    def change(doc: dict) -> None:
+        for i in range(5000):
+            doc["queries"][f"made_up_{i:05d}"] = {"status": "error", "rows": None, "error": "x"}
+
+    edit_host_json(run, host_id, change)
 
 
 def _multiline_error(status: str) -> Callable[[Path, str, dict], None]:
@@ -562,6 +571,13 @@ HOST_CASES: tuple[HostCase, ...] = (
         reason="^failed: first line$",
         rehash=False,
         status="failed",
+    ),
+    HostCase(
+        "queries-not-in-pack",
+        "host.json reports 5000 made-up queries (would give every other host 5000 gaps)",
+        _made_up_queries,
+        expect="analysed",
+        reason="5000 queries not in the run's pack, ignored",
     ),
     HostCase(
         "partial", "a query timed out and one is unsupported (status partial)", _partial, expect="analysed"

@@ -106,7 +106,9 @@ def build_run(
         data = json.dumps(record, indent=1).encode("utf-8")
         (host_dir / "host.json").write_bytes(data)
         files[f"hosts/{host_id}/host.json"] = {"sha256": _sha(data), "bytes": len(data)}
-    pack = {"queries": {q: {"query": f"SELECT * FROM {q};"} for h in hosts.values() for q in h}}
+    # every query a host reports is in the pack, as in a real run (the loader ignores others)
+    names = [q for h in hosts.values() for q in h] + [q for qs in query_status.values() for q in qs]
+    pack = {"queries": {q: {"query": f"SELECT * FROM {q};"} for q in names}}
     pack_bytes = json.dumps(pack or {"queries": {"x": {"query": "SELECT 1;"}}}).encode()
     (run / "pack.json").write_bytes(pack_bytes)
     manifest = {

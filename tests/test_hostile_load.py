@@ -55,6 +55,8 @@ def test_each_broken_host_is_skipped_with_one_clear_line_or_analysed(case, analy
     skipped = _skipped(analysis, host_id)
     if case.expect == "analysed":
         assert len(analysed) == 1 and not skipped, (case.what, skipped)
+        if case.reason:  # what had to be repaired or ignored is noted on the host
+            assert any(re.search(case.reason, note) for note in analysed[0].notes), analysed[0].notes
         return
     assert not analysed, f"{case.what}: analysed, expected skipped"
     assert len(skipped) == 1, (case.what, [s.host for s in analysis.skipped])
@@ -131,7 +133,9 @@ def test_real_cli_reports_every_skipped_host_and_never_a_traceback(fmt, hostile_
             (s.host, s.reason) for s in analysis.skipped
         }
         notes = {h["host_id"]: h["notes"] for h in doc["hosts"] if h["notes"]}
-        assert notes == {"bad-invalid-utf8": ["listening_ports.json: invalid UTF-8 replaced with U+FFFD"]}
+        assert set(notes) == {"bad-invalid-utf8", "bad-queries-not-in-pack"}
+        assert notes["bad-invalid-utf8"] == ["listening_ports.json: invalid UTF-8 replaced with U+FFFD"]
+        assert not any(g["query"].startswith("made_up") for h in doc["hosts"] for g in h["gaps"])
         return
     # table and HTML: every skip reason (its start), the partial host's gaps, and no raw escapes
     for skip in analysis.skipped:

@@ -32,6 +32,7 @@ from diffy_analysis.load import (
     Results,
     RunInfo,
     Skip,
+    pack_query_names,
 )
 from diffy_analysis.store.documents import doc_id
 from diffy_analysis.store.mapping import IndexNames
@@ -222,6 +223,7 @@ class EsResults(Results):
             finished_at=manifest.get("finished_at"),
             limit=manifest.get("limit"),
             hosts=hosts,
+            pack_queries=pack_query_names(self._packs.get(run_id)),
             source=self,
         )
         refs = []
