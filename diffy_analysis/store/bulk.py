@@ -8,6 +8,7 @@ first few reasons, so the CLI can say what was lost and exit 2.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from typing import Any
 from elasticsearch.helpers import streaming_bulk
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+# elasticsearch-py < 8.16 retries 429 only (``retry_on_status`` arrived in 8.16): 5xx documents are
+# then counted as failed at once, never silently dropped.
+_HELPER_RETRIES_5XX = "retry_on_status" in inspect.signature(streaming_bulk).parameters
 MAX_REASONS = 5
 
 
@@ -81,6 +85,9 @@ def bulk_index(
     report = BulkReport()
     written: set[str] = set()
     bulk_client = client.options(max_retries=0)
+    retry: dict[str, Any] = {}
+    if _HELPER_RETRIES_5XX:
+        retry["retry_on_status"] = RETRY_STATUSES
     results = streaming_bulk(
         bulk_client,
         actions,
@@ -91,7 +98,7 @@ def bulk_index(
         max_retries=settings.max_retries,
         initial_backoff=settings.initial_backoff,
         max_backoff=settings.max_backoff,
-        retry_on_status=RETRY_STATUSES,
+        **retry,
     )
     for done, (ok, item) in enumerate(results, start=1):
         _, info = next(iter(item.items()))
