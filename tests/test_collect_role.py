@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from diffy_analysis import contract
 
-sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "filter_plugins"))
-import diffy_filters
+sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "module_utils"))
+sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "library"))
+import diffy_host_id
 
 COLLECT = REPO / "playbooks" / "collect.yml"
 BASELINE = REPO / "playbooks" / "baseline.yml"
@@ -55,20 +56,27 @@ def validate_run_dir(run_dir: Path) -> dict:
     return manifest
 
 
-def leftover_tmpdirs() -> set[str]:
-    return {p.name for p in Path("/tmp").glob("diffy-*")}
+def host_tmp(tmp_path: Path) -> Path:
+    """A private parent for the temp dirs the roles create on the (local) host: checkable for leftovers
+    even while other test runs use /tmp."""
+    path = tmp_path / "host-tmp"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def test_auto_collection_from_localhost_falls_back_to_native_and_is_schema_valid(tmp_path):
     """The default collector (auto) with no osqueryi on the host: the native collector runs."""
-    before = leftover_tmpdirs()
     run = run_playbook(
         COLLECT,
         inventory=LOCALHOST,
-        extra_vars={"diffy_results_root": str(tmp_path), "osquery_existing_paths": [str(tmp_path / "none")]},
+        extra_vars={
+            "diffy_results_root": str(tmp_path / "results"),
+            "osquery_existing_paths": [str(tmp_path / "none")],
+            "diffy_collect_remote_tmp_parent": str(host_tmp(tmp_path)),
+        },
     )
     assert run.rc == 0, run.stdout[-3000:]
-    (run_dir,) = run_dirs(tmp_path)
+    (run_dir,) = run_dirs(tmp_path / "results")
     assert f"Diffy results: {run_dir}" in run.stdout
     manifest = validate_run_dir(run_dir)
     assert manifest["hosts"] == {"localhost": {"status": "ok", "error": None, "host": "localhost"}}
@@ -90,7 +98,7 @@ def test_auto_collection_from_localhost_falls_back_to_native_and_is_schema_valid
     assert {"uid": "0", "gid": "0", "username": "root"}.items() <= next(
         u for u in users if u["username"] == "root"
     ).items()
-    assert leftover_tmpdirs() <= before, "the private temp dir was removed from the host"
+    assert not any(host_tmp(tmp_path).iterdir()), "the private temp dir was removed from the host"
 
 
 def test_failing_and_timing_out_queries_are_recorded_and_the_rest_completes(tmp_path):
@@ -201,13 +209,13 @@ def test_a_host_whose_collection_fails_is_recorded_and_left_clean(tmp_path):
     fake = tmp_path / "osqueryi"
     fake.write_text("not a program\n")
     fake.chmod(0o644)  # not executable: the module fails after creating its temp dir
-    before = leftover_tmpdirs()
     results = tmp_path / "results"
     run_playbook(
         COLLECT,
         inventory=LOCALHOST,
         extra_vars={
             "diffy_results_root": str(results),
+            "diffy_collect_remote_tmp_parent": str(host_tmp(tmp_path)),
             "diffy_collect_collector": "osquery",
             "diffy_collect_osquery_setup": False,
             "osquery_osqueryi_path": str(fake),
@@ -217,7 +225,7 @@ def test_a_host_whose_collection_fails_is_recorded_and_left_clean(tmp_path):
     host = validate_run_dir(run_dir)["hosts"]["localhost"]
     assert host["status"] == "failed"
     assert "does not run" in host["error"]
-    assert leftover_tmpdirs() <= before, "the module removed its temp dir on failure"
+    assert not any(host_tmp(tmp_path).iterdir()), "the module removed its temp dir on failure"
 
 
 def test_bad_query_names_are_refused_before_any_host_is_touched(tmp_path):
@@ -276,19 +284,34 @@ def test_check_mode_collects_nothing(tmp_path):
 @settings(max_examples=300, deadline=None)
 @given(st.text(min_size=0, max_size=260))
 def test_filter_host_id_rule_equals_the_contract(name):
-    assert diffy_filters.diffy_safe_host_id(name) == contract.safe_host_id(name)
+    assert diffy_host_id.safe_host_id(name) == contract.safe_host_id(name)
 
 
 @pytest.mark.parametrize("name", ["web-1", "web/1", "..", ".", "", "a" * 250, "i-0abc.eu-west-1", "ünïcode"])
 def test_filter_host_id_examples(name):
-    assert diffy_filters.diffy_safe_host_id(name) == contract.safe_host_id(name)
+    assert diffy_host_id.safe_host_id(name) == contract.safe_host_id(name)
 
 
-def test_manifest_hosts_filter_never_drops_a_host():
-    hostvars = {"a": {"diffy_collect_host_result": {"status": "ok", "error": None}}, "b/c": {}}
-    hosts = diffy_filters.diffy_manifest_hosts(["a", "b/c"], hostvars)
+def test_manifest_never_drops_a_host_and_reports_shared_host_ids():
+    # The module imports the rule as Ansible module_utils; outside Ansible, hand it the same module.
+    sys.modules.setdefault("ansible.module_utils.diffy_host_id", diffy_host_id)
+    import diffy_manifest
+
+    hosts = diffy_manifest.manifest_hosts(
+        {
+            "a": {"status": "ok", "error": None},
+            "b/c": None,
+            "x/1": {"status": "ok"},
+            "x_1-" + contract.safe_host_id("x/1").rsplit("-", 1)[1]: {"status": "ok"},
+        }
+    )
     assert hosts["a"] == {"status": "ok", "error": None, "host": "a"}
     lost = hosts[contract.safe_host_id("b/c")]
-    assert lost["status"] == "failed"
-    assert lost["host"] == "b/c"
+    assert (lost["status"], lost["host"]) == ("failed", "b/c")
     assert "no collection result" in lost["error"]
+    shared = hosts[contract.safe_host_id("x/1")]
+    assert shared["status"] == "failed"
+    assert "shared by inventory hosts" in shared["error"]
+    assert diffy_host_id.host_ids(["x/1", contract.safe_host_id("x/1"), "y"])[1] == sorted(
+        ["x/1", contract.safe_host_id("x/1")]
+    )

@@ -35,7 +35,7 @@ from collection_helpers import (
     run_playbook,
     start_moto,
 )
-from test_collect_role import leftover_tmpdirs, validate_run_dir
+from test_collect_role import host_tmp, validate_run_dir
 
 LOCALHOST = REPO / "inventory" / "localhost.yml"
 COLLECT = REPO / "playbooks" / "collect.yml"
@@ -94,7 +94,11 @@ def exported(run) -> tuple[str, str]:
 def test_package_file_install_check_mode_idempotence_and_collection(
     standin, role_playbook, tmp_path, no_installed_standin
 ):
-    extra = {"osquery_install_mode": "package_file", "osquery_package_file": str(standin["deb"])}
+    extra = {
+        "osquery_install_mode": "package_file",
+        "osquery_package_file": str(standin["deb"]),
+        "osquery_tmp_parent": str(host_tmp(tmp_path)),
+    }
     check = run_playbook(role_playbook, inventory=LOCALHOST, extra_vars=extra, check=True)
     assert check.rc == 0, check.stdout[-3000:]
     assert check.recap()["changed"] >= 1, "check mode reports the install it would do"
@@ -109,7 +113,7 @@ def test_package_file_install_check_mode_idempotence_and_collection(
     second = run_playbook(role_playbook, inventory=LOCALHOST, extra_vars=extra)
     assert second.rc == 0, second.stdout[-3000:]
     assert second.recap()["changed"] == 0, "a second install run changes nothing"
-    assert not list(Path("/tmp").glob("diffy-osquery-*")), "the staged package was removed"
+    assert not any(host_tmp(tmp_path).iterdir()), "the staged package was removed"
 
     # The installed (stand-in) osqueryi is then used as a preinstalled one.
     results = tmp_path / "results"
@@ -132,12 +136,13 @@ def test_package_file_install_check_mode_idempotence_and_collection(
 
 
 def test_ephemeral_binary_is_used_then_removed(standin, tmp_path, no_installed_standin):
-    before = leftover_tmpdirs()
     run = run_playbook(
         COLLECT,
         inventory=LOCALHOST,
         extra_vars={
-            "diffy_results_root": str(tmp_path),
+            "diffy_results_root": str(tmp_path / "results"),
+            "diffy_collect_remote_tmp_parent": str(host_tmp(tmp_path)),
+            "osquery_tmp_parent": str(host_tmp(tmp_path)),
             "diffy_collect_collector": "osquery",
             "osquery_install_mode": "ephemeral",
             "osquery_ephemeral_src": str(standin["binary"]),
@@ -145,13 +150,15 @@ def test_ephemeral_binary_is_used_then_removed(standin, tmp_path, no_installed_s
         },
     )
     assert run.rc == 0, run.stdout[-3000:]
-    (run_dir,) = run_dirs(tmp_path)
+    (run_dir,) = run_dirs(tmp_path / "results")
     assert validate_run_dir(run_dir)["hosts"]["localhost"]["status"] == "ok"
     record = json.loads((run_dir / "hosts/localhost/host.json").read_text())
     assert record["collector"] == "osquery"
     assert record["collector_version"] == "0.0.0-diffy-standin"
     assert not dpkg_installed(STANDIN_DEB_NAME)
-    assert leftover_tmpdirs() <= before, "the ephemeral osqueryi and the collection temp dir are gone"
+    assert not any(host_tmp(tmp_path).iterdir()), (
+        "the ephemeral osqueryi and the collection temp dir are gone"
+    )
 
 
 def test_ephemeral_tarball_records_errors_and_timeouts_from_osqueryi(standin, tmp_path):
@@ -173,7 +180,6 @@ def test_ephemeral_tarball_records_errors_and_timeouts_from_osqueryi(standin, tm
             }
         )
     )
-    before = leftover_tmpdirs()
     results = tmp_path / "results"
     run = run_playbook(
         COLLECT,
@@ -184,6 +190,8 @@ def test_ephemeral_tarball_records_errors_and_timeouts_from_osqueryi(standin, tm
             "diffy_collect_pack": str(pack),
             "osquery_install_mode": "ephemeral",
             "osquery_ephemeral_src": str(standin["tarball"]),
+            "osquery_tmp_parent": str(host_tmp(tmp_path)),
+            "diffy_collect_remote_tmp_parent": str(host_tmp(tmp_path)),
         },
     )
     assert run.rc == 0, run.stdout[-3000:]
@@ -199,10 +207,10 @@ def test_ephemeral_tarball_records_errors_and_timeouts_from_osqueryi(standin, tm
         "after_all_that": "ok",
     }
     assert "no such table" in queries["no_such_table"]["error"]
-    assert leftover_tmpdirs() <= before
-    assert not subprocess.run(["pgrep", "-f", "diffy-osqueryi-"], capture_output=True, check=False).stdout, (
-        "the timed-out osqueryi was killed"
-    )
+    assert not any(host_tmp(tmp_path).iterdir())
+    assert not subprocess.run(
+        ["pgrep", "-f", str(host_tmp(tmp_path))], capture_output=True, check=False
+    ).stdout, "the timed-out osqueryi was killed"
 
 
 def test_existing_mode_fails_clearly_without_osqueryi(tmp_path, no_installed_standin):

@@ -41,7 +41,9 @@ options:
     choices: [osquery, native, auto]
     required: true
   hosts:
-    description: C({host_id: {status, error, host}}) for every host the run targeted.
+    description:
+      - C({inventory hostname: diffy_collect_host_result or null}) for every host the run targeted.
+      - A host without a result is recorded as failed, never dropped.
     type: dict
     required: true
   limit:
@@ -77,6 +79,11 @@ import socket
 import stat
 
 from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible.module_utils.diffy_host_id import safe_host_id
+except ImportError:  # the role used from the diffy.diffy collection
+    from ansible_collections.diffy.diffy.plugins.module_utils.diffy_host_id import safe_host_id
 
 FORMAT = "diffy-results/1"
 
@@ -115,6 +122,39 @@ def hash_tree(run_dir):
             digest, size = _sha256(path)
             files["hosts/%s/%s" % (host_id, name)] = {"sha256": digest, "bytes": size}
     return files, problems
+
+
+NO_RESULT = (
+    "no collection result recorded: the host failed or was unreachable before the collect role "
+    "finished (see the Ansible output)"
+)
+
+
+def manifest_hosts(results):
+    """{host_id: {status, error, host}} for every host of the play; none is left out.
+
+    ``results`` maps each inventory hostname of the play to its diffy_collect_host_result, or to
+    nothing when the host failed or became unreachable outside the collect role: such a host is
+    listed as failed.  Two names sharing one host id were not collected (the role refuses them):
+    they are listed once, as failed, naming both.
+    """
+    hosts = {}
+    for name in sorted(results, key=str):
+        result = results[name]
+        if not isinstance(result, dict) or not result.get("status"):
+            result = {"status": "failed", "error": NO_RESULT}
+        error = result.get("error")
+        host_id, label = safe_host_id(name), str(name)
+        if host_id in hosts:
+            label = hosts[host_id]["host"]
+            result = {"status": "failed"}
+            error = "host id shared by inventory hosts %r and %r: neither was collected" % (label, str(name))
+        hosts[host_id] = {
+            "status": str(result["status"]),
+            "error": None if error is None else str(error),
+            "host": label,
+        }
+    return hosts
 
 
 def copy_pack(source, target):
@@ -159,13 +199,7 @@ def main():
     files, problems = hash_tree(run_dir)
     if problems:
         module.fail_json(msg="unexpected entries in the run directory: " + "; ".join(problems[:5]))
-    hosts = {}
-    for host_id, entry in sorted(p["hosts"].items()):
-        hosts[host_id] = {
-            "status": entry.get("status") or "failed",
-            "error": entry.get("error") or None,
-            "host": entry.get("host") or host_id,
-        }
+    hosts = manifest_hosts(p["hosts"])
     manifest = {
         "format": FORMAT,
         "run_id": p["run_id"],

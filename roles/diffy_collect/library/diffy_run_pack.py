@@ -100,7 +100,15 @@ import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.diffy_native_engine import Engine, QueryFailed, rows_as_objects
+
+try:
+    from ansible.module_utils.diffy_native_engine import Engine, QueryFailed, rows_as_objects
+except ImportError:  # the role used from the diffy.diffy collection
+    from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_engine import (
+        Engine,
+        QueryFailed,
+        rows_as_objects,
+    )
 
 BUNDLE_NAME = "diffy-bundle.tar.gz"
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")

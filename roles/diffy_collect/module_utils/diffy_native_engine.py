@@ -17,7 +17,7 @@ import re
 import sqlite3
 import time
 
-try:  # inside Ansible (module_utils) ...
+try:  # inside Ansible, the role on roles_path (role module_utils) ...
     from ansible.module_utils.diffy_native_tables import (
         BUILDERS,
         COLUMNS,
@@ -25,8 +25,17 @@ try:  # inside Ansible (module_utils) ...
         Context,
         TableUnavailable,
     )
-except ImportError:  # ... and as a plain module (the stand-in osqueryi)
-    from diffy_native_tables import BUILDERS, COLUMNS, CONSTRAINED, Context, TableUnavailable
+except ImportError:
+    try:  # ... the role used from the diffy.diffy collection ...
+        from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_tables import (
+            BUILDERS,
+            COLUMNS,
+            CONSTRAINED,
+            Context,
+            TableUnavailable,
+        )
+    except ImportError:  # ... and as a plain module (the stand-in osqueryi)
+        from diffy_native_tables import BUILDERS, COLUMNS, CONSTRAINED, Context, TableUnavailable
 
 __metaclass__ = type
 
