@@ -238,7 +238,7 @@ def analyze(
         base_host, base_name = _baseline_host(base_path, options)
         reference = index.add_reference(base_host)
         baseline_label = str(baseline) if not Path(str(baseline)).exists() else f"{base_name} ({base_path})"
-    for host in results.iter_hosts(text_filter=index.mask_text):
+    for host in index.read(results):
         index.add(host)
     if not index.hosts:
         raise results.nothing_usable()

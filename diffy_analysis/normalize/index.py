@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -157,6 +157,16 @@ class FleetIndex:
                 fid = self._feature(colset, values) if intern else -1
             out.append(fid)
         return out
+
+    def read(self, results: Results) -> Iterator[HostData]:
+        """Stream ``results``' hosts, masked while read when the reader supports a text filter.
+
+        Readers that override ``iter_hosts`` without one (e.g. rows read back from Elasticsearch)
+        yield unfiltered hosts, which :meth:`add` masks itself: same result, a little slower.
+        """
+        if type(results).iter_hosts is Results.iter_hosts:
+            return results.iter_hosts(text_filter=self.mask_text)
+        return results.iter_hosts()
 
     def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
         """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
@@ -343,8 +353,7 @@ class FleetIndex:
 def build_index(hosts: Results | Iterable[HostData], config: Config) -> FleetIndex:
     """Index every host; given ``Results``, hosts are read through ``mask_text`` (one parse per file)."""
     index = FleetIndex(config=config)
-    stream = hosts.iter_hosts(text_filter=index.mask_text) if isinstance(hosts, Results) else hosts
-    for host in stream:
+    for host in index.read(hosts) if isinstance(hosts, Results) else hosts:
         index.add(host)
     index.finalize()
     return index
