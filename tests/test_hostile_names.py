@@ -21,6 +21,7 @@ import yaml
 from diffy_analysis.contract import safe_host_id
 from tests.collection_helpers import REPO, run_dirs, run_playbook
 
+pytestmark = pytest.mark.slow  # real ansible-playbook runs
 NAMES = ("../../escape", "..", "a/b/../c", "esc\x1bhost\x07nul\x00new\nline\ttab", "x" * 300, "üñí")
 PACK = {"queries": {q: {"query": f"SELECT * FROM {q};"} for q in ("os_version", "users", "kernel_info")}}
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")

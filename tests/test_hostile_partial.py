@@ -37,6 +37,7 @@ case "$*" in
 esac
 """
 SSH_ARGS = "-o ConnectTimeout=5 -o BatchMode=yes -o StrictHostKeyChecking=no"
+pytestmark = pytest.mark.slow  # real ansible-playbook runs
 ANALYZE = [sys.executable, "-c", "from diffy_analysis.cli.main import analyze_main; analyze_main()"]
 
 

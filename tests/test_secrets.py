@@ -109,6 +109,7 @@ def _manifest(run_dir: Path) -> dict:
     return json.loads((run_dir / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_no_credential_in_results_host_temp_dirs_or_output(playbook_run):
     assert (
         _leaks(
@@ -124,6 +125,7 @@ def test_no_credential_in_results_host_temp_dirs_or_output(playbook_run):
     assert "AWS_" not in host_json  # no environment facts in the host record at all
 
 
+@pytest.mark.slow
 def test_host_temp_dirs_are_removed_even_when_the_collector_fails(playbook_run):
     hosts = _manifest(playbook_run["run"])["hosts"]
     assert hosts["ok-host"]["status"] == "ok"
@@ -133,6 +135,7 @@ def test_host_temp_dirs_are_removed_even_when_the_collector_fails(playbook_run):
     assert list(playbook_run["remote-tmp"].iterdir()) == []  # nor Ansible's own module temp dirs
 
 
+@pytest.mark.slow
 def test_two_names_with_one_host_id_are_refused_not_overwritten(playbook_run):
     run_dir = playbook_run["run"]
     entry = _manifest(run_dir)["hosts"][COLLIDING[1]]
@@ -146,6 +149,7 @@ def _modes(run_dir: Path) -> dict[str, int]:
     return {str(p.relative_to(run_dir)): stat.S_IMODE(p.lstat().st_mode) for p in paths}
 
 
+@pytest.mark.slow
 def test_results_are_readable_by_their_owner_only(playbook_run):
     modes = _modes(playbook_run["run"])
     assert len(modes) > 5
@@ -154,6 +158,7 @@ def test_results_are_readable_by_their_owner_only(playbook_run):
         assert mode == (0o700 if path.is_dir() else 0o600), (rel, oct(mode))
 
 
+@pytest.mark.slow
 def test_manifest_says_who_collected_when_with_which_pack_and_version(playbook_run):
     run_dir = playbook_run["run"]
     manifest = _manifest(run_dir)
