@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from collection_helpers import REPO, SYSTEM_PYTHON, run_dirs, run_playbook
+from collection_helpers import REPO, SYSTEM_PYTHON, VENV_BIN, ansible_env, run_dirs, run_playbook
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -315,3 +316,60 @@ def test_manifest_never_drops_a_host_and_reports_shared_host_ids():
     assert diffy_host_id.host_ids(["x/1", contract.safe_host_id("x/1"), "y"])[1] == sorted(
         ["x/1", contract.safe_host_id("x/1")]
     )
+
+
+def test_role_works_from_the_built_collection(tmp_path):
+    """Roles in a collection cannot carry plugins: the modules must come from the collection's plugins/."""
+    env = ansible_env()
+    build = subprocess.run(
+        [str(VENV_BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert build.returncode == 0, build.stderr[-2000:]
+    (artifact,) = tmp_path.glob("diffy-diffy-*.tar.gz")
+    install = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-galaxy"),
+            "collection",
+            "install",
+            "--offline",
+            "--no-deps",
+            "-p",
+            str(tmp_path / "cols"),
+            str(artifact),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    playbook = tmp_path / "existing.yml"
+    playbook.write_text(
+        "- name: An existing playbook\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Collect for Diffy\n      ansible.builtin.include_role:\n"
+        "        name: diffy.diffy.diffy_collect\n"
+        "- name: Manifest\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Write manifest.json\n      ansible.builtin.include_role:\n"
+        "        name: diffy.diffy.diffy_collect\n        tasks_from: manifest\n"
+    )
+    (tmp_path / "no-roles").mkdir()
+    run = run_playbook(
+        playbook,
+        inventory=LOCALHOST,
+        cwd=tmp_path,
+        extra_vars={"diffy_results_root": str(tmp_path / "results"), "diffy_collect_collector": "native"},
+        env={
+            "ANSIBLE_ROLES_PATH": str(tmp_path / "no-roles"),
+            "ANSIBLE_COLLECTIONS_PATH": str(tmp_path / "cols"),
+            "ANSIBLE_CONFIG": str(tmp_path / "no-ansible.cfg"),
+        },
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    (run_dir,) = run_dirs(tmp_path / "results")
+    assert validate_run_dir(run_dir)["hosts"]["localhost"]["status"] == "ok"
