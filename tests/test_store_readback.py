@@ -203,3 +203,19 @@ def test_two_stored_runs_analysed_together(tmp_path, es_client, names):
     from_es = analyze((), results=stored)
     assert from_es.to_json() == from_disk.to_json()
     assert [h.host for h in from_es.outliers] == ["web-002"]
+
+
+def test_text_filter_applies_as_when_reading_files(tmp_path, es_client, names):
+    """Normalization masks identity while reading (a text filter); the store's reader honours it."""
+    from diffy_analysis.normalize import FleetIndex, default_config
+
+    hosts = fleet(3, {"users": [{"username": "root", "uid": "0"}]})
+    for host_id, queries in hosts.items():  # each host's own name in its /etc/hosts: masked
+        queries["etc_hosts"] = [{"address": "127.0.1.1", "hostnames": f"{host_id} {host_id}.internal"}]
+    run = build_run(tmp_path, hosts)
+    index_results(es_client, names, open_results([run]), bulk=FAST)
+    mask = FleetIndex(config=default_config()).mask_text
+    disk = [(h.ref.host_id, h.rows, h.filtered) for h in open_results([run]).iter_hosts(text_filter=mask)]
+    stored = EsResults(es_client, names, ["20261129T101500Z-a1b2c3"]).iter_hosts(text_filter=mask)
+    assert [(h.ref.host_id, h.rows, h.filtered) for h in stored] == disk
+    assert all(filtered == {"etc_hosts"} for _, _, filtered in disk)

@@ -32,7 +32,9 @@ from diffy_analysis.load import (
     Results,
     RunInfo,
     Skip,
+    TextFilter,
     pack_query_names,
+    parse_rows,
 )
 from diffy_analysis.store.documents import doc_id
 from diffy_analysis.store.mapping import IndexNames
@@ -246,7 +248,9 @@ class EsResults(Results):
 
     # -- streaming ------------------------------------------------------------------------------
 
-    def iter_hosts(self) -> Iterator[HostData]:
+    def iter_hosts(self, text_filter: TextFilter | None = None) -> Iterator[HostData]:
+        """Yield each host once, as ``load.Results.iter_hosts`` does (``text_filter`` included: it is
+        applied to each query's rows as JSON text, and ``filtered`` names the queries it changed)."""
         for run in self.runs:
             run_refs = {ref.host_id: ref for ref in self.refs if ref.run is run}
             cursors = {
@@ -259,17 +263,14 @@ class EsResults(Results):
                     continue  # a manifest-phase skip, already listed
                 rows_by_query = {q: cursor.take(host_doc.host_id) for q, cursor in cursors.items()}
                 if not host_doc.diffy.get("has_record"):
-                    skip = host_doc.record.get("skip") or {}
-                    self.skipped.append(
-                        Skip(**skip) if skip else Skip(ref.label, ref.host_id, "unusable", "invalid")
-                    )
+                    self.skipped.append(self._skip_from(host_doc, run.run_id or ""))
                     continue
                 host = self._host_data(ref, host_doc, rows_by_query)
                 if isinstance(host, Skip):
                     self.skipped.append(host)
                     continue
                 self.hosts_read += 1
-                yield host
+                yield _filtered(host, text_filter) if text_filter is not None else host
 
     def _host_data(
         self, ref: HostRef, host_doc: _HostDoc, rows_by_query: dict[str, list[dict[str, str]]]
@@ -329,6 +330,19 @@ class EsResults(Results):
         if isinstance(host, Skip):
             raise HostDataError(host.reason)
         return host
+
+
+def _filtered(host: HostData, text_filter: TextFilter) -> HostData:
+    """``host`` with its rows re-parsed from ``text_filter``'s output where it changed anything."""
+    changed: set[str] = set()
+    for query, rows in host.rows.items():
+        text = json.dumps(rows, ensure_ascii=False)
+        new = text_filter(host.identity, query, text)
+        if new != text:
+            host.rows[query] = parse_rows(new, f"{query}.json")
+            changed.add(query)
+    host.filtered = frozenset(changed)
+    return host
 
 
 def _pack_of(text: Any) -> Any:
