@@ -66,7 +66,16 @@ def start_emulator() -> Emulator:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [resolve_binary(), "-addr", f"127.0.0.1:{port}", "-no-stdin-watch", "-no-ja"],
+        # -parent-pid: the emulator exits by itself if this test process dies without cleaning up.
+        [
+            resolve_binary(),
+            "-addr",
+            f"127.0.0.1:{port}",
+            "-no-stdin-watch",
+            "-no-ja",
+            "-parent-pid",
+            str(os.getpid()),
+        ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
