@@ -125,6 +125,8 @@ def print_summary(result: CollectResult) -> None:
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
+    from diffy_analysis.report._escape import safe_text  # noqa: PLC0415
+
     console = Console()
     counts = result.counts
     collected = counts["ok"] + counts["partial"]
@@ -139,11 +141,11 @@ def print_summary(result: CollectResult) -> None:
             table.add_column(col)
         for host in result.hosts:
             style = _STATUS_STYLE.get(host.status, "white")
-            table.add_row(
-                Text(host.host),
-                Text(host.hostname or "-"),
-                Text(host.status, style=style),
-                Text(host.error or ""),
+            table.add_row(  # host names and errors come from hosts: no raw control characters
+                Text(safe_text(host.host, 120)),
+                Text(safe_text(host.hostname or "-", 120)),
+                Text(safe_text(host.status, 20), style=style),
+                Text(safe_text(host.error or "", 300)),
             )
         console.print(table)
     console.print(f"Run directory: [bold]{result.run_dir}[/]")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from diffy_analysis.collect.events import HostState
 
 _STYLE = {"running": "cyan", "done": "green", "failed": "red", "unreachable": "red"}
+
+
+def plain(text: str, limit: int) -> str:
+    """Text from a host (its name, an error it returned) made printable and markup-free: rich passes
+    ESC sequences through, and a compromised host must not write to the responder's terminal."""
+    shown = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text[: limit * 4])
+    return escape(shown[:limit])
 
 
 class HostProgress:
@@ -34,7 +42,7 @@ class HostProgress:
         self.progress.stop()
 
     def update(self, host: str, state: HostState) -> None:
-        label = "controller (manifest)" if host == "localhost" else host
+        label = "controller (manifest)" if host == "localhost" else plain(host, 60)
         if host not in self.rows:
             self.rows[host] = self.progress.add_task(f"{label:<24}", total=None, counts="", status="")
         style = _STYLE.get(state.state, "white")
@@ -46,7 +54,7 @@ class HostProgress:
         self.progress.update(
             self.rows[host],
             counts=counts,
-            status=f"[{style}]{status[:80]}[/]",
+            status=f"[{style}]{plain(status, 80)}[/]",
             total=1 if finished else None,
             completed=1 if finished else 0,
         )

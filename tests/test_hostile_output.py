@@ -1,0 +1,57 @@
+"""`diffy collect` prints what hosts sent back (their names, hostnames, error messages): a compromised
+host must not be able to write escape sequences or rich markup to the responder's terminal, neither
+in the live progress display nor in the summary table."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from rich.console import Console
+
+from diffy_analysis.cli import collect as collect_cli
+from diffy_analysis.collect.events import HostState
+from diffy_analysis.collect.progress import HostProgress
+from diffy_analysis.collect.result import CollectResult, HostOutcome
+
+HOSTILE = "web-1\x1b]0;pwned\x07\x1b[2J\x1b[31mRED\x00\r[link=http://evil.invalid]click[/link] [/]"
+
+
+def _plain_console() -> tuple[Console, io.StringIO]:
+    out = io.StringIO()
+    return Console(file=out, force_terminal=True, color_system=None, width=200), out
+
+
+LIVE_CONTROL = re.compile(r"\x1b\[\?25[lh]|\x1b\[2K|\x1b\[\d*A|\r")
+"""The cursor and line controls rich's live display writes itself (not text from hosts)."""
+
+
+def _assert_clean(text: str) -> None:
+    text = LIVE_CONTROL.sub("", text)
+    assert "\x1b" not in text and "\x07" not in text and "\x00" not in text and "\r" not in text
+
+
+def test_live_progress_escapes_host_names_and_errors():
+    console, out = _plain_console()
+    with HostProgress(console=console) as display:
+        display.update(HOSTILE, HostState(HOSTILE, task=HOSTILE))
+        display.update(HOSTILE, HostState(HOSTILE, state="failed", failed=1, last_error=HOSTILE))
+        display.progress.refresh()
+    _assert_clean(out.getvalue())
+    assert "\\x1b" in out.getvalue()  # visible, escaped
+
+
+def test_collect_summary_escapes_what_hosts_sent(monkeypatch, capsys):
+    result = CollectResult(
+        run_id="20261129T101500Z-abcdef",
+        run_dir=Path("/tmp/nowhere"),
+        runner_status="failed",
+        rc=2,
+        hosts=(HostOutcome("web-1", HOSTILE, "failed", error=HOSTILE, hostname=HOSTILE),),
+        manifest={},
+    )
+    console, out = _plain_console()
+    monkeypatch.setattr("rich.console.Console", lambda *a, **k: console)
+    collect_cli.print_summary(result)
+    _assert_clean(out.getvalue())
