@@ -11,9 +11,11 @@ from pathlib import Path
 from rich.console import Console
 
 from diffy_analysis.cli import collect as collect_cli
+from diffy_analysis.cli.main import load_command, run
 from diffy_analysis.collect.events import HostState
 from diffy_analysis.collect.progress import HostProgress
 from diffy_analysis.collect.result import CollectResult, HostOutcome
+from tests.runbuilder import build_run
 
 HOSTILE = "web-1\x1b]0;pwned\x07\x1b[2J\x1b[31mRED\x00\r[link=http://evil.invalid]click[/link] [/]"
 
@@ -55,3 +57,14 @@ def test_collect_summary_escapes_what_hosts_sent(monkeypatch, capsys):
     monkeypatch.setattr("rich.console.Console", lambda *a, **k: console)
     collect_cli.print_summary(result)
     _assert_clean(out.getvalue())
+
+
+def test_verify_escapes_file_names_found_on_disk(tmp_path, capsys):
+    """A file name under hosts/ can come from anyone who could write there; verify lists it."""
+    run_dir = build_run(tmp_path, {"h1": {"users": [{"username": "root"}]}})
+    (run_dir / "hosts" / "h1" / "evil\x1b]0;pwned\x07.json").write_text("[]")
+    (run_dir / "hosts" / "h1" / b"bad\xff".decode("utf-8", "surrogateescape")).write_text("x")
+    assert run(load_command("verify"), [str(run_dir)], prog_name="diffy verify") == 1
+    out = capsys.readouterr().out
+    _assert_clean(out)
+    assert "evil\\x1b]0;pwned\\x07.json" in out and "unexpected" in out

@@ -22,6 +22,8 @@ def verify(run_dirs: tuple[Path, ...], as_json: bool) -> int:
 
     Exit status: 0 when every run verifies, 1 on any mismatch, 2 when a run cannot be read.
     """
+    from diffy_analysis.report._escape import safe_text  # noqa: PLC0415 - lazy, keeps --help fast
+
     reports = [verify_run(d) for d in run_dirs]
     if as_json:
         doc = [
@@ -42,6 +44,7 @@ def verify(run_dirs: tuple[Path, ...], as_json: bool) -> int:
             click.echo(
                 f"{r.run_dir} (run {r.run_id}): {r.files_checked} files, {r.bytes_checked} bytes: {status}"
             )
-            for p in r.problems:
-                click.echo(f"  {p.problem:<10} {click.style(p.path, bold=True)}  {p.detail}")
+            for p in r.problems:  # file names under hosts/ may come from a host: escape them
+                path = click.style(safe_text(p.path, 300), bold=True)
+                click.echo(f"  {p.problem:<10} {path}  {safe_text(p.detail, 300)}")
     return EXIT_CLEAN if all(r.ok for r in reports) else EXIT_FOUND
