@@ -109,4 +109,6 @@ def show(*, app, name, as_json, results_root) -> None:
     click.echo(f"  run:          {b.run_id} (collected {b.collected_at or 'unknown'})")
     click.echo(f"  pack:         {b.pack or 'unknown'}")
     click.echo(f"  saved:        {b.saved_at or 'unknown'} from {b.source or 'unknown'}")
-    click.echo(f"  hosts ({len(b.hosts)}):  {', '.join(b.hosts)}")
+    from diffy_analysis.report._escape import safe_text  # noqa: PLC0415 - host names may be hostile
+
+    click.echo(f"  hosts ({len(b.hosts)}):  {', '.join(safe_text(h, 120) for h in b.hosts)}")
