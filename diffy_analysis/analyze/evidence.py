@@ -50,7 +50,7 @@ def changed_columns(index: FleetIndex, fid: int, ref_fid: int) -> tuple[str, ...
 def top_candidates(index: FleetIndex, candidates: list[Candidate], limit: int) -> list[Candidate]:
     """The ``limit`` most important candidates, in order.
 
-    Heaviest first; among findings of (about) equal weight, different tables come before a second
+    Heaviest first; among findings of about equal weight (to 0.1), different tables come before a second
     finding of the same table, so one artifact that shows as several rows (``/bin/ps`` and
     ``/usr/bin/ps``) does not push another artifact out of a responder's first lines.
     """
@@ -59,7 +59,7 @@ def top_candidates(index: FleetIndex, candidates: list[Candidate], limit: int) -
     ranked = []
     for position, cand in enumerate(ordered):
         query = index.query_of(cand.fid)
-        ranked.append(((-round(cand.weight, 2), cand.strength != "strong", seen[query], position), cand))
+        ranked.append(((-round(cand.weight, 1), cand.strength != "strong", seen[query], position), cand))
         seen[query] += 1
     ranked.sort(key=lambda item: item[0])
     return [cand for _, cand in ranked[:limit]]
