@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from diffy_analysis.contract import new_run_id
 from diffy_analysis.lab import LabConfig
 from diffy_analysis.lab.testing import running_lab, unique_name
 from tests.collection_helpers import REPO, run_dirs
@@ -48,6 +49,49 @@ def test_canary_credentials_never_reach_lab_hosts_over_ssh(lab, tmp_path):
     for host in lab.hosts_of("app_x"):
         state = Path(lab.host_dir(host.name))
         assert _leaks(state) == [], host.name
+        leftovers = [p for sub in ("tmp", "var-tmp") for p in (state / sub).glob("diffy-*")]
+        leftovers += list((state / "root").glob(".ansible/tmp/*"))
+        assert leftovers == [], (host.name, leftovers)
+
+
+def test_temp_dirs_are_removed_from_lab_hosts_when_the_collector_fails(lab, tmp_path):
+    results = tmp_path / "results"
+    argv = [
+        "ansible-playbook", "playbooks/collect.yml", "-i", str(lab.inventory), "-l", "app_x",
+        "-e", f"diffy_results_root={results}", "-e", "diffy_collect_collector=osquery",
+        "-e", json.dumps({"diffy_collect_osquery_setup": False, "osquery_osqueryi_path": "/none/osqueryi"}),
+    ]  # fmt: skip
+    proc = lab.run_controller(argv, timeout=600, cwd=REPO, capture_output=True, text=True)
+    (run_dir,) = run_dirs(results)
+    hosts = json.loads((run_dir / "manifest.json").read_text())["hosts"]
+    assert hosts and all(e["status"] == "failed" and "does not run" in e["error"] for e in hosts.values()), (
+        proc.stdout[-2000:]
+    )
+    for host in lab.hosts_of("app_x"):
+        state = Path(lab.host_dir(host.name))
+        leftovers = [p for sub in ("tmp", "var-tmp") for p in (state / sub).glob("diffy-*")]
+        leftovers += list((state / "root").glob(".ansible/tmp/*"))
+        assert leftovers == [], (host.name, leftovers)
+
+
+def test_temp_dirs_are_removed_from_lab_hosts_when_a_task_fails_after_collecting(lab, tmp_path):
+    """The collector ran and left its results in the host's temp dir; then the fetch fails (the
+    controller's incoming path is blocked by a file): the role's `always:` must still clean the host."""
+    run_id = new_run_id()
+    run_dir = tmp_path / "results" / run_id
+    run_dir.mkdir(parents=True)
+    (run_dir / ".incoming").write_text("a file where the fetch wants a directory")
+    argv = [
+        "ansible-playbook", "playbooks/collect.yml", "-i", str(lab.inventory), "-l", "app_x",
+        "-e", f"diffy_results_root={tmp_path / 'results'}", "-e", f"diffy_run_id={run_id}",
+        "-e", "diffy_collect_collector=native",
+    ]  # fmt: skip
+    proc = lab.run_controller(argv, timeout=600, cwd=REPO, capture_output=True, text=True)
+    assert "Fetch the result bundle" in proc.stdout
+    hosts = json.loads((run_dir / "manifest.json").read_text())["hosts"]
+    assert hosts and all(e["status"] == "failed" for e in hosts.values()), proc.stdout[-2000:]
+    for host in lab.hosts_of("app_x"):
+        state = Path(lab.host_dir(host.name))
         leftovers = [p for sub in ("tmp", "var-tmp") for p in (state / sub).glob("diffy-*")]
         leftovers += list((state / "root").glob(".ansible/tmp/*"))
         assert leftovers == [], (host.name, leftovers)
