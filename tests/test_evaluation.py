@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from diffy_analysis.findings import Analysis, Finding, HostResult
-from diffy_analysis.fleetgen import FleetOptions, generate_fleet
+from diffy_analysis.fleetgen import ARTIFACTS, FleetOptions, generate_fleet
 from diffy_analysis.fleetgen.evaluate import main, markdown_table, run_method, score
 
 SEEDS = {20: 7, 200: 7}
@@ -100,3 +100,32 @@ def test_cli_prints_a_table_and_a_summary(tmp_path):
     assert "| naive | 2 | 40 | 2 |" in result.output  # pooled over both seeds
     bad = CliRunner().invoke(main, ["--scenarios", "nope", "--cache", str(tmp_path)])
     assert bad.exit_code == 2 and "nope" in bad.output
+
+
+@pytest.fixture(scope="module")
+def per_kind_fleets(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kinds")
+    fleets = {
+        kind: generate_fleet(out, FleetOptions(hosts=40, seed=4, inject=(kind,), compromised_fraction=0.1))
+        for kind in ARTIFACTS
+    }
+    # seed 4 draws /etc/hosts redirects to 127.0.0.1 (the engine must not take them for a localhost line)
+    redirects = fleets["hosts_redirect"].truth().compromised.values()
+    assert {a["params"]["address"] for arts in redirects for a in arts} >= {"127.0.0.1"}
+    return fleets
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+@pytest.mark.parametrize("kind", sorted(ARTIFACTS))
+def test_each_artifact_kind_is_found_and_shown(per_kind_fleets, kind, method):
+    """One kind at a time on 40 hosts (4 compromised): every compromised host flagged, nothing else,
+    and the artifact among the host's top 3 findings. Covers the five opt-in kinds as well."""
+    fleet = per_kind_fleets[kind]
+    analysis, _ = run_method(fleet, method)
+    s = score(analysis, fleet.truth(), method=method)
+    detail = (
+        f"{kind}/{method}: FP={s.false_positives} FN={s.false_negatives} missed={s.missed_artifacts} "
+        f"populations={s.population_flagged}"
+    )
+    assert s.false_negatives == [] and s.false_positives == [], detail
+    assert s.artifacts_in_top == s.artifacts, detail
