@@ -15,6 +15,7 @@ blanked column, that column varies per host: a random port, a per-host name, a c
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,15 +25,17 @@ if TYPE_CHECKING:
 
 MIN_HOSTS_FOR_DETECTION = 5
 MIN_VARIANTS = 3
+VARIANT_MIN_FRACTION = 0.02
 NEVER_VARIANT = frozenset(
     {"sha256", "sha1", "md5", "key", "hash", "uid", "gid", "euid", "shell", "permissions", "mode"}
 )
 
 
 def _template_table(
-    fids: np.ndarray, values: list[tuple[str, ...]], df: np.ndarray, position: int
+    fids: np.ndarray, values: list[tuple[str, ...]], df: np.ndarray, position: int, shared_min: int = 2
 ) -> dict[tuple[str, ...], list[int]]:
-    """template -> [hosts with it, distinct values, values held by exactly one host, values held by 2+]."""
+    """template -> [hosts with it, distinct values, values held by exactly one host,
+    values held by at least ``shared_min`` hosts]."""
     table: dict[tuple[str, ...], list[int]] = {}
     for fid in fids.tolist():
         hosts = int(df[fid])
@@ -42,12 +45,12 @@ def _template_table(
         template = row[:position] + row[position + 1 :]
         entry = table.get(template)
         if entry is None:
-            table[template] = [hosts, 1, int(hosts == 1), int(hosts > 1)]
+            table[template] = [hosts, 1, int(hosts == 1), int(hosts >= shared_min)]
         else:
             entry[0] += hosts
             entry[1] += 1
             entry[2] += int(hosts == 1)
-            entry[3] += int(hosts > 1)
+            entry[3] += int(hosts >= shared_min)
     return table
 
 
@@ -99,6 +102,9 @@ class TemplateStats:
         self._tables: dict[tuple[int, int], dict[tuple[str, ...], list[int]]] = {}
         self._by_colset: dict[int, np.ndarray] | None = None
         self._cache: dict[int, str | None] = {}
+        # a population variant is held by a share of the fleet, not by a handful of hosts (which is
+        # what a campaign touching 2-4 hosts looks like)
+        self.shared_min = max(2, math.ceil(VARIANT_MIN_FRACTION * n_hosts))
 
     def _table(self, colset: int, position: int) -> dict[tuple[str, ...], list[int]]:
         key = (colset, position)
@@ -107,7 +113,7 @@ class TemplateStats:
             if self._by_colset is None:
                 self._by_colset = _features_by_colset(self.index)
             table = self._tables[key] = _template_table(
-                self._by_colset[colset], self.index.feature_values, self.df, position
+                self._by_colset[colset], self.index.feature_values, self.df, position, self.shared_min
             )
         return table
 
@@ -137,9 +143,9 @@ class TemplateStats:
         """The column if ``fid`` is one of several shared variants of a row the whole fleet has.
 
         E.g. the app's command line differs by version and instance size: four variants, each on
-        several hosts. A value of a column with at least ``MIN_VARIANTS`` variants held by 2+ hosts
-        each, where the rest of the row is on most hosts about once per host, is a population trait
-        (even a combination only one host has).
+        several hosts. A value of a column with at least ``MIN_VARIANTS`` variants held by
+        ``max(2, 2% of hosts)`` hosts each, where the rest of the row is on most hosts about once
+        per host, is a population trait (even a combination only one host has).
         Content hashes, keys, ids, shells and modes are never treated so: a replaced binary is a
         replaced binary, however many versions exist.
         """
