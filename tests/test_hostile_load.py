@@ -219,3 +219,18 @@ def test_verify_refuses_a_manifest_that_breaks_its_schema(tmp_path, capsys):
     code = run(load_command("verify"), [str(run_dir)], prog_name="diffy verify")
     err = capsys.readouterr().err
     assert code == 2 and "invalid manifest" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("case", [c for c in HOST_CASES if c.status == "invalid"], ids=lambda c: c.name)
+def test_a_broken_host_given_as_baseline_is_one_line_of_trouble_or_used(case, hostile_run, capsys):
+    """`--baseline RUN/hosts/<id>` reads a bare host directory (no manifest, so no hash to check):
+    either it is usable or the error is one line; never a traceback."""
+    baseline = hostile_run / "hosts" / case_host_id(case)
+    args = [str(hostile_run / "hosts" / GOOD_HOSTS[0]), "--baseline", str(baseline), "--format", "json"]
+    code = run(load_command("analyze"), args, prog_name="diffy-analyze")
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err and "internal error" not in out.err, out.err
+    if code == 2:
+        assert out.err.count("\n") == 1 and out.err.startswith("diffy-analyze: error: "), out.err
+    else:
+        assert code in (0, 1) and json.loads(out.out)["method"] == "baseline"
