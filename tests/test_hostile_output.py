@@ -5,6 +5,7 @@ in the live progress display nor in the summary table."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from pathlib import Path
 
@@ -68,3 +69,16 @@ def test_verify_escapes_file_names_found_on_disk(tmp_path, capsys):
     out = capsys.readouterr().out
     _assert_clean(out)
     assert "evil\\x1b]0;pwned\\x07.json" in out and "unexpected" in out
+
+
+def test_error_messages_quoting_host_names_are_escaped(tmp_path, capsys):
+    """Nothing usable: the one-line error names the first hosts and reasons; a host label full of
+    escape sequences (from the inventory or a tampered manifest) is shown escaped."""
+    run_dir = build_run(tmp_path, {"h1": {"users": [{"username": "root"}]}})
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["hosts"]["h1"].update(status="unreachable", error="ssh: \x1b]0;pwned\x07 gone", host="h\x1b[2J1")
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    assert run(load_command("analyze"), [str(run_dir)], prog_name="diffy-analyze") == 2
+    err = capsys.readouterr().err
+    _assert_clean(err.rstrip("\n"))
+    assert "h\\x1b[2J1" in err and err.count("\n") == 1

@@ -76,6 +76,12 @@ def diffy() -> None:
     """
 
 
+def _printable(message: str) -> str:
+    """One line, no control characters: messages can quote host names and values a compromised
+    host chose (an ESC sequence must not reach the responder's terminal)."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in message)
+
+
 def run(command: click.Command, args: list[str] | None = None, prog_name: str | None = None) -> int:
     """Run a click command, turning every error into a one-line message and an exit code."""
     debug = os.environ.get("DIFFY_DEBUG") == "1"
@@ -84,7 +90,7 @@ def run(command: click.Command, args: list[str] | None = None, prog_name: str | 
     except DiffyError as err:
         if debug:
             raise
-        click.echo(f"{prog_name or 'diffy'}: error: {err}", err=True)
+        click.echo(f"{prog_name or 'diffy'}: error: {_printable(str(err))}", err=True)
         return err.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
@@ -103,7 +109,7 @@ def run(command: click.Command, args: list[str] | None = None, prog_name: str | 
         if debug:
             raise
         click.echo(
-            f"{prog_name or 'diffy'}: internal error: {type(err).__name__}: {err} "
+            f"{prog_name or 'diffy'}: internal error: {type(err).__name__}: {_printable(str(err))} "
             "(set DIFFY_DEBUG=1 for a traceback, and please report it)",
             err=True,
         )
