@@ -286,3 +286,11 @@ def test_patch_drift_population(tmp_path):
 
     unpatched = next(h for h in truth.hosts if h not in patched)
     assert sudo(drift, patched[0]) != sudo(drift, unpatched) == sudo(plain, unpatched)
+
+
+def test_cli_trouble_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(fleetgen_cli, ["--hosts", "3", "--out", str(blocker / "sub")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and result.output.startswith("Error:")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from diffy_analysis.errors import DiffyError
 from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
 from diffy_analysis.fleetgen.generate import generate_fleet
 from diffy_analysis.fleetgen.plan import FleetOptions
@@ -76,6 +77,13 @@ from diffy_analysis.fleetgen.plan import FleetOptions
     help="Extra hosts listed in the manifest as unreachable.",
 )
 @click.option(
+    "--patched",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of hosts that applied a sudo/openssl security update (benign; sudo's hash differs).",
+)
+@click.option(
     "--workers", "-j", type=click.IntRange(min=1), default=2, show_default=True, help="Writer processes."
 )
 @click.option(
@@ -95,6 +103,7 @@ def main(
     large: float,
     canary: float,
     unreachable: int,
+    patched: float,
     workers: int,
     pack: Path | None,
     reuse: bool,
@@ -114,9 +123,15 @@ def main(
         large_fraction=large,
         canary_fraction=canary,
         unreachable=unreachable,
+        patched_fraction=patched,
     )
     started = time.perf_counter()
-    fleet = generate_fleet(out, options, workers=workers, pack=pack, reuse=reuse)
+    try:
+        fleet = generate_fleet(out, options, workers=workers, pack=pack, reuse=reuse)
+    except (DiffyError, OSError) as err:
+        trouble = click.ClickException(str(err))
+        trouble.exit_code = 2  # diff(1) convention, as the diffy commands
+        raise trouble from err
     truth = fleet.truth()
     click.echo(f"run:      {fleet.run_dir}")
     click.echo(f"baseline: {fleet.baseline_dir}")
