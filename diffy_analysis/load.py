@@ -148,6 +148,10 @@ class QueryStatus:
 
 TextFilter = Callable[[HostIdentity, str, str], str]
 """``(host identity, query name, file text) -> text to parse``; see :meth:`Results.iter_hosts`."""
+Reuse = Callable[[str, str], bool]
+"""``(query name, sha256 of the file) -> True`` when the caller already holds the rows parsed from
+byte-identical file text (most files repeat across the hosts of an app): the file is still read,
+hashed, checked and decoded, but not parsed again; see :meth:`Results.iter_hosts`."""
 
 
 @dataclass
@@ -169,6 +173,9 @@ class HostData:
     None when no filter was given."""
     notes: list[str] = field(default_factory=list)
     """Non-fatal observations, e.g. invalid UTF-8 replaced."""
+    reused: frozenset[str] = frozenset()
+    """Queries whose file the ``reuse`` callback already knew and that the ``text_filter`` left
+    unchanged: not parsed, their ``rows`` entry is empty (the caller holds the rows)."""
 
     @property
     def label(self) -> str:
@@ -503,8 +510,14 @@ def _parse_filtered(
     identity: HostIdentity,
     text_filter: TextFilter | None,
     filtered: set[str],
+    known: bool = False,
+    reused: set[str] | None = None,
 ) -> list[dict[str, str]]:
-    """Rows of one file, parsed from the ``text_filter``'s text when it changed anything (one parse)."""
+    """Rows of one file, parsed from the ``text_filter``'s text when it changed anything (one parse).
+
+    When the raw text is ``known`` (byte-identical to a file the caller already parsed) and is what
+    the rows would come from, it is not parsed again: the query goes into ``reused``, rows are [].
+    """
     if text_filter is not None:
         changed = text_filter(identity, name, text)
         if changed is not text and changed != text:
@@ -515,6 +528,9 @@ def _parse_filtered(
             else:
                 filtered.add(name)
                 return rows
+    if known and reused is not None:
+        reused.add(name)
+        return []
     return parse_rows(text, filename)
 
 
@@ -524,10 +540,12 @@ def read_host(
     *,
     queries: Iterable[str] | None = None,
     text_filter: TextFilter | None = None,
+    reuse: Reuse | None = None,
 ) -> HostData:
     """Read and check one host. Raises :class:`HostDataError` with a one-line reason.
 
     ``queries`` limits which result files are read (used to fetch evidence rows lazily).
+    ``reuse`` skips parsing files the caller already parsed (see :data:`Reuse`, ``HostData.reused``).
     """
     if ref.run.source is not None:
         return ref.run.source.read_host(ref, options, queries=queries)
@@ -579,7 +597,7 @@ def read_host(
     rows: dict[str, list[dict[str, str]]] = {}
     texts: dict[str, str] = {}
     digests: dict[str, str] = {}
-    filtered: set[str] = set()
+    filtered, reused = set[str](), set[str]()  # queries changed by text_filter / not parsed (reuse)
     identity = _identity(meta)
     for name in sorted(wanted):
         status = statuses[name]
@@ -590,7 +608,14 @@ def read_host(
         digests[name] = checked(filename, data, meta["queries"][name].get("sha256"))
         text = _decode(data, filename, notes)
         rows[name] = _parse_filtered(
-            text, filename, name=name, identity=identity, text_filter=text_filter, filtered=filtered
+            text,
+            filename,
+            name=name,
+            identity=identity,
+            text_filter=text_filter,
+            filtered=filtered,
+            known=reuse is not None and reuse(name, digests[name]),
+            reused=reused,
         )
         texts[name] = text
     return HostData(
@@ -602,6 +627,7 @@ def read_host(
         digests=digests,
         filtered=frozenset(filtered) if text_filter is not None else None,
         notes=notes,
+        reused=frozenset(reused),
     )
 
 
@@ -629,16 +655,19 @@ class Results:
         apps = {r.app for r in self.runs if r.app}
         return apps.pop() if len(apps) == 1 else None
 
-    def iter_hosts(self, text_filter: TextFilter | None = None) -> Iterator[HostData]:
+    def iter_hosts(
+        self, text_filter: TextFilter | None = None, reuse: Reuse | None = None
+    ) -> Iterator[HostData]:
         """Yield each readable host once; unreadable ones are appended to ``skipped``.
 
         ``text_filter(identity, query, text) -> text`` rewrites each result file's text before it is
         parsed (normalization masks the host's identity this way, in one pass, without parsing
         twice); ``HostData.filtered`` names the files it changed. ``texts`` stay the raw text.
+        ``reuse(query, sha256)`` says which unchanged files need no parse (``HostData.reused``).
         """
         for ref in self.refs:
             try:
-                host = read_host(ref, self.options, text_filter=text_filter)
+                host = read_host(ref, self.options, text_filter=text_filter, reuse=reuse)
             except HostDataError as err:
                 self.skipped.append(Skip(ref.label, ref.host_id, err.message, "invalid", ref.run.run_id))
                 continue

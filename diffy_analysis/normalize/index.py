@@ -165,8 +165,14 @@ class FleetIndex:
         yield unfiltered hosts, which :meth:`add` masks itself: same result, a little slower.
         """
         if type(results).iter_hosts is Results.iter_hosts:
-            return results.iter_hosts(text_filter=self.mask_text)
+            return results.iter_hosts(text_filter=self.mask_text, reuse=self.knows_file)
         return results.iter_hosts()
+
+    def knows_file(self, query: str, digest: str) -> bool:
+        """A ``load.Reuse``: the feature ids of an unmasked file with these bytes are cached, so the
+        reader need not parse it (most files repeat across an app's hosts; parsing is most of the
+        cost of reading)."""
+        return (query, digest) in self._file_cache
 
     def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
         """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
@@ -233,6 +239,8 @@ class FleetIndex:
             digest = host.digests.get(query)
             cache_key = (query, digest) if (digest and unchanged) else None
             cached = self._file_cache.get(cache_key) if cache_key else None
+            if cached is None and query in host.reused:
+                raise RuntimeError(f"{query}: file not parsed by the reader and not in the file cache")
             if cached is not None:
                 self.file_cache_hits += 1
                 ids.extend(cached.tolist())
