@@ -47,20 +47,37 @@ def changed_columns(index: FleetIndex, fid: int, ref_fid: int) -> tuple[str, ...
     return tuple(c for c in sorted(set(row) | set(ref)) if row.get(c) != ref.get(c))
 
 
+_ACCOUNT_COLUMNS = {"users": "username", "groups": "groupname", "sudoers": "header"}
+
+
+def _subjects(index: FleetIndex, fid: int) -> set[object]:
+    """What a finding is about: its table, and the account it names (user, group, sudo rule)."""
+    query = index.query_of(fid)
+    subjects: set[object] = {query}
+    column = _ACCOUNT_COLUMNS.get(query)
+    if column:
+        value = index.row(fid).get(column, "").split(" ")[0]
+        if value:
+            subjects.add(("account", value))
+    return subjects
+
+
 def top_candidates(index: FleetIndex, candidates: list[Candidate], limit: int) -> list[Candidate]:
     """The ``limit`` most important candidates, in order.
 
-    Heaviest first; among findings of about equal weight (to 0.1), different tables come before a second
-    finding of the same table, so one artifact that shows as several rows (``/bin/ps`` and
-    ``/usr/bin/ps``) does not push another artifact out of a responder's first lines.
+    Heaviest first; among findings of about equal weight (to 0.1), different tables and accounts
+    come before a second finding of the same table or account, so one artifact that shows as several
+    rows (``/bin/ps`` and ``/usr/bin/ps``; a user, its group and its sudo rule) does not push another
+    artifact out of a responder's first lines.
     """
     ordered = sorted(candidates, key=lambda c: order_key(c, index.key(c.fid)))
-    seen: Counter[str] = Counter()
+    seen: Counter[object] = Counter()
     ranked = []
     for position, cand in enumerate(ordered):
-        query = index.query_of(cand.fid)
-        ranked.append(((-round(cand.weight, 1), cand.strength != "strong", seen[query], position), cand))
-        seen[query] += 1
+        subjects = _subjects(index, cand.fid)
+        repeat = max(seen[s] for s in subjects)
+        ranked.append(((-round(cand.weight, 1), cand.strength != "strong", repeat, position), cand))
+        seen.update(subjects)
     ranked.sort(key=lambda item: item[0])
     return [cand for _, cand in ranked[:limit]]
 
