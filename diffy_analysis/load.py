@@ -46,6 +46,11 @@ from typing import Any
 from diffy_analysis import contract
 from diffy_analysis.errors import HostDataError, ResultsError
 
+try:  # 2-3x faster than json on result files; json stays the reference and names every problem
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a declared dependency, but the loader works without it
+    _orjson = None
+
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 """Largest result file read (64 MiB). A busy host's process list is a few MB; anything far bigger is
 either hostile or broken, and reading it whole could exhaust memory."""
@@ -247,6 +252,11 @@ def _decode(data: bytes, name: str, notes: list[str] | None) -> str:
 
 def _parse_json(text: str, name: str, *, as_text: bool = False) -> Any:
     """Parse JSON; ``as_text`` keeps numbers as their JSON spelling (result files are read as text)."""
+    if _orjson is not None and not as_text:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass  # what orjson refuses (NaN, huge integers, lone surrogates...) json decides
     try:
         if as_text:
             return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
@@ -272,12 +282,31 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
+def _orjson_rows(text: str) -> list[dict[str, str]] | None:
+    """Rows parsed by orjson when that is exactly what json with numbers as text gives: an array of
+    objects whose values are all strings (osquery's output). None otherwise: json decides."""
+    if _orjson is None:
+        return None
+    try:
+        rows = _orjson.loads(text)
+    except _orjson.JSONDecodeError:
+        return None
+    if type(rows) is not list or (rows and set(map(type, rows)) != {dict}):
+        return None
+    if set(map(type, chain.from_iterable(map(dict.values, rows)))) <= {str}:
+        return rows
+    return None
+
+
 def parse_rows(text: str, name: str) -> list[dict[str, str]]:
     """Parse one result file's text into rows of str values, checking its structure.
 
-    Fast path: when every value is already a string (numbers are parsed as their text), rows are
-    returned as parsed.
+    Fast paths: orjson when every value is a string; otherwise json, and when every value is
+    already a string (numbers are parsed as their text), rows are returned as parsed.
     """
+    fast = _orjson_rows(text)
+    if fast is not None:
+        return fast
     rows = _parse_json(text, name, as_text=True)
     if not isinstance(rows, list):
         raise HostDataError(f"{name} is a JSON {type(rows).__name__}, not an array of rows")
