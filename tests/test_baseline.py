@@ -109,3 +109,25 @@ def test_queries_not_collected_are_gaps_not_differences(tmp_path):
     web2 = next(h for h in analysis.hosts if h.host == "web-002")
     assert not web2.outlier and not web2.findings
     assert [(g.query, g.status) for g in web2.gaps] == [("iptables", "timeout")]
+
+
+def test_generated_fleet_against_its_clean_baseline(tmp_path):
+    from diffy_analysis.fleetgen import FleetOptions, evidence_matches, generate_fleet
+
+    truth = generate_fleet(tmp_path, FleetOptions(hosts=60, seed=5)).truth()
+    analysis = analyze([truth.run_dir], baseline=truth.baseline_dir)
+    flagged = {h.host_id for h in analysis.hosts if h.outlier}
+    assert flagged == truth.compromised_hosts
+    assert analysis.population_differences  # the rolling deploy, the canary sidecar, ...
+    # the baseline's own random RPC ports are weak and listed last, not first
+    assert "rpc.statd" not in analysis.population_differences[0].explanation
+    assert any("weak evidence" in p.explanation for p in analysis.population_differences)
+    by_id = {h.host_id: h for h in analysis.hosts}
+    for host_id, artifacts in truth.compromised.items():
+        top = by_id[host_id].findings[:3]
+        for artifact in artifacts:
+            assert any(
+                evidence_matches(ev, f.query, f.row) or evidence_matches(ev, f.query, f.reference_row or {})
+                for ev in artifact["evidence"]
+                for f in top
+            ), (host_id, artifact["artifact"])

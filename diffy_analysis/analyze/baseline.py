@@ -48,6 +48,21 @@ def _signature(c: Candidate) -> tuple[str, int, int | None]:
     return (c.kind, c.fid, c.ref_fid)
 
 
+def _missing(index: FleetIndex, fid: int, stats: TemplateStats, df: np.ndarray, n_hosts: int) -> Candidate:
+    """A baseline row the host lacks; weak when it is the baseline's own per-host value (a random port)."""
+    varying = stats.weak_column(fid)
+    weight = index.significance(fid) * (index.config.thresholds.weak_weight if varying else 1.0)
+    return Candidate(
+        "missing",
+        fid,
+        weight,
+        "weak" if varying else "strong",
+        varying_column=varying,
+        hosts_with_row=int(df[fid]),
+        hosts_compared=n_hosts,
+    )
+
+
 def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome:
     t = index.config.thresholds
     n_hosts = len(index.hosts)
@@ -81,9 +96,7 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
                 )
             )
         missing = [
-            Candidate(
-                "missing", fid, index.significance(fid), hosts_with_row=int(df[fid]), hosts_compared=n_hosts
-            )
+            _missing(index, fid, stats, df, n_hosts)
             for fid in np.setdiff1d(base, features, assume_unique=True).tolist()
         ]
         added = mark_activity(index, features, added, t.weak_weight)

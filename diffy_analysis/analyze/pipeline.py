@@ -135,9 +135,10 @@ def _population_differences(
         columns = tuple(
             c for c in sorted(set(row) | set(reference or {})) if reference and row.get(c) != reference.get(c)
         )
-        text = explain(
-            query, cand.kind, row, Context("baseline"), reference_row=reference, changed_columns=columns
+        ctx = Context(
+            "baseline", weak=cand.strength == "weak", varying_column=cand.varying_column, reason=cand.reason
         )
+        text = explain(query, cand.kind, row, ctx, reference_row=reference, changed_columns=columns)
         out.append(
             PopulationDifference(
                 query=query,

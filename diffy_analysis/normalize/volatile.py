@@ -128,7 +128,10 @@ class TemplateStats:
         answer = None
         if len(columns) > 1 and self.n_hosts >= MIN_HOSTS_FOR_DETECTION:
             for position, column in enumerate(columns):
-                hosts, distinct, _, _ = self._table(colset, position)[row[:position] + row[position + 1 :]]
+                entry = self._table(colset, position).get(row[:position] + row[position + 1 :])
+                if entry is None:  # a row no analysed host has (the baseline's own)
+                    continue
+                hosts, distinct, _, _ = entry
                 if (
                     hosts >= max(3, t.weak_template_fraction * self.n_hosts)
                     and distinct >= 3
@@ -157,7 +160,10 @@ class TemplateStats:
         for position, column in enumerate(columns):
             if column in NEVER_VARIANT:
                 continue
-            hosts, _, _, shared = self._table(colset, position)[row[:position] + row[position + 1 :]]
+            entry = self._table(colset, position).get(row[:position] + row[position + 1 :])
+            if entry is None:
+                continue
+            hosts, _, _, shared = entry
             # one variant per host (the template is a one-per-host thing, like the app's process),
             # not a family of many rows per host (like the setuid binaries, all owned by root)
             if shared >= MIN_VARIANTS and 0.5 * self.n_hosts <= hosts <= 1.25 * self.n_hosts:
