@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from diffy_analysis.analyze.activity import mark_activity
-from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.candidates import Candidate, population_share
 from diffy_analysis.analyze.peers import pair_changed
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
 from diffy_analysis.normalize.volatile import TemplateStats
@@ -108,8 +108,12 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
         found = [c for c in per_profile[host.profile] if index.query_of(c.fid) in host.collected]
         per_host.append(found)
         shared.update({_signature(c) for c in found})
-    limit = max(t.population_min_hosts, math.ceil(t.baseline_population_fraction * n_hosts))
-    population_sigs = {sig for sig, count in shared.items() if count >= limit}
+    limit = max(t.population_min_hosts, math.floor(t.baseline_population_fraction * n_hosts) + 1)
+    population_sigs = {
+        sig
+        for sig, count in shared.items()
+        if population_share(count, n_hosts, t.population_min_hosts, t.baseline_population_fraction)
+    }
     population: dict[tuple[str, int, int | None], Candidate] = {}
     kept: list[list[Candidate]] = []
     for found in per_host:

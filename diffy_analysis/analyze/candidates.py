@@ -33,3 +33,9 @@ class Candidate:
 def order_key(candidate: Candidate, index_key: tuple[str, tuple[str, ...]]) -> tuple:
     """Deterministic ordering: weight descending, then strong before weak, then query and key."""
     return (-round(candidate.weight, 9), candidate.strength != "strong", index_key, candidate.kind)
+
+
+def population_share(hosts: int, total: int, min_hosts: int, fraction: float) -> bool:
+    """Are ``hosts`` of ``total`` a population's share? At least ``min_hosts`` and *more than*
+    ``fraction`` of the fleet: 4 hosts of 40 (10%) are what a campaign touches, not a population."""
+    return hosts >= min_hosts and hosts > fraction * total

@@ -30,7 +30,7 @@ import numpy as np
 from scipy import sparse
 
 from diffy_analysis.analyze.activity import mark_activity
-from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.candidates import Candidate, population_share
 from diffy_analysis.analyze.clustering import Clustering, cluster_profiles
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import TemplateStats
@@ -179,13 +179,16 @@ def _profile_candidates(
     rare_limit = max(t.rare_max_hosts, t.rare_fraction * peers)
     rare_mask = (have <= rare_limit) & (have < peers / 2)
     added: list[Candidate] = []
-    population_size = max(t.population_min_hosts, t.population_fraction * fleet_total)
+
+    def population(hosts: int) -> bool:
+        return population_share(hosts, fleet_total, t.population_min_hosts, t.population_fraction)
+
     for fid, with_peers in zip(features[rare_mask].tolist(), have[rare_mask].tolist(), strict=True):
         weight = float(significance[fid]) * (1.0 - with_peers / peers)
         varying = stats.weak_column(fid)
         # A row rare among the host's peers but held by a sizeable share of the whole fleet (or of the
         # external fleet) belongs to another population's make-up, not to an intruder: weak.
-        fleet_common = fleet_df[fid] >= population_size
+        fleet_common = population(int(fleet_df[fid]))
         variant = stats.variant_column(fid) if varying is None and not fleet_common else None
         weak = varying is not None or bool(fleet_common) or variant is not None
         reason = "common elsewhere in the fleet" if fleet_common and varying is None else None
@@ -210,7 +213,7 @@ def _profile_candidates(
     for fid in missing_ids.tolist():
         with_peers = int(ref.counts[fid])
         # Lacked by a sizeable share of the fleet: another population's make-up, not a removal.
-        absent_elsewhere = fleet_total - fleet_df[fid] >= population_size
+        absent_elsewhere = population(fleet_total - int(fleet_df[fid]))
         weight = float(significance[fid]) * min(1.0, with_peers / peers)
         missing.append(
             Candidate(

@@ -71,7 +71,7 @@ class Thresholds:
     """A cluster holding at least this fraction of hosts (and ``population_min_hosts``) is a legitimate
     population; smaller clusters are compared with the nearest population."""
     population_min_hosts: int = 3
-    baseline_population_fraction: float = 0.05
+    baseline_population_fraction: float = 0.1
     """Baseline method: a difference shared by at least this fraction of hosts is a population
     difference (reported once, not held against the hosts)."""
     min_cut_distance: float = 0.05
