@@ -33,18 +33,29 @@ CACHE = REPO / "benchmarks" / ".fleets"
 SEED = 7
 
 
-def bare_parse(run_dir: Path) -> tuple[float, int]:
-    """Seconds to json.load every file of a run (what reading the collected data costs at least)."""
+def bare_parse(run_dir: Path, loads=json.loads) -> tuple[float, int]:
+    """Seconds to parse every file of a run (what reading the collected data costs at least).
+
+    Issue 8's reference is the standard library's ``json``; ``loads=orjson.loads`` gives the
+    stricter reference of the fastest parser available (the engine may use it too)."""
     started = time.perf_counter()
     files = 0
     with open(run_dir / "manifest.json", "rb") as handle:
-        json.load(handle)
+        loads(handle.read())
     for host_dir in os.scandir(run_dir / "hosts"):
         for entry in os.scandir(host_dir.path):
             with open(entry.path, "rb") as handle:
-                json.load(handle)
+                loads(handle.read())
             files += 1
     return time.perf_counter() - started, files
+
+
+def orjson_parse(run_dir: Path) -> float | None:
+    try:
+        import orjson
+    except ImportError:
+        return None
+    return bare_parse(run_dir, orjson.loads)[0]
 
 
 def warm(run_dir: Path) -> tuple[float, int]:
@@ -64,6 +75,7 @@ def measure(hosts: int, method: str) -> dict:
     fleet = generate_fleet(CACHE, FleetOptions(hosts=hosts, seed=SEED), reuse=True)
     read_s, size = warm(fleet.run_dir)
     parse_s, files = bare_parse(fleet.run_dir)
+    orjson_s = orjson_parse(fleet.run_dir)
     analysis, analysis_s = run_method(fleet, method)
     scores = score(analysis, fleet.truth(), method=method)
     return {
@@ -75,6 +87,8 @@ def measure(hosts: int, method: str) -> dict:
         "parse_s": round(parse_s, 2),
         "analysis_s": round(analysis_s, 2),
         "ratio": round(analysis_s / parse_s, 2),
+        "orjson_s": None if orjson_s is None else round(orjson_s, 2),
+        "ratio_orjson": None if not orjson_s else round(analysis_s / orjson_s, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "precision": round(scores.precision, 4),
         "recall": round(scores.recall, 4),
@@ -131,6 +145,8 @@ HEADER = (
     "analysis s",
     "bare json.load s",
     "ratio",
+    "bare orjson s",
+    "ratio vs orjson",
     "peak RSS MB",
     "precision",
     "recall",
@@ -142,9 +158,11 @@ HEADER = (
 def row(r: dict) -> str:
     if "error" in r:
         return f"| {r['hosts']} | {r['method']} | {r['error']} |" + " |" * (len(HEADER) - 3)
+    orj = "- | -" if r.get("orjson_s") is None else f"{r['orjson_s']:.1f} | {r['ratio_orjson']:.2f}"
     return (
         f"| {r['hosts']} | {r['method']} | {r['analysis_s']:.1f} | {r['parse_s']:.1f} | {r['ratio']:.2f} | "
-        f"{r['peak_rss_mb']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['top3']:.0%} |"
+        f"{orj} | {r['peak_rss_mb']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} "
+        f"| {r['top3']:.0%} |"
     )
 
 
