@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import random
 import re
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diffy_analysis.load import HostData, HostIdentity, HostRef, QueryStatus, RunInfo
+from diffy_analysis.load import HostData, HostIdentity, HostRef, QueryStatus, RunInfo, open_results
 from diffy_analysis.normalize import FleetIndex, IdentityMasker, default_config, row_fingerprint
 from diffy_analysis.normalize.defaults import DEFAULT_RULES
 from diffy_analysis.normalize.mask import NEVER_MASK
+from tests.runbuilder import build_run
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RUN = RunInfo(path=Path("/nonexistent"), run_id="20261129T101500Z-props")
@@ -170,3 +172,25 @@ def test_hostile_identities_and_values_never_crash_and_agree_with_the_regex(toke
         assert isinstance(got, str)
         oracle = masker._compiled().sub(lambda m: masker._placeholders[m.lastgroup or ""], value)
         assert got == oracle, (tokens, value)
+
+
+# -- masking through the reader (load text filter) keeps the column names ---------------------------
+
+column_names = st.sampled_from(
+    ["name", "path", "shell", "username", "cmdline", "address", "source", "device"]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(column_names, st.lists(st.text(alphabet="abcxyz /-", max_size=12), min_size=1, max_size=4))
+def test_a_host_named_like_a_column_keeps_its_columns(hostname, values):
+    """Masking is for values: a clean host that happens to be called "shell" or "name" must not
+    have its column names replaced (every row would then differ from its peers')."""
+    rows = [{hostname: v, "other": f"{v} on {hostname}"} for v in values]
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = build_run(Path(tmp), {"h1": {"q": rows}}, identities={"h1": {"hostname": hostname}})
+        index = FleetIndex(config=default_config())
+        (host,) = list(index.read(open_results([run_dir])))
+    got = host.rows["q"]
+    assert [set(r) for r in got] == [set(r) for r in rows]
+    assert all(r["other"].endswith(" on <hostname>") for r in got)

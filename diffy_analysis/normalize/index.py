@@ -184,6 +184,12 @@ class FleetIndex:
         masker = self._masker_for[1]
         if not masker.mentioned_in(text):
             return text
+        if masker.masks_a_key(text):  # rare: keep the column names, mask the values one by one
+            try:
+                rows = parse_rows(text, f"{query}.json")
+            except HostDataError:
+                return text  # the reader reports the real problem
+            return json.dumps([{k: masker.mask(v) for k, v in r.items()} for r in rows], ensure_ascii=False)
         return masker.mask(text)
 
     def _masked_rows(self, host: HostData, query: str, masker: IdentityMasker | None) -> list[dict[str, str]]:
@@ -199,6 +205,8 @@ class FleetIndex:
         masked = masker.mask(text)
         if masked == text:
             return rows
+        if masker.masks_a_key(text):  # a host named like a column: mask values, never keys
+            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
         try:
             masked_rows = parse_rows(masked, f"{query}.json")
         except HostDataError:

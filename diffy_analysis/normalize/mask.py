@@ -88,6 +88,12 @@ class IdentityMasker:
         """
         return any(probe in text for probe in self._probes)
 
+    def masks_a_key(self, text: str) -> bool:
+        """Whether a token is a whole JSON object key in ``text`` (a host named like a column, e.g.
+        "name" or "shell"): masking the text would rename that column, so values are masked instead."""
+        low = text.lower()
+        return any(f'"{token}":' in low for token, _kind in self.tokens)
+
     def _compiled(self) -> re.Pattern[str]:
         if self._regex is None:
             parts = []
