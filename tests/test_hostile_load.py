@@ -7,6 +7,7 @@ The corpus is built from one good run at test time; docs/security.md lists every
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import pytest
 from diffy_analysis.api import analyze
 from diffy_analysis.cli.main import load_command, run
 from diffy_analysis.load import open_results
+from diffy_analysis.report import render
 from diffy_analysis.verify import verify_run
 from tests.badruns import (
     GOOD_HOSTS,
@@ -185,6 +187,9 @@ def test_duplicated_host_ids_across_two_runs_stay_distinct(tmp_path):
     keys = {(h.run_id, h.host_id) for h in result.hosts}
     assert len(keys) == 2 * len(GOOD_HOSTS)
     assert {h.run_id for h in result.hosts} == {first.name, second.name}
+    out = io.StringIO()
+    render(result, "table", out, color=False)
+    assert f"good-001 [{first.name}]" in out.getvalue() and f"good-001 [{second.name}]" in out.getvalue()
 
 
 MANIFEST_BREAKING = {

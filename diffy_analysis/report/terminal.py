@@ -142,6 +142,14 @@ def _header(analysis: Analysis) -> Text:
     return text
 
 
+def _run_qualified(host: HostResult, names: list[str]) -> str:
+    """The host's name, with its run when several runs analysed together hold a host of that name."""
+    name = host_name(host)
+    if host.run_id and names.count(host.host) > 1:
+        name += f" [{safe_text(host.run_id, 40)}]"
+    return name
+
+
 def _score_style(host: HostResult, top: float) -> str:
     if host.outlier:
         return "bold red"
@@ -157,6 +165,7 @@ def _ranked_table(analysis: Analysis) -> Group:
     shown.sort(key=analysis.hosts.index)
     rank = {id(h): i for i, h in enumerate(analysis.hosts, 1)}
     top = analysis.hosts[0].score if analysis.hosts else 0.0
+    names = [h.host for h in analysis.hosts]
 
     table = Table(title=Text("Hosts ranked by score", style="bold"), title_justify="left", expand=False)
     table.add_column("#", justify="right")
@@ -179,7 +188,7 @@ def _ranked_table(analysis: Analysis) -> Group:
             middle = Text("-" if host.cluster is None else str(host.cluster))
         table.add_row(
             Text(str(rank[id(host)])),
-            Text(host_name(host), style="bold" if host.outlier else ""),
+            Text(_run_qualified(host, names), style="bold" if host.outlier else ""),
             Text(f"{host.score:.2f}", style=_score_style(host, top)),
             marker,
             middle,
@@ -227,7 +236,7 @@ def _finding_text(finding: Finding, limit: int | None = 300, *, short: bool = Fa
 def _host_section(host: HostResult, analysis: Analysis) -> Group:
     title = Text()
     title.append("\n◆ ", style="bold red")
-    title.append(host_name(host), style="bold")
+    title.append(_run_qualified(host, [h.host for h in analysis.hosts]), style="bold")
     facts = [f"score {host.score:.2f}"]
     if analysis.method == "peers":
         facts.append("no cluster" if host.cluster is None else f"cluster {host.cluster}")
