@@ -8,9 +8,13 @@ blanked column, that column varies per host: a random port, a per-host name, a c
   whole query (``detect_volatile``), when the template is on at least ``volatile_common_fraction`` of
   hosts and the values are unique to at least ``volatile_unique_fraction`` of them.
 * For any query, a rare row whose template is common and diverse (``weak_template_fraction`` of
-  hosts, ``weak_unique_fraction`` distinct values per host) is **weak evidence** (``TemplateStats``):
-  it is still reported, but it weighs little. A trojaned ``/usr/bin/ps`` is not weak: its template
-  (path, size, mode) is common, but 249 of 250 hosts share one hash, so the values are not diverse.
+  hosts, and ``weak_unique_fraction`` distinct values per host *or* that share of the hosts holding
+  a rare value) is **weak evidence** (``TemplateStats``): it is still reported, but it weighs little.
+  "Rare" is held by at most ``max(1, RARE_VALUE_FRACTION * hosts)`` hosts: once a fleet outgrows the
+  space of values (100,000 hosts, 28,000 ephemeral ports) random values repeat on a few hosts each,
+  so distinct values per host alone would call a random port strong evidence.
+  A trojaned ``/usr/bin/ps`` is not weak: its template (path, size, mode) is common, but 249 of
+  250 hosts share one hash, so the values are not diverse.
 """
 
 from __future__ import annotations
@@ -26,16 +30,23 @@ if TYPE_CHECKING:
 MIN_HOSTS_FOR_DETECTION = 5
 MIN_VARIANTS = 3
 VARIANT_MIN_FRACTION = 0.02
+RARE_VALUE_FRACTION = 0.001
 NEVER_VARIANT = frozenset(
     {"sha256", "sha1", "md5", "key", "hash", "uid", "gid", "euid", "shell", "permissions", "mode"}
 )
 
 
 def _template_table(
-    fids: np.ndarray, values: list[tuple[str, ...]], df: np.ndarray, position: int, shared_min: int = 2
+    fids: np.ndarray,
+    values: list[tuple[str, ...]],
+    df: np.ndarray,
+    position: int,
+    *,
+    shared_min: int = 2,
+    rare_max: int = 1,
 ) -> dict[tuple[str, ...], list[int]]:
     """template -> [hosts with it, distinct values, values held by exactly one host,
-    values held by at least ``shared_min`` hosts]."""
+    values held by at least ``shared_min`` hosts, hosts holding a value held by at most ``rare_max``]."""
     table: dict[tuple[str, ...], list[int]] = {}
     for fid in fids.tolist():
         hosts = int(df[fid])
@@ -45,12 +56,19 @@ def _template_table(
         template = row[:position] + row[position + 1 :]
         entry = table.get(template)
         if entry is None:
-            table[template] = [hosts, 1, int(hosts == 1), int(hosts >= shared_min)]
+            table[template] = [
+                hosts,
+                1,
+                int(hosts == 1),
+                int(hosts >= shared_min),
+                hosts * (hosts <= rare_max),
+            ]
         else:
             entry[0] += hosts
             entry[1] += 1
             entry[2] += int(hosts == 1)
             entry[3] += int(hosts >= shared_min)
+            entry[4] += hosts * (hosts <= rare_max)
     return table
 
 
@@ -105,6 +123,7 @@ class TemplateStats:
         # a population variant is held by a share of the fleet, not by a handful of hosts (which is
         # what a campaign touching 2-4 hosts looks like)
         self.shared_min = max(2, math.ceil(VARIANT_MIN_FRACTION * n_hosts))
+        self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * n_hosts))
 
     def _table(self, colset: int, position: int) -> dict[tuple[str, ...], list[int]]:
         key = (colset, position)
@@ -113,7 +132,12 @@ class TemplateStats:
             if self._by_colset is None:
                 self._by_colset = _features_by_colset(self.index)
             table = self._tables[key] = _template_table(
-                self._by_colset[colset], self.index.feature_values, self.df, position, self.shared_min
+                self._by_colset[colset],
+                self.index.feature_values,
+                self.df,
+                position,
+                shared_min=self.shared_min,
+                rare_max=self.rare_max,
             )
         return table
 
@@ -131,11 +155,11 @@ class TemplateStats:
                 entry = self._table(colset, position).get(row[:position] + row[position + 1 :])
                 if entry is None:  # a row no analysed host has (the baseline's own)
                     continue
-                hosts, distinct, _, _ = entry
+                hosts, distinct, _, _, rare_hosts = entry
                 if (
                     hosts >= max(3, t.weak_template_fraction * self.n_hosts)
                     and distinct >= 3
-                    and distinct >= t.weak_unique_fraction * hosts
+                    and max(distinct, rare_hosts) >= t.weak_unique_fraction * hosts
                 ):
                     answer = column
                     break
@@ -163,7 +187,7 @@ class TemplateStats:
             entry = self._table(colset, position).get(row[:position] + row[position + 1 :])
             if entry is None:
                 continue
-            hosts, _, _, shared = entry
+            hosts, _, _, shared, _ = entry
             # one variant per host (the template is a one-per-host thing, like the app's process),
             # not a family of many rows per host (like the setuid binaries, all owned by root)
             if shared >= MIN_VARIANTS and 0.5 * self.n_hosts <= hosts <= 1.25 * self.n_hosts:
