@@ -7,7 +7,6 @@ raised as DiffyError subclasses; ``cli/main.py:run`` turns them into messages an
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -15,6 +14,7 @@ from typing import Any, TextIO
 import click
 
 from diffy_analysis.cli.es_options import analyze_store_options, analyze_with_store, finish_store
+from diffy_analysis.cli.output import write_report
 from diffy_analysis.errors import UsageError
 
 FORMATS = ("table", "json", "html")
@@ -31,34 +31,6 @@ def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
     if not run_dirs:
         raise UsageError("give at least one RUN_DIR (a results directory written by `diffy collect`)")
     return list(run_dirs)
-
-
-def _open_output(output: Path | None) -> TextIO:
-    """The report's destination: stdout, or a new file readable by its owner only (0600)."""
-    if output is None:
-        return sys.stdout
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    except OSError as err:
-        raise UsageError(f"cannot write {output}: {err.strerror}") from None
-    os.fchmod(fd, 0o600)  # also when replacing an existing, more open file: reports are evidence
-    return os.fdopen(fd, "w", encoding="utf-8")
-
-
-def _render(analysis: Any, fmt: str, output: Path | None, quiet: bool) -> None:
-    from diffy_analysis.report import render  # noqa: PLC0415
-
-    stream = _open_output(output)
-    try:
-        options: dict[str, Any] = {}
-        if fmt == "table":
-            options = {"quiet": quiet, "color": False if output is not None else None}
-        render(analysis, fmt, stream, **options)
-    finally:
-        if stream is not sys.stdout:
-            stream.close()
-        else:
-            stream.flush()
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -145,7 +117,7 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     options = {"baseline": baseline, "method": method, "config": config_path, "app": app}
     stored = analyze_with_store(store_params, run_dirs, results_root=results_root, **options)
     if stored is not None:  # Elasticsearch as source or destination: store/analysis.py
-        _render(stored.analysis, fmt, output, quiet)
+        write_report(stored.analysis, fmt, output, quiet=quiet)
         finish_store(stored)
         return stored.analysis.exit_code
     paths = _check_inputs(run_dirs)
@@ -154,5 +126,5 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     result = run_analysis(
         paths, baseline=baseline, method=method, config=config_path, app=app, results_root=results_root
     )
-    _render(result, fmt, output, quiet)
+    write_report(result, fmt, output, quiet=quiet)
     return result.exit_code

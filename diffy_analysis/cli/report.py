@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import click
 
+from diffy_analysis.cli.output import write_report
 from diffy_analysis.contract import ANALYSIS_FORMAT, schema_errors
 from diffy_analysis.errors import ReportError
 from diffy_analysis.findings import Analysis
@@ -46,35 +43,6 @@ def load_analysis(path: Path | str) -> Analysis:
         return Analysis.from_json(doc)
     except (KeyError, TypeError, ValueError) as err:
         raise ReportError(f"{where} is not a usable analysis: {type(err).__name__}: {err}") from err
-
-
-def render(analysis: Analysis, fmt: str, stream: TextIO, *, color: bool | None, quiet: bool) -> None:
-    """Render ``analysis`` in format ``fmt`` (a key of ``report.RENDERERS``) to ``stream``."""
-    from diffy_analysis.report import render as render_report  # noqa: PLC0415 - keep `--help` fast
-
-    options = {"color": color, "quiet": quiet} if fmt == "table" else {}
-    render_report(analysis, fmt, stream, **options)
-
-
-@contextlib.contextmanager
-def _output_file(path: Path):
-    """A file written next to ``path`` and moved over it only when complete (mode 0600: evidence)."""
-    directory = path.parent if str(path.parent) else Path()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as err:
-        raise ReportError(f"cannot write {path}: {err.strerror or err}") from err
-    try:
-        # backslashreplace: a lone surrogate (from a non-UTF-8 value) in JSON output becomes the
-        # JSON escape \udcXX, which reads back as the same value; the other formats are ASCII-safe.
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as stream:
-            yield stream
-        Path(tmp).replace(path)
-    except OSError as err:
-        raise ReportError(f"cannot write {path}: {err.strerror or err}") from err
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp).unlink()
 
 
 @click.command()
@@ -113,11 +81,5 @@ def report(analysis_json: str, fmt: str, output: str | None, quiet: bool, color:
     do, 2 when the analysis cannot be read or the report cannot be written.
     """
     analysis = load_analysis(analysis_json)
-    if output and output != "-":
-        with _output_file(Path(output)) as stream:
-            render(analysis, fmt, stream, color=color, quiet=quiet)
-    else:
-        if isinstance(sys.stdout, io.TextIOWrapper):
-            sys.stdout.reconfigure(errors="backslashreplace")  # as for files, see _output_file
-        render(analysis, fmt, sys.stdout, color=color, quiet=quiet)
+    write_report(analysis, fmt, output, quiet=quiet, color=color)
     return analysis.exit_code
