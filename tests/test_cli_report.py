@@ -106,11 +106,13 @@ def test_unreadable_input_and_unwritable_output(saved, tmp_path):
     assert result.returncode == 2 and "is not UTF-8 text" in result.stderr
 
 
-def test_formats_are_the_registered_renderers():
-    from diffy_analysis.cli.report import FORMATS
+@pytest.mark.parametrize("command", ["report", "analyze"])
+def test_formats_are_the_registered_renderers(command):
+    from diffy_analysis.cli.main import load_command
     from diffy_analysis.report import RENDERERS
 
-    assert set(FORMATS) == set(RENDERERS)
+    (fmt,) = [p for p in load_command(command).params if p.name == "fmt"]
+    assert set(fmt.type.choices) == set(RENDERERS)
 
 
 def test_json_output_keeps_non_utf8_values(saved, tmp_path):

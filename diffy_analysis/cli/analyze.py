@@ -14,10 +14,8 @@ from typing import Any, TextIO
 import click
 
 from diffy_analysis.cli.es_options import analyze_store_options, analyze_with_store, finish_store
-from diffy_analysis.cli.output import write_report
+from diffy_analysis.cli.output import report_output_options, write_report
 from diffy_analysis.errors import UsageError
-
-FORMATS = ("table", "json", "html")
 
 
 def _explain_config(config_path: Path | None, stream: TextIO) -> int:
@@ -49,21 +47,7 @@ def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
     help="peers: cluster hosts and flag those that stand out from their population; baseline: diff "
     "against --baseline; auto: baseline when --baseline is given, else peers.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table: ranked hosts with findings in plain English; json: the diffy-analysis/1 document; "
-    "html: a self-contained report with the dendrogram.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report to this file (created 0600) instead of standard output.",
-)
+@report_output_options
 @click.option(
     "--config",
     "config_path",
@@ -91,7 +75,7 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     baseline: str | None,
     method: str,
     fmt: str,
-    output: Path | None,
+    output: str | None,
     config_path: Path | None,
     explain_config: bool,
     app: str | None,

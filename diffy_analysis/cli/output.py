@@ -12,12 +12,38 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+import click
 
 from diffy_analysis.errors import ReportError
+from diffy_analysis.report import RENDERERS
 
 if TYPE_CHECKING:
     from diffy_analysis.findings import Analysis
+
+
+FORMATS = tuple(RENDERERS)
+
+
+def report_output_options(command: Any) -> Any:
+    """The --format and --output options of every command that writes a report."""
+    command = click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Write the report to this file (written whole, then moved into place; mode 0600) "
+        "instead of standard output.",
+    )(command)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="table: ranked hosts with findings in plain English and a verdict; json: the "
+        "diffy-analysis/1 document; html: one self-contained file with dendrogram, heatmap and evidence.",
+    )(command)
 
 
 @contextlib.contextmanager

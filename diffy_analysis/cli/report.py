@@ -9,12 +9,10 @@ from typing import Any
 
 import click
 
-from diffy_analysis.cli.output import write_report
+from diffy_analysis.cli.output import report_output_options, write_report
 from diffy_analysis.contract import ANALYSIS_FORMAT, schema_errors
 from diffy_analysis.errors import ReportError
 from diffy_analysis.findings import Analysis
-
-FORMATS = ("table", "html", "json")  # the keys of report.RENDERERS (tested)
 
 
 def load_analysis(path: Path | str) -> Analysis:
@@ -47,21 +45,7 @@ def load_analysis(path: Path | str) -> Analysis:
 
 @click.command()
 @click.argument("analysis_json", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default="table",
-    show_default=True,
-    help="table: ranked hosts and verdict for a terminal; html: one self-contained file with "
-    "dendrogram, heatmap and evidence; json: the diffy-analysis/1 document again.",
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Write the report to this file (replaced only once complete) instead of standard output.",
-)
+@report_output_options
 @click.option(
     "--quiet", "-q", is_flag=True, help="table format: print only the verdict line(s), for scripts."
 )
