@@ -60,3 +60,37 @@ def test_version_option_on_both_commands() -> None:
     out = runner.invoke(load_command("analyze"), ["--version"], prog_name="diffy-analyze")
     assert out.exit_code == 0
     assert out.output.strip() == f"diffy-analyze, version {__version__}"
+
+
+def test_machine_output_option_is_one_style_with_a_json_alias() -> None:
+    import click
+
+    from diffy_analysis.cli.machine_output import machine_format_option
+
+    @click.command()
+    @machine_format_option("a summary")
+    @click.option("--name", default="x")
+    def show(as_json: bool, name: str) -> None:
+        click.echo(f"{as_json} {name}")
+
+    runner = CliRunner()
+    assert runner.invoke(show, []).output == "False x\n"
+    assert runner.invoke(show, ["--format", "json", "--name", "y"]).output == "True y\n"
+    assert runner.invoke(show, ["--json"]).output == "True x\n"
+    assert runner.invoke(show, ["--format", "yaml"]).exit_code == 2
+    assert "--json" not in runner.invoke(show, ["--help"]).output, "the alias is hidden"
+
+
+def test_every_result_printing_command_offers_format_json() -> None:
+    """`--json` on some commands and `--format` on others was the old state (issue 16)."""
+    from diffy_analysis.cli.main import SUBCOMMANDS
+
+    for name in SUBCOMMANDS:
+        command = load_command(name)
+        commands = (
+            list(command.commands.values()) if isinstance(command, __import__("click").Group) else [command]
+        )
+        for cmd in commands:
+            options = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+            if "--json" in options:
+                assert "--format" in options, f"{name} {cmd.name}: --json without --format"
