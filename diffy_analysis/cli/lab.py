@@ -10,9 +10,17 @@ from pathlib import Path
 import click
 
 from diffy_analysis.cli.machine_output import machine_format_option
-from diffy_analysis.errors import UsageError
-from diffy_analysis.lab import ARTIFACTS, Lab, LabConfig
-from diffy_analysis.lab.spec import parse_apps
+from diffy_analysis.errors import LabError, UsageError
+
+try:  # dev tooling: in a checkout, not in the wheel (pyproject.toml packages.find exclude)
+    from diffy_analysis.lab import ARTIFACTS, Lab, LabConfig
+    from diffy_analysis.lab.spec import parse_apps
+except ModuleNotFoundError as err:
+    raise LabError(
+        "the lab fleet is test and demo tooling that ships with a checkout of Diffy, not with the "
+        "installed package",
+        hint="git clone the project and run scripts/setup.sh, then `diffy lab` from there",
+    ) from err
 
 _ARTIFACT_HELP = "; ".join(f"{k}: {v}" for k, v in ARTIFACTS.items())
 
