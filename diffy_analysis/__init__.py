@@ -6,7 +6,9 @@ The library API (used by the CLI, for teams embedding Diffy in their own tooling
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from diffy_analysis.version import __version__
+
+__all__ = ["__version__", "analyze", "collect"]
 
 
 def collect(*args, **kwargs):  # thin re-export, documented in api.py

@@ -4,6 +4,11 @@ A baseline is a results directory in the usual layout (docs/results-format.md) s
 ``<results_root>/baselines/<app>/<name>/``, plus ``baseline.json`` recording where it came from.
 It is made either by `playbooks/baseline.yml` (which collects straight into that place) or by
 promoting hosts of an existing run (``save_from_run``).  The analysis reads it like any run.
+
+The one name rule, for `diffy baseline` and `diffy-analyze --baseline` alike (:func:`resolve_baseline`):
+a PATH (a host directory, a one-host run, or a directory holding exactly one run), a NAME saved for
+the run's app (or ``--app``), or APP/NAME; names are letters, digits, '.', '_' and '-', not starting
+with '.'.  Manifests are read by the loader's one manifest reader (``load.read_manifest``).
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from diffy_analysis import contract
 from diffy_analysis.contract import HOSTS_DIR, MANIFEST_NAME, PACK_COPY_NAME, sha256_file, utc_now_iso
-from diffy_analysis.errors import BaselineError
+from diffy_analysis.errors import BaselineError, ResultsError, UsageError
+from diffy_analysis.load import read_manifest
 
 BASELINES_DIR = "baselines"
 BASELINE_RECORD = "baseline.json"
@@ -59,14 +66,9 @@ def baseline_path(results_root: Path, app: str, name: str) -> Path:
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
     try:
-        doc = json.loads((run_dir / MANIFEST_NAME).read_text("utf-8"))
-    except FileNotFoundError as err:
-        raise BaselineError(f"{run_dir}: no {MANIFEST_NAME}: not a Diffy results directory") from err
-    except (OSError, ValueError) as err:
-        raise BaselineError(f"{run_dir / MANIFEST_NAME}: unreadable ({err})") from err
-    if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), dict):
-        raise BaselineError(f"{run_dir / MANIFEST_NAME}: not a Diffy manifest")
-    return doc
+        return read_manifest(run_dir)
+    except ResultsError as err:
+        raise BaselineError(err.message, hint=err.hint) from None
 
 
 def load_baseline(path: Path, *, app: str | None = None, name: str | None = None) -> Baseline:
@@ -121,15 +123,44 @@ def list_baselines(results_root: Path, app: str | None = None) -> list[Baseline]
     return found
 
 
-def resolve_baseline(spec: str, results_root: Path) -> Path:
-    """A baseline given as a directory (a results dir) or as ``APP/NAME`` under the results root."""
-    as_path = Path(spec)
-    if (as_path / MANIFEST_NAME).is_file():
-        return as_path
-    app, sep, name = spec.partition("/")
-    if not sep:
-        raise BaselineError(f"baseline {spec!r} is neither a results directory nor APP/NAME")
-    return get_baseline(results_root, app, name).path
+def resolve_baseline(
+    value: str | Path, *, app: str | None = None, results_root: Path | str | None = None
+) -> Path:
+    """The results directory of a baseline given as PATH, NAME (saved for ``app``) or APP/NAME.
+
+    ``results_root`` defaults to ./diffy-results; the result is a run or a host directory.
+    """
+    path = Path(value)
+    if path.exists():
+        return run_inside(path)
+    root = Path(results_root or contract.DEFAULT_RESULTS_ROOT)
+    text = str(value)
+    if not isinstance(value, Path):
+        app_part, sep, name = text.partition("/")
+        if sep and _NAME.match(app_part) and _NAME.match(name):
+            return run_inside(get_baseline(root, app_part, name).path)
+        if not sep:
+            if not app:
+                raise UsageError(
+                    f"baseline {value!r} is not a directory; to use a named baseline, give APP/NAME or "
+                    "--app (or analyse a run whose manifest names its app)"
+                )
+            named = baseline_path(root, app, text)
+            if not named.is_dir():
+                raise BaselineError(f"no baseline named {text!r} for app {app!r} (looked in {named})")
+            return run_inside(named)
+    raise BaselineError(f"baseline {value}: no such directory (give a PATH, NAME or APP/NAME)")
+
+
+def run_inside(path: Path) -> Path:
+    """A baseline directory may hold the run itself (or one host) or exactly one run directory."""
+    if (path / MANIFEST_NAME).exists() or (path / contract.HOST_RECORD_NAME).exists():
+        return path
+    inner = [p for p in sorted(path.iterdir()) if p.is_dir() and not p.is_symlink()] if path.is_dir() else []
+    runs = [p for p in inner if (p / MANIFEST_NAME).exists()]
+    if len(runs) == 1:
+        return runs[0]
+    raise BaselineError(f"baseline {path}: not a results directory or host directory")
 
 
 def record_baseline(path: Path, *, app: str, name: str, source: str) -> Baseline:

@@ -6,16 +6,13 @@ gone, every file under hosts/ the manifest does not list, and every symlink (nev
 
 from __future__ import annotations
 
-import json
 import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffy_analysis.contract import HOSTS_DIR, MANIFEST_NAME, RESULTS_FORMAT, schema_errors, sha256_file
+from diffy_analysis.contract import HOSTS_DIR, MANIFEST_NAME, schema_errors, sha256_file
 from diffy_analysis.errors import ResultsError
-
-MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+from diffy_analysis.load import read_manifest as load_manifest
 
 
 @dataclass(frozen=True)
@@ -39,26 +36,12 @@ class VerifyReport:
 
 
 def read_manifest(run_dir: Path) -> dict:
-    """The manifest of ``run_dir``, validated against its schema; ResultsError when unusable."""
-    path = run_dir / MANIFEST_NAME
-    try:
-        info = path.lstat()
-    except FileNotFoundError:
-        raise ResultsError(f"{run_dir}: no {MANIFEST_NAME}: not a Diffy results directory") from None
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        raise ResultsError(f"{path}: not a regular file (symlinks are never followed)")
-    if info.st_size > MAX_MANIFEST_BYTES:
-        raise ResultsError(f"{path}: {info.st_size} bytes, over the {MAX_MANIFEST_BYTES} byte limit")
-    try:
-        manifest = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ResultsError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != RESULTS_FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise ResultsError(f"{path}: format is {found!r}, expected {RESULTS_FORMAT!r}")
+    """The manifest of ``run_dir`` (the loader's one manifest reader), every entry checked against
+    the schema too (verify walks all of them); ResultsError when unusable."""
+    manifest = load_manifest(run_dir)
     problems = schema_errors("manifest", manifest)
     if problems:
-        raise ResultsError(f"{path}: invalid manifest: " + "; ".join(problems))
+        raise ResultsError(f"{run_dir / MANIFEST_NAME}: invalid manifest: " + "; ".join(problems))
     return manifest
 
 

@@ -82,7 +82,7 @@ def test_named_baseline_resolves_under_the_results_root(tmp_path):
     assert [h.host for h in analysis.hosts if h.outlier] == ["web-001"]
     with pytest.raises(BaselineError, match="no baseline named 'silver' for app 'app_x'"):
         analyze([run], baseline="silver", results_root=root)
-    with pytest.raises(UsageError, match="invalid app"):
+    with pytest.raises(BaselineError, match="bad baseline app"):
         analyze([run], baseline="golden", results_root=root, app="../etc")
 
 

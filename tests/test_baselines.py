@@ -9,7 +9,7 @@ from runbuilder import build_run
 
 from diffy_analysis import baselines
 from diffy_analysis.cli.main import diffy, run
-from diffy_analysis.errors import BaselineError
+from diffy_analysis.errors import BaselineError, UsageError
 
 USERS = [{"username": "root", "uid": "0"}, {"username": "app", "uid": "1000"}]
 
@@ -32,8 +32,8 @@ def test_save_one_host_list_show_and_resolve(tmp_path, fleet_run):
     assert (saved.path.stat().st_mode & 0o777) == 0o700
     assert [b.name for b in baselines.list_baselines(root)] == ["clean"]
     assert baselines.get_baseline(root, "app_x", "clean").source.startswith("run ")
-    assert baselines.resolve_baseline("app_x/clean", root) == saved.path
-    assert baselines.resolve_baseline(str(saved.path), root) == saved.path
+    assert baselines.resolve_baseline("app_x/clean", results_root=root) == saved.path
+    assert baselines.resolve_baseline(str(saved.path), results_root=root) == saved.path
 
     from diffy_analysis.verify import verify_run
 
@@ -61,8 +61,12 @@ def test_refusals(tmp_path, fleet_run):
             baselines.save_from_run(fleet_run, root, "app_x", bad)
     with pytest.raises(BaselineError, match="no baseline app_x/missing"):
         baselines.get_baseline(root, "app_x", "missing")
-    with pytest.raises(BaselineError, match="neither"):
-        baselines.resolve_baseline("missing", root)
+    with pytest.raises(UsageError, match="give APP/NAME or --app"):
+        baselines.resolve_baseline("missing", results_root=root)
+    with pytest.raises(BaselineError, match="no baseline app_x/missing"):
+        baselines.resolve_baseline("app_x/missing", results_root=root)
+    with pytest.raises(BaselineError, match="no such directory"):
+        baselines.resolve_baseline("a/b/c", results_root=root)
 
 
 def test_tampered_run_is_refused(tmp_path, fleet_run):

@@ -117,6 +117,28 @@ def test_baseline_option(tmp_path, capsys):
     assert contract.schema_errors("analysis", doc) == []
 
 
+def test_baseline_app_slash_name_as_diffy_baseline_tells_users(tmp_path, capsys):
+    """`diffy baseline --help` says `diffy-analyze RUN_DIR --baseline APP/NAME`: that works."""
+    from diffy_analysis import baselines
+
+    hosts = clean_fleet(5)
+    hosts["web-003"]["listening_ports"].append(BIND_SHELL)
+    run_dir = build_run(tmp_path / "f", hosts)
+    root = tmp_path / "results"
+    baselines.save_from_run(run_dir, root, "web_tier", "clean", hosts=["web-001"])
+    args = [run_dir, "--baseline", "web_tier/clean", "--results-root", root, "--format", "json"]
+    code, out, err = _analyze(args, capsys)
+    assert code == 1, err
+    doc = json.loads(out)
+    assert doc["method"] == "baseline" and doc["baseline"] == "web_tier/clean"
+    assert [h["host"] for h in doc["hosts"] if h["outlier"]] == ["web-003"]
+    # NAME alone is looked up for the --app given (here the baseline's app, not the run's).
+    code, out, err = _analyze([*args[:2], "clean", *args[3:], "--app", "web_tier"], capsys)
+    assert code == 1, err and json.loads(out)["baseline"] == "clean"
+    code, out, err = _analyze([*args[:2], "web_tier/missing", *args[3:]], capsys)
+    assert code == 2 and "no baseline web_tier/missing" in err and "Traceback" not in err
+
+
 def test_no_run_dir_is_a_usage_error(capsys):
     code, _, err = _analyze([], capsys)
     assert code == 2 and "RUN_DIR" in err

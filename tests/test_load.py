@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from runbuilder import build_run, rehash
 
 from diffy_analysis.errors import ResultsError
-from diffy_analysis.load import LoadOptions, load_frames, open_results, parse_rows
+from diffy_analysis.load import LoadOptions, open_results, parse_rows
 
 USERS = [{"username": "root", "uid": "0", "shell": "/bin/bash"}]
 
@@ -153,17 +153,6 @@ def test_a_bare_host_directory_is_accepted(tmp_path):
     hosts, skipped = _load(run / "hosts" / "base")
     assert [h.ref.host_id for h in hosts] == ["base"]
     assert skipped == {}
-
-
-def test_frames_are_tidy(tmp_path):
-    run = build_run(
-        tmp_path, {"a": {"users": USERS}, "b": {"users": [*USERS, {"username": "x", "uid": "5"}]}}
-    )
-    hosts, rows, results = load_frames([run])
-    assert list(hosts["host_id"]) == ["a", "b"]
-    assert set(rows.columns) >= {"run_id", "host_id", "host", "query", "username", "uid"}
-    assert len(rows) == 3
-    assert results.skipped == []
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

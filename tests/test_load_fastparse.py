@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diffy_analysis import load
 from diffy_analysis.errors import HostDataError
+from diffy_analysis.load import files as load
 
 CASES = [
     '[{"name": "sshd", "pid": "12"}, {"name": "cron", "pid": "7"}]',
@@ -44,8 +44,8 @@ def test_orjson_path_equals_json_reference(monkeypatch, text):
 
 def test_manifest_and_host_records_parse_the_same(monkeypatch):
     text = '{"a": 1, "b": [1.5, "x", null, true], "c": {"d": 18446744073709551616}, "e": NaN}'
-    fast = load._parse_json(text, "m.json")
+    fast = load.parse_json(text, "m.json")
     monkeypatch.setattr(load, "_orjson", None)
-    reference = load._parse_json(text, "m.json")
+    reference = load.parse_json(text, "m.json")
     assert repr(fast) == repr(reference)
-    assert repr(load._parse_json('{"a": 1, "b": 2.5}', "m.json")) == "{'a': 1, 'b': 2.5}"
+    assert repr(load.parse_json('{"a": 1, "b": 2.5}', "m.json")) == "{'a': 1, 'b': 2.5}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from runbuilder import build_run
 
 from diffy_analysis.load import open_results
-from diffy_analysis.normalize.index import FleetIndex, build_index
+from diffy_analysis.normalize.build import build_fleet
 from diffy_analysis.normalize.rules import load_config
 
 USERS = [{"username": "root", "uid": "0", "shell": "/bin/bash"}]
@@ -45,11 +45,8 @@ def test_reuse_never_hides_a_file_changed_after_collection(tmp_path):
 def test_index_with_reuse_equals_index_without(tmp_path):
     run = _run(tmp_path)
     config = load_config(None)
-    fast = build_index(open_results([run]), config)  # reads with mask_text + knows_file
-    slow = FleetIndex(config=config)
-    for host in open_results([run]).iter_hosts():  # every file parsed, masked by add()
-        slow.add(host)
-    slow.finalize()
+    fast = build_fleet(open_results([run]), config).index  # reads with mask_text + knows_file
+    slow = build_fleet(open_results([run]).iter_hosts(), config).index  # every file parsed, masked by add()
     assert fast.file_cache_hits == 3  # users.json of web-2 and web-3, etc_hosts.json of web-3
     assert fast.feature_values == slow.feature_values
     assert [p.tolist() for p in fast.profiles] == [p.tolist() for p in slow.profiles]

@@ -11,7 +11,7 @@ from runbuilder import build_run
 
 from diffy_analysis.errors import ConfigError
 from diffy_analysis.load import HostIdentity, open_results
-from diffy_analysis.normalize import IdentityMasker, build_index, default_config, load_config, row_fingerprint
+from diffy_analysis.normalize import IdentityMasker, build_fleet, default_config, load_config, row_fingerprint
 from diffy_analysis.normalize.defaults import DEFAULT_RULES
 from diffy_analysis.normalize.transforms import kernel_thread_names
 
@@ -69,7 +69,7 @@ def test_kernel_thread_names_are_stable_but_disguised_processes_are_not():
 
 def _index(tmp_path, hosts, config=None, **kw):
     run = build_run(tmp_path, hosts, **kw)
-    return build_index(open_results([run]).iter_hosts(), config or default_config())
+    return build_fleet(open_results([run]).iter_hosts(), config or default_config()).index
 
 
 def test_volatile_columns_and_identity_do_not_make_hosts_unique(tmp_path):

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diffy_analysis.load import HostData, HostIdentity, HostRef, QueryStatus, RunInfo, open_results
-from diffy_analysis.normalize import FleetIndex, IdentityMasker, default_config, row_fingerprint
+from diffy_analysis.normalize import FleetIndex, IdentityMasker, build_fleet, default_config, row_fingerprint
 from diffy_analysis.normalize.defaults import DEFAULT_RULES
 from diffy_analysis.normalize.mask import NEVER_MASK
 from tests.runbuilder import build_run
@@ -82,10 +82,8 @@ def test_profiles_are_blind_to_row_order_and_volatile_columns(processes, rnd: ra
 @FAST
 @given(st.dictionaries(st.text(max_size=6), rows_of, max_size=4))
 def test_any_rows_can_be_indexed(tables):
-    index = FleetIndex(config=default_config())
-    for i in range(6):  # enough hosts for automatic volatile-column detection to run
-        index.add(_host(f"h{i}", tables))
-    index.finalize()
+    # enough hosts for automatic volatile-column detection to run
+    index = build_fleet([_host(f"h{i}", tables) for i in range(6)], default_config()).index
     assert len(index.hosts) == 6 and len({h.profile for h in index.hosts}) == 1
 
 

@@ -117,15 +117,14 @@ def test_hosts_read_back_equal_the_hosts_read_from_disk(tmp_path, es_client, nam
 
 
 def test_rereading_one_host_for_evidence(tmp_path, es_client, names):
-    from diffy_analysis.load import read_host
-
     run = tricky_run(tmp_path)
     index_results(es_client, names, open_results([run]), bulk=FAST)
     stored = EsResults(es_client, names, ["20261129T101500Z-a1b2c3"])
     ref = next(r for r in stored.refs if r.host_id == "web-003")
-    again = read_host(ref, stored.options, queries={"listening_ports"})  # dispatches to the store
-    disk_ref = next(r for r in open_results([run]).refs if r.host_id == "web-003")
-    assert again.rows == read_host(disk_ref, queries={"listening_ports"}).rows
+    again = stored.read_host(ref, queries={"listening_ports"})  # the HostSource re-reads its own hosts
+    disk = open_results([run])
+    disk_ref = next(r for r in disk.refs if r.host_id == "web-003")
+    assert again.rows == disk.read_host(disk_ref, queries={"listening_ports"}).rows
 
 
 def test_incompletely_indexed_host_is_skipped_with_a_reason(tmp_path, es_client, names):

@@ -57,7 +57,7 @@ def test_symlinks_are_reported_and_never_followed(run_dir, tmp_path):
 
 
 def test_missing_manifest_is_trouble_not_a_crash(tmp_path):
-    with pytest.raises(ResultsError, match="no manifest.json"):
+    with pytest.raises(ResultsError, match="manifest.json is missing"):
         verify_run(tmp_path)
 
 
@@ -70,4 +70,4 @@ def test_cli_exit_codes_follow_diff(run_dir, capsys):
     assert "changed" in out and "users.json" in out
     assert run(verify, [str(run_dir.parent / "nope")], prog_name="diffy verify") == 2
     err = capsys.readouterr().err
-    assert "no manifest.json" in err and "Traceback" not in err
+    assert "manifest.json is missing" in err and "Traceback" not in err

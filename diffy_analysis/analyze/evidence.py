@@ -17,21 +17,21 @@ from diffy_analysis.analyze.candidates import Candidate, order_key
 from diffy_analysis.analyze.explain import Context, explain
 from diffy_analysis.errors import HostDataError
 from diffy_analysis.findings import Finding
-from diffy_analysis.load import LoadOptions, read_host
+from diffy_analysis.load import HostSource
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
 
 EVIDENCE_HOST_LIMIT = 500
 
 
 def raw_rows(
-    index: FleetIndex, host: HostEntry, fids: set[int], options: LoadOptions
+    index: FleetIndex, host: HostEntry, fids: set[int], source: HostSource
 ) -> dict[int, dict[str, str]]:
     """The first raw row of ``host`` behind each wanted feature id (re-reads only affected queries)."""
     queries = {index.query_of(f) for f in fids}
     if not queries:
         return {}
     try:
-        data = read_host(host.ref, options, queries=queries)
+        data = source.read_host(host.ref, queries=queries)
     except HostDataError:
         return {}  # changed since it was first read: fall back to normalized rows
     found: dict[int, dict[str, str]] = {}

@@ -6,8 +6,6 @@ normalizes every host, and returns an :class:`~diffy_analysis.findings.Analysis`
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -15,14 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from diffy_analysis import contract
 from diffy_analysis.analyze.baseline import analyze_baseline
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.evidence import EVIDENCE_HOST_LIMIT, build_findings, raw_rows, top_candidates
 from diffy_analysis.analyze.explain import Context, explain
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import outlier_threshold, score
-from diffy_analysis.errors import BaselineError, HostDataError, UsageError
+from diffy_analysis.baselines import resolve_baseline
+from diffy_analysis.errors import BaselineError, UsageError
 from diffy_analysis.findings import (
     Analysis,
     Cluster,
@@ -32,53 +30,15 @@ from diffy_analysis.findings import (
     QueryGap,
     SkippedHost,
 )
-from diffy_analysis.load import LoadOptions, Results, open_results, read_bytes
+from diffy_analysis.load import HostSource, LoadOptions, open_results
+from diffy_analysis.normalize.build import Fleet, build_fleet
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
 from diffy_analysis.normalize.rules import Config, load_config
 
 METHODS = ("auto", "peers", "baseline")
-BASELINES_DIR = "baselines"
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
-# -- baselines ------------------------------------------------------------------------------------
-
-
-def named_baseline_path(name: str, *, app: str, results_root: Path | str | None = None) -> Path:
-    """Where a named baseline lives: ``<results_root>/baselines/<app>/<name>/``."""
-    for what, value in (("baseline name", name), ("app", app)):
-        if not _NAME.match(value) or value in (".", ".."):
-            raise UsageError(f"invalid {what} {value!r}: use letters, digits, '.', '_' and '-'")
-    return Path(results_root or contract.DEFAULT_RESULTS_ROOT) / BASELINES_DIR / app / name
-
-
-def resolve_baseline(value: str | Path, *, app: str | None, results_root: Path | str | None = None) -> Path:
-    """A baseline given as a path (host directory or one-host run) or as a name saved for ``app``."""
-    path = Path(value)
-    if path.exists():
-        return _run_inside(path)
-    if isinstance(value, Path) or "/" in str(value):
-        raise BaselineError(f"baseline {value}: no such directory")
-    if not app:
-        raise UsageError(
-            f"baseline {value!r} is not a directory; to use a named baseline, give --app "
-            "(or analyse a run whose manifest names its app)"
-        )
-    named = named_baseline_path(str(value), app=app, results_root=results_root)
-    if not named.is_dir():
-        raise BaselineError(f"no baseline named {value!r} for app {app!r} (looked in {named})")
-    return _run_inside(named)
-
-
-def _run_inside(path: Path) -> Path:
-    """A baseline directory may hold the run itself or exactly one run directory."""
-    if (path / contract.MANIFEST_NAME).exists() or (path / contract.HOST_RECORD_NAME).exists():
-        return path
-    inner = [p for p in sorted(path.iterdir()) if p.is_dir() and not p.is_symlink()] if path.is_dir() else []
-    runs = [p for p in inner if (p / contract.MANIFEST_NAME).exists()]
-    if len(runs) == 1:
-        return runs[0]
-    raise BaselineError(f"baseline {path}: not a results directory or host directory")
+# -- baselines (resolved by diffy_analysis.baselines: one name rule) -------------------------------
 
 
 def _baseline_host(path: Path, options: LoadOptions) -> tuple[Any, str]:
@@ -97,18 +57,12 @@ def _baseline_host(path: Path, options: LoadOptions) -> tuple[Any, str]:
 # -- the analysis ---------------------------------------------------------------------------------
 
 
-def _pack_info(results: Results) -> dict[str, Any]:
+def _pack_info(results: HostSource) -> dict[str, Any]:
     run = next((r for r in results.runs if not r.bare), None)
     info: dict[str, Any] = dict(run.pack) if run else {}
     if run is None:
         return info
-    try:
-        if run.source is not None:  # a run read back from a store, not a directory
-            pack = run.source.pack_copy(run)
-        else:
-            pack = json.loads(read_bytes(run.path / contract.PACK_COPY_NAME, limit=4 * 1024 * 1024))
-    except (HostDataError, ValueError):
-        return info
+    pack = results.pack_copy(run)
     if isinstance(pack, dict) and isinstance(pack.get("queries"), dict):
         info["queries"] = {
             str(name): {k: q[k] for k in ("description", "value") if isinstance(q.get(k), str)}
@@ -159,7 +113,7 @@ def _host_results(
     candidates: list[list[Candidate]],
     clusters: list[int | None],
     method: str,
-    options: LoadOptions,
+    source: HostSource,
 ) -> tuple[tuple[HostResult, ...], float]:
     t = index.config.thresholds
     scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
@@ -175,7 +129,7 @@ def _host_results(
         chosen = top_candidates(index, candidates[i], t.max_findings)
         raw = None
         if i in evidence_for:
-            raw = raw_rows(index, entry, {c.fid for c in chosen if c.kind != "missing"}, options)
+            raw = raw_rows(index, entry, {c.fid for c in chosen if c.kind != "missing"}, source)
         host_queries = {g[0] for g in entry.gaps} | set(entry.collected)
         results.append(
             HostResult(
@@ -205,9 +159,36 @@ def analyze(
     app: str | None = None,
     results_root: Path | str | None = None,
     load_options: LoadOptions | None = None,
-    results: Results | None = None,
+    results: HostSource | None = None,
 ) -> Analysis:
-    """Analyse results directories and return the Analysis.
+    """Analyse results directories and return the Analysis (see :func:`analyze_fleet`)."""
+    return analyze_fleet(
+        run_dirs,
+        baseline=baseline,
+        method=method,
+        config=config,
+        prevalence=prevalence,
+        app=app,
+        results_root=results_root,
+        load_options=load_options,
+        results=results,
+    )[0]
+
+
+def analyze_fleet(
+    run_dirs: Sequence[Path | str] | Path | str,
+    *,
+    baseline: Path | str | None = None,
+    method: str = "auto",
+    config: Config | Path | str | None = None,
+    prevalence: PrevalenceSource | None = None,
+    app: str | None = None,
+    results_root: Path | str | None = None,
+    load_options: LoadOptions | None = None,
+    results: HostSource | None = None,
+) -> tuple[Analysis, Fleet]:
+    """Analyse results directories; return the Analysis and the fleet index it was computed on
+    (the store indexes that index's fingerprints, store/analysis.py).
 
     run_dirs: one or more run directories (``diffy-results/1``), or bare host directories.
     baseline: a host directory, a one-host run directory, or the name of a baseline saved for the
@@ -215,7 +196,7 @@ def analyze(
     method: ``auto`` | ``peers`` | ``baseline``.
     config: a :class:`Config`, or the path of a config file (docs/configuration.md).
     prevalence: external row counts for the peers method (see analyze/peers.PrevalenceSource).
-    results: hosts already opened elsewhere (e.g. a run read back from Elasticsearch,
+    results: a ``HostSource`` opened elsewhere (e.g. a run read back from Elasticsearch,
         ``store.readback.EsResults``); ``run_dirs`` is then ignored.
     Raises a DiffyError subclass (ResultsError when nothing usable is left, exit code 2).
     """
@@ -231,19 +212,16 @@ def analyze(
     options = load_options or LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024)
     paths = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
     results = results if results is not None else open_results(paths, options)
-    index = FleetIndex(config=config)
-    reference = None
+    base_host = None
     baseline_label = None
     if chosen == "baseline":
         base_path = resolve_baseline(baseline, app=app or results.app, results_root=results_root)  # type: ignore[arg-type]
         base_host, base_name = _baseline_host(base_path, options)
-        reference = index.add_reference(base_host)
         baseline_label = str(baseline) if not Path(str(baseline)).exists() else f"{base_name} ({base_path})"
-    for host in index.read(results):
-        index.add(host)
+    fleet = build_fleet(results, config, reference=base_host)
+    index, reference = fleet.index, fleet.reference
     if not index.hosts:
         raise results.nothing_usable()
-    index.finalize()
 
     settings: dict[str, Any] = {"thresholds": asdict(config.thresholds), "identity_masking": config.mask}
     population: tuple[PopulationDifference, ...] = ()
@@ -261,13 +239,13 @@ def analyze(
         host_clusters = [None] * len(index.hosts)
         population = _population_differences(index, b.population, len(index.hosts))
         settings.update(b.settings)
-    hosts, threshold = _host_results(index, candidates, host_clusters, chosen, options)
+    hosts, threshold = _host_results(index, candidates, host_clusters, chosen, results)
     settings["outlier_threshold"] = round(threshold, 6)
     settings["auto_ignored_columns"] = {q: list(c) for q, c in sorted(index.auto_ignored.items())}
     settings["distinct_profiles"] = len(index.profiles)
     if chosen == "peers":
         clusters_out, dendrogram = _clusters(outcome, hosts)
-    return Analysis(
+    analysis = Analysis(
         method=chosen,  # type: ignore[arg-type]
         run_ids=results.run_ids,
         hosts=hosts,
@@ -283,6 +261,7 @@ def analyze(
         settings=settings,
         population_differences=population,
     )
+    return analysis, fleet
 
 
 def _clusters(outcome: Any, hosts: Iterable[HostResult]) -> tuple[tuple[Cluster, ...], Dendrogram | None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from diffy_analysis.errors import HostDataError
-from diffy_analysis.load import HostData, HostIdentity, HostRef, Results, parse_rows
+from diffy_analysis.load import HostData, HostIdentity, HostRef, HostSource, parse_rows
 from diffy_analysis.normalize.mask import IdentityMasker
 from diffy_analysis.normalize.rules import Config, TableRule
 from diffy_analysis.normalize.transforms import TRANSFORMS
@@ -158,15 +158,9 @@ class FleetIndex:
             out.append(fid)
         return out
 
-    def read(self, results: Results) -> Iterator[HostData]:
-        """Stream ``results``' hosts, masked while read when the reader supports a text filter.
-
-        Readers that override ``iter_hosts`` without one (e.g. rows read back from Elasticsearch)
-        yield unfiltered hosts, which :meth:`add` masks itself: same result, a little slower.
-        """
-        if type(results).iter_hosts is Results.iter_hosts:
-            return results.iter_hosts(text_filter=self.mask_text, reuse=self.knows_file)
-        return results.iter_hosts()
+    def read(self, results: HostSource) -> Iterator[HostData]:
+        """Stream ``results``' hosts (any ``HostSource``), the host's identity masked while read."""
+        return results.iter_hosts(text_filter=self.mask_text, reuse=self.knows_file)
 
     def knows_file(self, query: str, digest: str) -> bool:
         """A ``load.Reuse``: the feature ids of an unmasked file with these bytes are cached, so the
@@ -176,7 +170,7 @@ class FleetIndex:
 
     def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
         """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
-        so). Reading hosts through it parses every file once (``build_index`` does)."""
+        so). Reading hosts through it parses every file once (``build.build_fleet`` does)."""
         if not self.config.mask or not self.rule(query).mask:
             return text
         if self._masker_for is None or self._masker_for[0] is not identity:  # one host at a time
@@ -277,13 +271,13 @@ class FleetIndex:
 
     # -- after the last host -----------------------------------------------------------------------
 
-    def finalize(self) -> None:
-        """Apply automatic volatile-column detection, then drop build-time caches."""
-        from diffy_analysis.normalize.volatile import detect_volatile  # noqa: PLC0415 - avoids a cycle
-
+    def end_build(self) -> None:
+        """The last host was added: drop build-time caches (normalize/build.py calls this)."""
         self._file_cache.clear()
         self._df = None
-        volatile = detect_volatile(self)
+
+    def drop_volatile(self, volatile: dict[int, tuple[int, ...]]) -> None:
+        """Drop the automatically detected volatile column positions (colset -> positions)."""
         if volatile:
             self._drop_columns(volatile)
         self._df = None
@@ -364,12 +358,3 @@ class FleetIndex:
         for index, host in enumerate(self.hosts):
             out[host.profile].append(index)
         return out
-
-
-def build_index(hosts: Results | Iterable[HostData], config: Config) -> FleetIndex:
-    """Index every host; given ``Results``, hosts are read through ``mask_text`` (one parse per file)."""
-    index = FleetIndex(config=config)
-    for host in index.read(hosts) if isinstance(hosts, Results) else hosts:
-        index.add(host)
-    index.finalize()
-    return index

@@ -28,7 +28,6 @@ import hashlib
 from importlib import resources
 from typing import TextIO
 
-from diffy_analysis import __version__
 from diffy_analysis.findings import Analysis
 from diffy_analysis.report import _plots
 from diffy_analysis.report._escape import html_text as esc
@@ -46,6 +45,7 @@ from diffy_analysis.report._words import (
     top_findings,
     verdict_lines,
 )
+from diffy_analysis.version import __version__
 
 # Hosts given a full section besides every outlier (the highest-scored ones with findings).
 EXTRA_SECTION_HOSTS = 20

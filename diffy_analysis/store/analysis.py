@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from diffy_analysis.analyze.peers import MappingPrevalence
-from diffy_analysis.analyze.pipeline import analyze
+from diffy_analysis.analyze.pipeline import analyze, analyze_fleet
 from diffy_analysis.errors import UsageError
 from diffy_analysis.findings import Analysis
 from diffy_analysis.load import open_results
 from diffy_analysis.normalize.rules import Config, load_config
 from diffy_analysis.store.bulk import BulkSettings
+from diffy_analysis.store.fingerprints import NormalizedFingerprints
 from diffy_analysis.store.indexer import IndexOutcome, index_results
 from diffy_analysis.store.mapping import IndexNames
 from diffy_analysis.store.readback import EsResults, latest_run_id
@@ -101,13 +102,15 @@ def analyze_and_index(
     """Analyse results directories, then index their rows, hosts, runs and the analysis.
 
     With ``prevalence``, the counts come from what the cluster held *before* this run was indexed
-    (plus this run's own hosts, which the peers method always counts)."""
+    (plus this run's own hosts, which the peers method always counts).  The rows are indexed with
+    the fingerprints of the analysis's own fleet index: two passes over the run, not three."""
     config = config if isinstance(config, Config) else load_config(config)
     results = open_results(run_dirs)
     run_ids = list(results.run_ids)
     external = stored_prevalence(
         client, names, prevalence, run_ids=run_ids, app=options.get("app") or results.app
     )
-    analysis = analyze(list(run_dirs), config=config, prevalence=external, **options)
-    outcome = index_results(client, names, results, config=config, analysis=analysis, bulk=bulk)
+    analysis, fleet = analyze_fleet(list(run_dirs), config=config, prevalence=external, **options)
+    fingerprints = NormalizedFingerprints(fleet.index)
+    outcome = index_results(client, names, results, fingerprints=fingerprints, analysis=analysis, bulk=bulk)
     return StoreAnalysis(analysis=analysis, indexed=outcome, run_ids=tuple(run_ids))

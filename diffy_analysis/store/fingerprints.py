@@ -6,8 +6,10 @@ masked), exactly as the peers method computes it, so prevalence counted by Elast
 (store/stacking.py) can stand in for prevalence counted in memory.
 
 Automatic volatile-column detection looks at the whole fleet, so the fingerprints of one host
-depend on the others: a first streaming pass builds the fleet index (compact: distinct rows only),
-and the indexing pass then looks every host's rows up in it.
+depend on the others: the fleet index (compact: distinct rows only) comes from the analysis itself
+(``analyze.pipeline.analyze_fleet``, so the store indexes exactly what the analysis used), or, when
+indexing without analysing (``diffy index``), from one streaming pass of ``normalize.build_fleet``;
+the indexing pass then looks every host's rows up in it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diffy_analysis.load import HostData, LoadOptions, open_results
+from diffy_analysis.normalize.build import build_fleet
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.rules import Config
 from diffy_analysis.store.documents import row_fingerprint
@@ -33,12 +36,7 @@ class NormalizedFingerprints:
         cls, run_dirs: Sequence[Path | str], config: Config, options: LoadOptions | None = None
     ) -> NormalizedFingerprints:
         """Stream the runs once and build the fleet index with ``config`` (as the analysis does)."""
-        results = open_results(run_dirs, options)
-        index = FleetIndex(config=config)
-        for host in results.iter_hosts():
-            index.add(host)
-        index.finalize()
-        return cls(index)
+        return cls(build_fleet(open_results(run_dirs, options), config).index)
 
     def __call__(self, host: HostData) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

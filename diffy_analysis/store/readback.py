@@ -1,11 +1,11 @@
 """Read a run stored in Elasticsearch back into the loader's dataclasses (``diffy_analysis.load``).
 
-:class:`EsResults` is a :class:`~diffy_analysis.load.Results` whose hosts come from Elasticsearch
-instead of a results directory: same ``runs``, same host order, same ``skipped`` list (unreachable and
-failed hosts, and hosts that were unusable when the run was indexed, in the order the loader found
-them), and ``HostData`` equal to what the loader produced from disk (identity, query statuses, rows
-as text in file order, notes, file digests).  The analysis then runs unchanged and gives the same
-result as from disk.
+:class:`EsResults` is a :class:`~diffy_analysis.load.HostSource` whose hosts come from Elasticsearch
+instead of a results directory (it holds a ``RunListing``, as the directory reader does): same
+``runs``, same host order, same ``skipped`` list (unreachable and failed hosts, and hosts that were
+unusable when the run was indexed, in the order the loader found them), and ``HostData`` equal to
+what the loader produced from disk (identity, query statuses, rows as text in file order, notes,
+file digests).  The analysis then runs unchanged and gives the same result as from disk.
 
 Hosts stream one at a time: one cursor per query index, sorted by ``host.id`` then the row's
 position in its file (``search_after`` paging), merged with the host documents in the same order.
@@ -29,8 +29,9 @@ from diffy_analysis.load import (
     HostRef,
     LoadOptions,
     QueryStatus,
-    Results,
+    Reuse,
     RunInfo,
+    RunListing,
     Skip,
     TextFilter,
     pack_query_names,
@@ -152,7 +153,7 @@ class _RowCursor:
         return rows
 
 
-class EsResults(Results):
+class EsResults:
     """Runs stored in Elasticsearch, read like results directories (see the module docstring)."""
 
     def __init__(
@@ -181,7 +182,32 @@ class EsResults(Results):
             runs.append(run)
             refs.extend(run_refs)
             skipped.extend(run_skipped)
-        super().__init__(runs, refs, skipped, options or LoadOptions())
+        self.listing = RunListing(runs, refs, skipped)
+        self.options = options or LoadOptions()
+        self.hosts_read = 0
+
+    @property
+    def runs(self) -> list[RunInfo]:
+        return self.listing.runs
+
+    @property
+    def refs(self) -> list[HostRef]:
+        return self.listing.refs
+
+    @property
+    def skipped(self) -> list[Skip]:
+        return self.listing.skipped
+
+    @property
+    def run_ids(self) -> tuple[str, ...]:
+        return self.listing.run_ids
+
+    @property
+    def app(self) -> str | None:
+        return self.listing.app
+
+    def nothing_usable(self) -> ResultsError:
+        return self.listing.nothing_usable()
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -226,7 +252,6 @@ class EsResults(Results):
             limit=manifest.get("limit"),
             hosts=hosts,
             pack_queries=pack_query_names(self._packs.get(run_id)),
-            source=self,
         )
         refs = []
         skipped = []
@@ -248,9 +273,14 @@ class EsResults(Results):
 
     # -- streaming ------------------------------------------------------------------------------
 
-    def iter_hosts(self, text_filter: TextFilter | None = None) -> Iterator[HostData]:
+    def iter_hosts(
+        self, text_filter: TextFilter | None = None, reuse: Reuse | None = None
+    ) -> Iterator[HostData]:
         """Yield each host once, as ``load.Results.iter_hosts`` does (``text_filter`` included: it is
-        applied to each query's rows as JSON text, and ``filtered`` names the queries it changed)."""
+        applied to each query's rows as JSON text, and ``filtered`` names the queries it changed).
+        ``reuse`` is accepted and not needed: rows come parsed from the store, there is no parse to
+        save, so ``HostData.reused`` stays empty."""
+        del reuse
         for run in self.runs:
             run_refs = {ref.host_id: ref for ref in self.refs if ref.run is run}
             cursors = {
@@ -301,11 +331,8 @@ class EsResults(Results):
         """The run's pack.json as indexed (None when the run had none)."""
         return self._packs.get(run.run_id or "")
 
-    def read_host(
-        self, ref: HostRef, options: LoadOptions | None = None, *, queries: Iterable[str] | None = None
-    ) -> HostData:
-        """One host again (for evidence rows), from Elasticsearch; ``load.read_host`` comes here for
-        hosts of this source."""
+    def read_host(self, ref: HostRef, *, queries: Iterable[str] | None = None) -> HostData:
+        """One host again (for evidence rows), from Elasticsearch."""
         run_id = ref.run.run_id or ""
         found = self.client.get(index=self.names.hosts, id=_host_doc_id(run_id, ref.host_id))
         host_doc = _HostDoc(ref.host_id, found["_source"])

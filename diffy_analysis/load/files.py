@@ -1,0 +1,168 @@
+"""Reading the files of a results directory safely: no symlink followed, a size limit, JSON as text.
+
+One place for the byte-level rules every reader of the results contract shares (the loader, the
+manifest reader used by ``diffy verify`` and the baselines): files are opened with ``O_NOFOLLOW``
+and ``O_NONBLOCK``, refused over a limit, decoded as UTF-8 (invalid bytes replaced and noted), and
+result files parsed with every value as text.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+from diffy_analysis.errors import HostDataError
+
+try:  # 2-3x faster than json on result files; json stays the reference and names every problem
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - a declared dependency, but the loader works without it
+    _orjson = None
+
+MAX_META_BYTES = 8 * 1024 * 1024
+"""Largest host.json or pack.json read."""
+
+
+def _open_nofollow(path: Path) -> int:
+    try:
+        # O_NONBLOCK: opening a named pipe planted in a results directory must not hang the loader.
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+        return os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise HostDataError(f"{path.name} is a symlink (never followed)") from None
+        if err.errno == errno.ENOENT:
+            raise HostDataError(f"{path.name} is missing") from None
+        raise HostDataError(f"{path.name} cannot be read: {err.strerror}") from None
+
+
+def read_bytes(path: Path, *, limit: int) -> bytes:
+    """Read a regular file without following symlinks, refusing files over ``limit`` bytes."""
+    fd = _open_nofollow(path)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise HostDataError(f"{path.name} is not a regular file")
+        if info.st_size > limit:
+            raise HostDataError(f"{path.name} is {info.st_size} bytes, over the {limit}-byte limit")
+        chunks = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 22))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            raise HostDataError(f"{path.name} grew over the {limit}-byte limit while read")
+        return data
+    finally:
+        os.close(fd)
+
+
+def decode(data: bytes, name: str, notes: list[str] | None) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if notes is None:
+            raise HostDataError(f"{name} is not valid UTF-8") from None
+        notes.append(f"{name}: invalid UTF-8 replaced with U+FFFD")
+        return data.decode("utf-8", "replace")
+
+
+def parse_json(text: str, name: str, *, as_text: bool = False) -> Any:
+    """Parse JSON; ``as_text`` keeps numbers as their JSON spelling (result files are read as text)."""
+    if _orjson is not None and not as_text:
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass  # what orjson refuses (NaN, huge integers, lone surrogates...) json decides
+    try:
+        if as_text:
+            return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        what = "truncated" if err.pos >= len(text.rstrip()) else "malformed JSON"
+        raise HostDataError(f"{name} is {what} (line {err.lineno}, column {err.colno})") from None
+    except RecursionError:
+        raise HostDataError(f"{name} is nested too deeply") from None
+    except ValueError as err:  # e.g. a 100000-digit number (Python's int-to-text limit)
+        raise HostDataError(f"{name} cannot be read: {str(err).split(':')[0][:120]}") from None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _orjson_rows(text: str) -> list[dict[str, str]] | None:
+    """Rows parsed by orjson when that is exactly what json with numbers as text gives: an array of
+    objects whose values are all strings (osquery's output). None otherwise: json decides."""
+    if _orjson is None:
+        return None
+    try:
+        rows = _orjson.loads(text)
+    except _orjson.JSONDecodeError:
+        return None
+    if type(rows) is not list or (rows and set(map(type, rows)) != {dict}):
+        return None
+    if set(map(type, chain.from_iterable(map(dict.values, rows)))) <= {str}:
+        return rows
+    return None
+
+
+def parse_rows(text: str, name: str) -> list[dict[str, str]]:
+    """Parse one result file's text into rows of str values, checking its structure.
+
+    Fast paths: orjson when every value is a string; otherwise json, and when every value is
+    already a string (numbers are parsed as their text), rows are returned as parsed.
+    """
+    fast = _orjson_rows(text)
+    if fast is not None:
+        return fast
+    rows = parse_json(text, name, as_text=True)
+    if not isinstance(rows, list):
+        raise HostDataError(f"{name} is a JSON {type(rows).__name__}, not an array of rows")
+    if not rows:
+        return rows
+    if set(map(type, rows)) != {dict}:
+        raise HostDataError(f"{name} has a row that is not an object")
+    # osquery output is all strings, the common case, checked as cheaply as possible: first on the
+    # text (one "[" and one "{" per row and no bare literal means no nested value and no literal;
+    # numbers were parsed as their text), then with one C-level pass over every value's type.
+    if (
+        text.count("{") == len(rows)
+        and text.count("[") == 1
+        and "null" not in text
+        and "true" not in text
+        and "false" not in text
+    ):
+        return rows
+    if set(map(type, chain.from_iterable(map(dict.values, rows)))) <= {str}:
+        return rows
+    out = []
+    for row in rows:
+        if any(type(v) is not str for v in row.values()):
+            row = {k: _as_text(v) for k, v in row.items()}  # noqa: PLW2901 - coerced copy
+        out.append(row)
+    return out
+
+
+def is_plain_dir(path: Path) -> bool:
+    """A directory, and not a symlink to one (``lstat``)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False

@@ -1,0 +1,98 @@
+"""The one manifest reader: ``manifest.json`` of a run, read with one size limit and one symlink rule.
+
+The loader, ``diffy verify`` and the baselines all read manifests here: never through a symlink
+(``O_NOFOLLOW``), at most :data:`MAX_MANIFEST_BYTES`, format ``diffy-results/1``, checked against
+the manifest schema (its two big maps entry by entry, by the caller that walks them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from diffy_analysis import contract
+from diffy_analysis.errors import HostDataError, ResultsError
+from diffy_analysis.load.files import MAX_META_BYTES, decode, parse_json, read_bytes
+from diffy_analysis.load.model import RunInfo
+
+MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
+"""Largest manifest.json read (a 100k-host run lists ~2M files: a few hundred MB)."""
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The manifest document of ``run_dir``; :class:`ResultsError` when it cannot be used.
+
+    Checked: a regular file (no symlink), at most MAX_MANIFEST_BYTES, valid UTF-8 JSON, the right
+    format, the schema for everything but ``hosts`` and ``files`` (which must be objects; a
+    100k-host manifest lists millions of files, jsonschema over them would take minutes).
+    """
+    try:
+        data = read_bytes(run_dir / contract.MANIFEST_NAME, limit=MAX_MANIFEST_BYTES)
+        doc = parse_json(decode(data, contract.MANIFEST_NAME, None), contract.MANIFEST_NAME)
+    except HostDataError as err:
+        raise ResultsError(
+            f"{run_dir}: not a usable results directory: {err}",
+            hint="expected manifest.json (diffy-results/1), or a host directory with host.json",
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != contract.RESULTS_FORMAT:
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        raise ResultsError(f"{run_dir}: manifest format is {fmt!r}, expected {contract.RESULTS_FORMAT!r}")
+    hosts, files = doc.get("hosts"), doc.get("files")
+    problems = contract.schema_errors("manifest", {**doc, "hosts": {}, "files": {}})
+    if problems or not isinstance(hosts, dict) or not isinstance(files, dict):
+        problems = problems or ["hosts/files must be objects"]
+        raise ResultsError(f"{run_dir}: manifest.json is invalid: " + "; ".join(problems))
+    return doc
+
+
+def run_info(run_dir: Path) -> RunInfo:
+    """The :class:`RunInfo` of a run directory, from its manifest (and pack.json's query names)."""
+    doc = read_manifest(run_dir)
+    pack = doc.get("pack") or {}
+    return RunInfo(
+        path=run_dir,
+        run_id=doc["run_id"],
+        app=doc.get("app"),
+        pack=dict(pack),
+        collector=doc.get("collector"),
+        started_at=doc.get("started_at"),
+        finished_at=doc.get("finished_at"),
+        limit=doc.get("limit"),
+        hosts=doc["hosts"],
+        files=doc["files"],
+        pack_queries=_pack_queries(run_dir, pack.get("sha256") if isinstance(pack, dict) else None),
+    )
+
+
+def _pack_queries(run_dir: Path, sha256: Any) -> frozenset[str] | None:
+    """Query names of the run's pack.json; None when absent, unreadable or not the manifest's pack."""
+    try:
+        data = read_bytes(run_dir / contract.PACK_COPY_NAME, limit=MAX_META_BYTES)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            return None
+        return pack_query_names(json.loads(data))
+    except (HostDataError, ValueError, RecursionError):
+        return None
+
+
+def pack_query_names(pack: Any) -> frozenset[str] | None:
+    """The query names of a pack document (None when it is not a pack)."""
+    queries = pack.get("queries") if isinstance(pack, dict) else None
+    return frozenset(map(str, queries)) if isinstance(queries, dict) else None
+
+
+def manifest_entry_problem(entry: Any) -> str | None:
+    if not isinstance(entry, dict) or entry.get("status") not in contract.HOST_STATUSES:
+        return "its manifest entry is invalid"
+    return None
+
+
+def file_entry_ok(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("sha256"), str)
+        and len(entry["sha256"]) == 64
+        and isinstance(entry.get("bytes"), int)
+    )
