@@ -8,15 +8,16 @@ print(result.run_dir, result.counts)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from diffy_analysis.collect import CollectOptions, CollectResult
     from diffy_analysis.collect.events import HostEventCallback
+    from diffy_analysis.findings import Analysis
 
 
 def collect(
-    options: CollectOptions | None = None, *, on_host: HostEventCallback | None = None, **kwargs
+    options: CollectOptions | None = None, *, on_host: HostEventCallback | None = None, **kwargs: Any
 ) -> CollectResult:
     """Run playbooks/collect.yml through ansible-runner and return the run's per-host outcomes.
 
@@ -34,7 +35,9 @@ def collect(
     return _collect(options, on_host=on_host)
 
 
-def analyze(run_dirs, *, baseline=None, method="auto", config=None, **kwargs):
+def analyze(
+    run_dirs: Any, *, baseline: Any = None, method: str = "auto", config: Any = None, **kwargs: Any
+) -> Analysis:
     """Analyse results directories; return an :class:`~diffy_analysis.findings.Analysis`.
 
     ``run_dirs``: one or more run directories (or bare host directories). ``baseline``: a host

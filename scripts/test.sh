@@ -16,6 +16,12 @@ echo "== ruff"
 ruff check .
 ruff format --check .
 
+echo "== lint-imports (stage layering: [tool.importlinter] in pyproject.toml)"
+lint-imports
+
+echo "== mypy (diffy_analysis: [tool.mypy] in pyproject.toml)"
+mypy
+
 echo "== pytest"
 mkdir -p test-artifacts
 set +e

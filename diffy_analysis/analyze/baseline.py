@@ -129,5 +129,8 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
         ((c, shared[sig]) for sig, c in population.items()),
         key=lambda item: (-item[0].weight, -item[1], index.key(item[0].fid), item[0].kind),
     )
-    settings = {"baseline_population_min_hosts": limit, "population_differences": len(listed)}
+    settings: dict[str, object] = {
+        "baseline_population_min_hosts": limit,
+        "population_differences": len(listed),
+    }
     return BaselineOutcome(kept, listed, settings)

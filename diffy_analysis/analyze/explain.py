@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from diffy_analysis.text import escape_unprintable
+
 MAX_VALUE = 120
 
 PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "132": "sctp", "0": "all"}
@@ -20,7 +22,7 @@ FAMILIES = {"2": "IPv4", "10": "IPv6"}
 def clip(value: str | None, limit: int = MAX_VALUE) -> str:
     """Shorten and make printable: control characters become \\xNN escapes."""
     text = value or ""
-    text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text[: limit * 2])
+    text = escape_unprintable(text[: limit * 2])
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -52,7 +52,8 @@ class PrevalenceSource(Protocol):
     marked weak.
     """
 
-    hosts_total: int
+    @property
+    def hosts_total(self) -> int: ...
 
     def count(self, fingerprint: str) -> int | None: ...
 

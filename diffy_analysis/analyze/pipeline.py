@@ -282,7 +282,7 @@ def _clusters(outcome: Any, hosts: Iterable[HostResult]) -> tuple[tuple[Cluster,
     dendrogram = None
     if c.linkage is not None:
         dendrogram = Dendrogram(
-            linkage=tuple(tuple(float(v) for v in row) for row in c.linkage.tolist()),
+            linkage=tuple((float(a), float(b), float(d), float(n)) for a, b, d, n in c.linkage.tolist()),
             labels=tuple(c.leaf_labels),
             cut_distance=round(float(c.cut_distance), 6),
         )

@@ -47,7 +47,18 @@ def baseline() -> None:
 )
 @click.option("--force", is_flag=True, help="Replace an existing baseline of that name.")
 @_results_root
-def save(*, app, name, from_run, hosts, limit, inventory, collector, force, results_root) -> None:
+def save(
+    *,
+    app: str,
+    name: str,
+    from_run: Path | None,
+    hosts: tuple[str, ...],
+    limit: str | None,
+    inventory: tuple[Path, ...],
+    collector: str,
+    force: bool,
+    results_root: Path,
+) -> None:
     """Save baseline NAME for APP, from an existing run (--from-run) or by collecting it now (--limit)."""
     if bool(from_run) == bool(limit):
         raise UsageError("give exactly one of --from-run RUN_DIR or --limit HOSTS")
@@ -58,6 +69,7 @@ def save(*, app, name, from_run, hosts, limit, inventory, collector, force, resu
     else:
         from diffy_analysis.collect.baseline import collect_baseline  # noqa: PLC0415
 
+        assert limit is not None  # exactly one of --from-run / --limit, checked above
         saved = collect_baseline(
             app,
             name,
@@ -74,7 +86,7 @@ def save(*, app, name, from_run, hosts, limit, inventory, collector, force, resu
 @click.option("--app", help="Only this app's baselines.")
 @machine_format_option("the baselines")
 @_results_root
-def list_(*, app, as_json, results_root) -> None:
+def list_(*, app: str | None, as_json: bool, results_root: Path) -> None:
     """List saved baselines."""
     found = baselines.list_baselines(results_root, app)
     if as_json:
@@ -99,7 +111,7 @@ def list_(*, app, as_json, results_root) -> None:
 @click.argument("name")
 @machine_format_option("the baseline")
 @_results_root
-def show(*, app, name, as_json, results_root) -> None:
+def show(*, app: str, name: str, as_json: bool, results_root: Path) -> None:
     """Show one baseline: where it is, its hosts, when and how it was collected."""
     b = baselines.get_baseline(results_root, app, name)
     if as_json:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,10 +16,12 @@ from diffy_analysis.collect import COLLECTORS, CollectOptions, CollectResult
 from diffy_analysis.collect.options import DEFAULT_TIMEOUT, OSQUERY_INSTALL_MODES, default_results_root
 from diffy_analysis.errors import EXIT_CLEAN, EXIT_TROUBLE, UsageError
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 _STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "red", "unreachable": "red"}
 
 
-def collect_options(func):
+def collect_options(func: F) -> F:
     """The options `collect` and `run` share (applied bottom-up, listed top-down in --help)."""
     decorators = [
         click.option(
@@ -157,7 +161,7 @@ def print_summary(result: CollectResult) -> None:
 @click.command()
 @collect_options
 @machine_format_option("a summary on standard error")
-def collect(as_json: bool, no_progress: bool, **params) -> int:
+def collect(as_json: bool, no_progress: bool, **params: Any) -> int:
     """Collect host state from the hosts matching --limit with playbooks/collect.yml, through
     ansible-runner, into a new run directory.
 
@@ -176,7 +180,7 @@ def collect(as_json: bool, no_progress: bool, **params) -> int:
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @collect_options
 @click.pass_context
-def run(ctx: click.Context, no_progress: bool, **params) -> int:
+def run(ctx: click.Context, no_progress: bool, **params: Any) -> int:
     """Collect (as `diffy collect`), then analyse the new run (as `diffy-analyze RUN_DIR`).
 
     Options not listed here are passed to the analysis, e.g. `--baseline app_x/clean`,

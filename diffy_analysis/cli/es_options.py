@@ -180,7 +180,8 @@ def analyze_with_store(params: dict[str, Any], run_dirs: Sequence[Path], **analy
     """
     runs = tuple(params.pop("es_runs", ()) or ())
     latest = bool(params.pop("es_latest", False))
-    prevalence = params.pop("es_prevalence", "none") or "none"
+    # click.Choice limits it to none | runs | app (the PrevalenceScope literals)
+    prevalence: Any = params.pop("es_prevalence", "none") or "none"
     settings = pop_es_settings(params)
     if settings is None:
         if runs or latest or prevalence != "none":

@@ -15,6 +15,7 @@ import click
 
 from diffy_analysis import __version__
 from diffy_analysis.errors import EXIT_TROUBLE, DiffyError
+from diffy_analysis.text import escape_unprintable
 
 # name -> "module:attribute" of a click command.  Plain data: the registry of subcommands.
 SUBCOMMANDS: dict[str, str] = {
@@ -79,7 +80,7 @@ def diffy() -> None:
 def _printable(message: str) -> str:
     """One line, no control characters: messages can quote host names and values a compromised
     host chose (an ESC sequence must not reach the responder's terminal)."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in message)
+    return escape_unprintable(message)
 
 
 def run(command: click.Command, args: list[str] | None = None, prog_name: str | None = None) -> int:

@@ -34,7 +34,7 @@ def collect_baseline(
         raise BaselineError(
             f"baseline {app}/{name} already exists at {dest}", hint="use --force to replace it"
         )
-    extravars = {"diffy_baseline_app": app, "diffy_baseline_name": name}
+    extravars: dict[str, object] = {"diffy_baseline_app": app, "diffy_baseline_name": name}
     if force:
         extravars["diffy_collect_overwrite"] = True
     result = collect(

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from diffy_analysis.collect.events import HostState
+from diffy_analysis.text import escape_unprintable
 
 _STYLE = {"running": "cyan", "done": "green", "failed": "red", "unreachable": "red"}
 
@@ -14,7 +15,7 @@ _STYLE = {"running": "cyan", "done": "green", "failed": "red", "unreachable": "r
 def plain(text: str, limit: int) -> str:
     """Text from a host (its name, an error it returned) made printable and markup-free: rich passes
     ESC sequences through, and a compromised host must not write to the responder's terminal."""
-    shown = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text[: limit * 4])
+    shown = escape_unprintable(text[: limit * 4])
     return escape(shown[:limit])
 
 

@@ -238,8 +238,8 @@ def open_run(path: Path | str) -> tuple[RunInfo, list[HostRef], list[Skip]]:
     if not is_plain_dir(path):
         raise ResultsError(f"{path}: not a directory (or a symlink, which is never followed)")
     if not (path / contract.MANIFEST_NAME).exists() and (path / contract.HOST_RECORD_NAME).exists():
-        run, refs = _bare_host_run(path)
-        return run, refs, []
+        bare, bare_refs = _bare_host_run(path)
+        return bare, bare_refs, []
     run = run_info(path)
     hosts_dir = path / contract.HOSTS_DIR
     on_disk: set[str] = set()

@@ -18,6 +18,7 @@ from typing import Any
 
 from diffy_analysis.errors import HostDataError
 
+_orjson: Any
 try:  # 2-3x faster than json on result files; json stays the reference and names every problem
     import orjson as _orjson
 except ImportError:  # pragma: no cover - a declared dependency, but the loader works without it

@@ -20,33 +20,11 @@ from __future__ import annotations
 
 import html
 
+from diffy_analysis.text import printable
+
 # Longest value shown in full.  Long enough for any sane command line, short enough that a 1 MB
 # "process name" cannot drown a report.
 DEFAULT_LIMIT = 500
-
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_char(ch: str) -> str:
-    named = _NAMED.get(ch)
-    if named:
-        return named
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:
-        # A byte that was not valid UTF-8, smuggled through as a lone surrogate: show the byte.
-        return f"\\x{code - 0xDC00:02x}"
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def printable(text: str) -> str:
-    """Replace every character that is not printable (``str.isprintable``) by a visible escape."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
 
 
 def to_text(value: object) -> str:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import io
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.cluster.hierarchy import dendrogram as scipy_dendrogram
@@ -41,7 +43,7 @@ OUTLIER_COLOUR = "#c0392b"
 # Cluster colours for the dendrogram's links: no red, which means "outlier" everywhere in a report.
 CLUSTER_COLOURS = ("#1f77b4", "#2ca02c", "#9467bd", "#17becf", "#8c564b", "#bcbd22", "#e377c2", "#ff7f0e")
 ABOVE_CUT_COLOUR = "#999999"
-RC = {
+RC: Any = {  # matplotlib types rc keys as Literals; these are checked by matplotlib itself
     "svg.fonttype": "none",  # text stays text (small files); matplotlib XML-escapes it
     "svg.hashsalt": "diffy",  # stable element ids: the same analysis gives the same report
     "text.parse_math": False,  # a "$" in a host name is text, not a formula
@@ -152,7 +154,7 @@ def dendrogram_uri(analysis: Analysis) -> str:
 @dataclass(frozen=True)
 class HeatmapData:
     hosts: list[HostResult]
-    columns: list[tuple[str, str]]
+    columns: Sequence[tuple[str, str]]
     """(kind, plain words) of each finding (raw: labelled through ``_label``)."""
     matrix: np.ndarray
 

@@ -2,16 +2,17 @@
 
 Document ids are deterministic, so indexing the same run twice overwrites instead of duplicating:
 
-* row:          sha256(run_id, host_id, query, raw row fingerprint, occurrence)
+* row:          sha256(run_id, host_id, query, raw_row_digest(row), occurrence)
 * host:         sha256(run_id, host_id)
 * run:          the run id itself
 * analysis:     analysis id (method, run ids, baseline)
 * host result:  sha256(analysis id, run_id, host_id)
 * finding:      sha256(analysis id, run_id, host_id, rank)
 
-The row id uses the fingerprint of the row *as collected* (not the normalized one) plus the
-occurrence index among identical rows on that host, so it stays the same when normalization rules
-change; the normalized fingerprint (``diffy.fingerprint``) is a field, rewritten on re-indexing.
+The row id uses the digest of the row *as collected* (``raw_row_digest``, not the normalized
+fingerprint) plus the occurrence index among identical rows on that host, so it stays the same when
+normalization rules change; the normalized fingerprint (``diffy.fingerprint``) is a field,
+rewritten on re-indexing.
 """
 
 from __future__ import annotations
@@ -46,8 +47,11 @@ def doc_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def row_fingerprint(row: Mapping[str, str]) -> str:
-    """sha256 of a row's canonical JSON (sorted keys): equal rows, equal fingerprints."""
+def raw_row_digest(row: Mapping[str, str]) -> str:
+    """sha256 of a row's canonical JSON as collected (sorted keys): the id part of a row document.
+
+    Not the normalized ``normalize.row_fingerprint`` (``diffy.fingerprint``, what prevalence counts).
+    """
     text = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -151,7 +155,7 @@ def row_actions(
     seen_raw: dict[str, int] = {}
     seen_norm: dict[str, int] = {}
     for position, (row, fingerprint) in enumerate(zip(rows, fingerprints, strict=True)):
-        raw = row_fingerprint(row)
+        raw = raw_row_digest(row)
         raw_occurrence = seen_raw[raw] = seen_raw.get(raw, -1) + 1
         occurrence = seen_norm[fingerprint] = seen_norm.get(fingerprint, -1) + 1
         source = dict(base)
@@ -394,7 +398,7 @@ def _host_result_actions(
 def _identity_from_result(result: HostResult) -> dict[str, Any]:
     """``HostResult.identity`` is the flat ``HostIdentity.as_dict()``; map it to ecs_identity's input."""
     flat = dict(result.identity or {})
-    cloud = {
+    cloud: dict[str, Any] = {
         k: flat[k]
         for k in ("region", "instance_type", "image_id", "autoscaling_group", "account_id")
         if k in flat

@@ -21,7 +21,7 @@ from diffy_analysis.load import HostData, LoadOptions, open_results
 from diffy_analysis.normalize.build import build_fleet
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.rules import Config
-from diffy_analysis.store.documents import row_fingerprint
+from diffy_analysis.store.documents import raw_row_digest
 
 
 class NormalizedFingerprints:
@@ -48,7 +48,7 @@ class NormalizedFingerprints:
                     # A row the first pass never saw (only possible when hashes are not verified and
                     # the file changed in between): index it under the sha256 of the raw row, which
                     # is longer than a normalized fingerprint and so never counted with them.
-                    prints.append(row_fingerprint(row))
+                    prints.append(raw_row_digest(row))
                     continue
                 found = cache.get(fid)
                 if found is None:

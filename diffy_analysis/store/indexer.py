@@ -32,7 +32,7 @@ MAX_PACK_BYTES = 4 * 1024 * 1024
 
 def raw_fingerprints(host: HostData) -> dict[str, list[str]]:
     """Fingerprints of the rows exactly as collected (no normalization)."""
-    return {query: [documents.row_fingerprint(r) for r in rows] for query, rows in host.rows.items()}
+    return {query: [documents.raw_row_digest(r) for r in rows] for query, rows in host.rows.items()}
 
 
 @dataclass
@@ -100,14 +100,14 @@ class _RunWriter:
             yield documents.host_action(self.names, ctx, run, host_id=host.ref.host_id, host=host)
         runs = {r.run_id: r for r in self.results.runs}
         for order, skip in enumerate(self.results.skipped):
-            run = runs.get(skip.run_id)
-            if run is None or not run.run_id:
+            skip_run = runs.get(skip.run_id)
+            if skip_run is None or not skip_run.run_id:
                 continue
             phase = "manifest" if order < manifest_phase else "read"
             yield documents.host_action(
                 self.names,
-                documents.RunContext.of(run),
-                run,
+                documents.RunContext.of(skip_run),
+                skip_run,
                 host_id=skip.host_id,
                 skip=skip,
                 skip_phase=phase,
