@@ -71,6 +71,24 @@ def test_analyze_and_index_a_run_dir(small_run, es_emulator, es_prefix, es_clien
     assert count(es_client, names.analyses) == 1
 
 
+def test_analyze_and_index_reads_the_run_twice(small_run, es_emulator, es_prefix, monkeypatch, capsys):
+    """Analysis, then indexing with the analysis's own fingerprints: two passes, not three."""
+    from diffy_analysis.load import Results
+
+    passes = []
+    real = Results.iter_hosts
+
+    def counted(self, *args, **kwargs):
+        passes.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Results, "iter_hosts", counted)
+    args = [str(small_run), "--format", "json", "--es-url", es_emulator.url, "--es-index-prefix", es_prefix]
+    code, _, err = diffy_analyze(args, capsys)
+    assert code == EXIT_FOUND, err
+    assert len(passes) == 2
+
+
 def test_stored_run_gives_the_same_report_as_the_directory(indexed_fleet, capsys):
     url = indexed_fleet.settings.url
     code_disk, disk, _ = diffy_analyze([str(indexed_fleet.fleet.run_dir), "--format", "json"], capsys)
