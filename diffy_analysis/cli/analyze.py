@@ -39,7 +39,7 @@ def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
     "--baseline",
     metavar="PATH_OR_NAME",
     help="Compare every host with this clean host: a host directory (RUN/hosts/<id>), a one-host run, "
-    "or the name of a baseline saved for the app (see `diffy baseline`).",
+    "or a baseline saved with `diffy baseline`: NAME (for the run's app or --app) or APP/NAME.",
 )
 @click.option(
     "--method",
