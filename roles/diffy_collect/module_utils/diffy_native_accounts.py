@@ -34,7 +34,10 @@ def _string_field(rest):
 
 
 def _strtoul(rest):
-    """strtoul(line, &endp, 10) truncated to uid_t/gid_t (32 bits); (value, remainder) or None."""
+    """The uid/gid number glibc accepts: strtoul() digits after optional blanks; a value that does not
+    fit 32 bits (which includes every negative one, as strtoul wraps it) rejects the line.  (Checked
+    against glibc 2.36's getpwent: "-2" and "99999999999" lines are dropped, "00001" is uid 1.)
+    Returns (value, remainder) or None."""
     i = 0
     while i < len(rest) and rest[i] in C_SPACE:
         i += 1
@@ -42,15 +45,14 @@ def _strtoul(rest):
     if i < len(rest) and rest[i] in "+-":
         negative, i = rest[i] == "-", i + 1
     start = i
-    while i < len(rest) and rest[i].isdigit() and rest[i] in "0123456789":
+    while i < len(rest) and rest[i] in "0123456789":
         i += 1
     if i == start:
         return None
     value = int(rest[start:i])
-    value = min(value, 0xFFFFFFFFFFFFFFFF)  # strtoul saturates at ULONG_MAX
-    if negative:
-        value = (-value) & 0xFFFFFFFFFFFFFFFF
-    return value & 0xFFFFFFFF, rest[i:]
+    if value > 0xFFFFFFFF or (negative and value != 0):
+        return False
+    return value, rest[i:]
 
 
 def _int_field(rest, maybe_null):
@@ -58,6 +60,8 @@ def _int_field(rest, maybe_null):
     if maybe_null and rest == "":
         return None  # "We expect some more input, so skip the line."
     parsed = _strtoul(rest)
+    if parsed is False:
+        return None  # out of range
     if parsed is None:
         if not maybe_null:
             return None
