@@ -5,14 +5,13 @@ the native collector; the native engine reads the fixture tree through its confi
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 from collection_helpers import MODULE_UTILS
 
 sys.path.insert(0, str(MODULE_UTILS))
-import diffy_native_engine  # noqa: E402
+import diffy_native_engine
 
 OSQUERY_RELEASE = "5.23.1"
 
@@ -29,7 +28,7 @@ def tree(root: Path, files: dict[str, str | bytes], links: dict[str, str] | None
     for path, dest in (links or {}).items():
         link = root / path.lstrip("/")
         link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(dest, link)
+        link.symlink_to(dest)
     return root
 
 

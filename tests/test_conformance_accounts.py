@@ -29,7 +29,7 @@ PASSWD = (
 )
 
 
-def _user(uid, gid, name, gecos, home, shell):
+def _user(uid, gid, name, gecos, home, shell):  # noqa: PLR0917
     return {
         "uid": str(uid),
         "gid": str(gid),
@@ -121,7 +121,7 @@ def test_authorized_keys_as_osquery_splits_them(tmp_path):
     assert rows == expected
 
 
-def _utmp(ut_type, pid, line, user, host, seconds):
+def _utmp(ut_type, pid, line, user, host, seconds):  # noqa: PLR0917
     fmt = struct.Struct("<hxxi32s4s32s256shhiii4i20s")  # glibc struct utmp, x86_64/aarch64
     return fmt.pack(ut_type, pid, line, b"", user, host, 0, 0, 0, seconds, 0, 0, 0, 0, 0, b"")
 

@@ -24,7 +24,8 @@ def _proc_tree(tmp_path):
     files = {
         "/proc/stat": "cpu  1 2 3\nbtime 1700000000\nprocesses 99\n",
         "/proc/1/stat": "1 (init (x)) S 0 1 1 0 -1 4194560 100 0 0 0 250 130 0 0 20 0 1 0 500 1000 200\n",
-        "/proc/1/status": "Name:\tinit\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
+        "/proc/1/status": "Name:\tinit\nUmask:\t0022\nState:\tS (sleeping)\n"
+        "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n"
         "VmSize:\t  169000 kB\nVmRSS:\t   12000 kB\nThreads:\t1\n",
         "/proc/1/cmdline": b"/sbin/init\0splash\0\0",
         "/proc/10/stat": "10 (bash) R 1 10 10 34816 10 4194304 500 0 0 0 7 3 0 0 20 5 2 0 900 9000 300\n",
@@ -148,7 +149,7 @@ def test_listening_ports_rows_as_osquery_prints_them(tmp_path):
     )
     ns1, ns2 = "4026531840", "4026532000"
 
-    def row(pid, port, protocol, family, address, fd, socket, path="", ns=ns1):
+    def row(pid, port, protocol, family, address, fd, socket, path="", ns=ns1):  # noqa: PLR0917
         return {
             "pid": pid,
             "port": port,
@@ -193,7 +194,7 @@ def test_kernel_modules_and_kernel_info(tmp_path):
             "bad line\n"
             "vfat 20480 1 fat,  Live 0x0 (E)\n",
             "/proc/cmdline": "BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64 root=UUID=1234-abcd ro  quiet\n",
-            "/proc/version": "Linux version 6.1.0-13-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP\n",
+            "/proc/version": "Linux version 6.1.0-13-amd64 (debian-kernel@lists.debian.org) (gcc-12) #1\n",
         },
     )
     # kernel_modules.cpp:43-64: lines with < 6 fields dropped, trailing ',' removed

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 from collection_helpers import MODULE_UTILS, REPO
@@ -56,7 +57,7 @@ def test_listening_ports_sees_a_real_socket_and_its_owner(engine):
         # osquery reads every network namespace once, from the first pid (string order) seen in it;
         # a pid whose ns link is unreadable counts as namespace 0 (process_open_sockets.cpp:81-99),
         # which on some sandboxes duplicates the root namespace's sockets: look at ours only.
-        netns = os.readlink("/proc/self/ns/net")[5:-1]
+        netns = str(Path("/proc/self/ns/net").readlink())[5:-1]
         columns, rows = engine.query(
             "SELECT lp.port, lp.address, lp.protocol, lp.family, lp.pid, p.name FROM listening_ports AS lp "
             f"LEFT JOIN processes AS p USING (pid) WHERE lp.port = {port} AND lp.net_namespace = '{netns}'"
