@@ -61,7 +61,7 @@ def _rule_texts(text):
         if header:
             chain = header.group(1)
             continue
-        if re.match(r"^(set|map|flowtable|counter|quota|limit|ct|secmark|synproxy) ", stripped):
+        if re.match(r"^(set|map|flowtable|counter|quota|limit|ct \S+|secmark|synproxy) \S+ \{", stripped):
             chain = None  # a named object's block: its lines are not rules
             continue
         handle = re.search(r"# handle (\d+)\s*$", stripped)

@@ -123,6 +123,8 @@ def _first_match_words(matches, target, target_args):
             return (mask & 0xFFFF, mask >> 16, 0, 0)
         if module == "conntrack" and not any(t.startswith("--ctorig") for t in args):
             return (0, 0, 0, 0)  # xt_conntrack_mtinfo3 starts with origsrc_addr: zero unless set
+        if module == "multiport":
+            return _multiport_words(args)
         if module == "comment":
             raw = b""
             for index, token in enumerate(args[:-1]):
@@ -140,6 +142,26 @@ def _first_match_words(matches, target, target_args):
                 with_name = target_args[index + 1]
         return struct.unpack("<4H", struct.pack("<I", _REJECT_WITH.get(with_name, 3)) + b"\0" * 4)
     return None
+
+
+def _multiport_words(args):
+    """struct xt_multiport_v1 (libxt_multiport revision 1): u8 flags (0 source, 1 destination,
+    2 either), u8 count, u16 ports[15] - a range takes two slots."""
+    flags, ports = 2, []
+    for index, token in enumerate(args[:-1]):
+        if token in ("--sports", "--source-ports"):
+            flags = 0
+        elif token in ("--dports", "--destination-ports"):
+            flags = 1
+        elif token == "--ports":
+            flags = 2
+        else:
+            continue
+        for item in args[index + 1].split(","):
+            low, sep, high = item.partition(":")
+            ports.extend([int(low or 0), int(high or 65535)] if sep else [int(low)])
+    padded = [*ports, 0, 0, 0][:3]
+    return (flags | (len(ports) << 8), padded[0], padded[1], padded[2])
 
 
 def parse_rule(tokens, protocols):

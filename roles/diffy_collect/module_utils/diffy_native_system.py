@@ -154,7 +154,9 @@ def table_mounts(ctx):
         if len(fields) < 4:
             continue
         device, path, fstype, flags = fields[:4]
-        alias = os.path.realpath(ctx.host(device)) if os.path.exists(ctx.host(device)) else None
+        # realpath() of a relative name resolves against osqueryi's cwd (Diffy's empty temp dir): fails
+        absolute = device.startswith("/") and os.path.exists(ctx.host(device))
+        alias = os.path.realpath(ctx.host(device)) if absolute else None
         row = {
             "device": device,
             "device_alias": ctx.visible(alias) if alias else device,
