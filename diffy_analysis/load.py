@@ -146,7 +146,7 @@ class HostIdentity:
 @dataclass(frozen=True)
 class QueryStatus:
     name: str
-    status: str  # ok | error | unsupported | timeout
+    status: str  # ok | error | unsupported | timeout | gap
     rows: int | None = None
     error: str | None = None
 

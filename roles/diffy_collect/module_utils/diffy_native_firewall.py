@@ -8,15 +8,17 @@
 # (osquery issue #7323): `nftables_blind_spot()`.
 
 import json
+import os
 import re
 import shlex
 
 try:
-    from ansible.module_utils.diffy_native_base import TableUnavailable, read_text, run_tool, which
+    from ansible.module_utils.diffy_native_base import Context, TableUnavailable, read_text, run_tool, which
     from ansible.module_utils.diffy_native_iptables import legacy_save_texts
 except ImportError:
     try:
         from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_base import (
+            Context,
             TableUnavailable,
             read_text,
             run_tool,
@@ -26,7 +28,7 @@ except ImportError:
             legacy_save_texts,
         )
     except ImportError:
-        from diffy_native_base import TableUnavailable, read_text, run_tool, which
+        from diffy_native_base import Context, TableUnavailable, read_text, run_tool, which
         from diffy_native_iptables import legacy_save_texts
 
 
@@ -201,3 +203,32 @@ def nftables_blind_spot(ctx, nft_outputs=None):
         "x_tables (osquery issue #7323) - see Diffy's diffy_firewall_rules table"
         % ", ".join("%d %s%s" % (n, k, "s" if n != 1 else "") for k, n in sorted(counted.items()))
     )
+
+
+_IPTABLES_SQL = re.compile(r"\biptables\b", re.IGNORECASE)
+_DIFFY_TABLE_SQL = re.compile(r"\bdiffy_[a-z0-9_]+\b", re.IGNORECASE)
+
+
+def answered_natively(sql, collector):
+    """Diffy's own tables (diffy_*) are answered by the native engine under every collector."""
+    return collector == "native" or bool(_DIFFY_TABLE_SQL.search(sql))
+
+
+def mark_iptables_gaps(queries, results, out_dir, ctx=None):
+    """A query on osquery's `iptables` table that ran "ok" on a host whose rules it cannot see is a
+    `gap`, not "ok, N rows": its status says why, its (misleading) file is removed.  `queries` maps
+    names to SQL; `results` is the per-query status dict diffy_run_pack writes to host.json."""
+    ctx = ctx or Context()
+    reason = None
+    for name, sql in sorted(queries.items()):
+        entry = results.get(name)
+        if not entry or entry["status"] != "ok" or not _IPTABLES_SQL.search(sql):
+            continue
+        if reason is None:
+            reason = nftables_blind_spot(ctx) or ""
+        if not reason:
+            return
+        entry.update(status="gap", error=reason, sha256=None)
+        path = os.path.join(out_dir, name + ".json")
+        if os.path.exists(path):
+            os.remove(path)
