@@ -121,13 +121,15 @@ class HostIdentity:
     collected_at: str | None = None
     collector: str | None = None
     collector_version: str | None = None
+    collector_reason: str | None = None
+    """Why the native collector ran when ``auto`` was asked for (host.json), for mixed fleets."""
     cloud: dict[str, Any] = field(default_factory=dict)
     os: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Flat identity for reports and stores (no tags: they can be large and sensitive)."""
         doc: dict[str, Any] = {"hostname": self.hostname}
-        for key in ("instance_id", "collected_at", "collector", "collector_version"):
+        for key in ("instance_id", "collected_at", "collector", "collector_version", "collector_reason"):
             value = getattr(self, key)
             if value:
                 doc[key] = value
@@ -526,6 +528,9 @@ def _identity(doc: dict[str, Any]) -> HostIdentity:
         collected_at=doc.get("collected_at"),
         collector=doc.get("collector"),
         collector_version=doc.get("collector_version"),
+        collector_reason=doc.get("collector_reason")
+        if isinstance(doc.get("collector_reason"), str)
+        else None,
         cloud=dict(cloud),
         os=dict(doc.get("os") or {}),
     )
