@@ -227,16 +227,19 @@ def run_native(engine, sql, out_path, timeout):
 
 def osqueryi_version(osqueryi):
     try:
-        out = subprocess.run(
+        proc = subprocess.run(
             [osqueryi, "--version"],
             check=False,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             timeout=30,
-        ).stdout.decode("utf-8", "replace")
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, str(exc)
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:  # an osqueryi that refuses to run (wrong arch, missing libs, policy)
+        return None, "exit %d: %s" % (proc.returncode, out.strip()[:300])
     match = re.search(r"version\s+(\S+)", out)
     return (match.group(1) if match else out.strip()[:100] or "unknown"), None
 
