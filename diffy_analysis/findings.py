@@ -51,7 +51,7 @@ class QueryGap:
     """A query that could not be collected on a host: shown in every report, never hidden."""
 
     query: str
-    status: str  # error | unsupported | timeout | missing
+    status: str  # error | unsupported | timeout | gap | missing
     error: str | None = None
 
 

@@ -12,8 +12,9 @@ venv="${DIFFY_VENV:-$repo/.venv}"
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # System packages: sshd and iproute2 for the lab fleet, iptables for real firewall rules in lab
-# hosts, Chromium for the report browser test, dpkg-dev for building the stand-in osqueryi .deb.
-apt_packages=(openssh-server iproute2 iptables procps chromium chromium-driver dpkg-dev cron)
+# hosts, nftables (`nft -j list ruleset`) for the firewall query on nftables hosts, Chromium for the
+# report browser test, dpkg-dev for building the stand-in osqueryi .deb.
+apt_packages=(openssh-server iproute2 iptables nftables procps chromium chromium-driver dpkg-dev cron)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -24,8 +25,9 @@ if ((${#missing[@]})); then
   elif [[ $(id -u) -eq 0 ]]; then
     say "installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    timeout 600 apt-get update -qq >/dev/null
-    timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # One apt at a time on a shared machine: every apt call holds /tmp/diffy-apt.lock.
+    flock /tmp/diffy-apt.lock timeout 600 apt-get update -qq >/dev/null
+    flock /tmp/diffy-apt.lock timeout 900 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     say "not root: cannot install ${missing[*]} (the lab fleet and browser tests need them)"
   fi

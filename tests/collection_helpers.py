@@ -103,8 +103,8 @@ def build_standin_zipapp(dest: Path) -> Path:
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     shutil.copy(STANDIN_SRC, staging / "__main__.py")
-    for name in ("diffy_native_tables.py", "diffy_native_engine.py"):
-        shutil.copy(MODULE_UTILS / name, staging / name)
+    for path in sorted(MODULE_UTILS.glob("diffy_native_*.py")):
+        shutil.copy(path, staging / path.name)
     zipapp.create_archive(staging, dest, interpreter=SYSTEM_PYTHON)
     shutil.rmtree(staging)
     dest.chmod(0o755)

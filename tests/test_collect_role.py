@@ -80,7 +80,16 @@ def test_auto_collection_from_localhost_falls_back_to_native_and_is_schema_valid
     (run_dir,) = run_dirs(tmp_path / "results")
     assert f"Diffy results: {run_dir}" in run.stdout
     manifest = validate_run_dir(run_dir)
-    assert manifest["hosts"] == {"localhost": {"status": "ok", "error": None, "host": "localhost"}}
+    entry = manifest["hosts"]["localhost"]
+    # auto records per host what ran and why native (docs/results-format.md)
+    assert entry["collector_reason"].startswith(("osquery absent: ", "osquery failed: ")), entry
+    assert entry == {
+        "status": "ok",
+        "error": None,
+        "host": "localhost",
+        "collector": "native",
+        "collector_reason": entry["collector_reason"],
+    }
     assert manifest["collector"] == "auto"
     assert manifest["pack"]["name"] == "linux-dfir"
     assert (run_dir / "pack.json").read_bytes() == (
@@ -88,6 +97,7 @@ def test_auto_collection_from_localhost_falls_back_to_native_and_is_schema_valid
     ).read_bytes()
     record = json.loads((run_dir / "hosts/localhost/host.json").read_text())
     assert record["collector"] == "native"
+    assert record["collector_reason"] == entry["collector_reason"]
     assert record["hostname"] == os.uname().nodename
     assert record["addresses"]["ipv4"], "facts give this machine's addresses"
     pack = json.loads((run_dir / "pack.json").read_text())

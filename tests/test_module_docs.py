@@ -38,9 +38,9 @@ def argument_spec(name: str) -> dict[str, Any]:
     try:
         loader_spec = importlib.util.spec_from_file_location(f"_doc_{name}", LIBRARY / f"{name}.py")
         module = importlib.util.module_from_spec(loader_spec)
-        for util in ("diffy_host_id", "diffy_native_engine", "diffy_native_tables"):
-            if util in sys.modules or (REPO / "roles/diffy_collect/module_utils" / f"{util}.py").exists():
-                sys.modules.setdefault(f"ansible.module_utils.{util}", importlib.import_module(util))
+        for path in sorted((REPO / "roles/diffy_collect/module_utils").glob("*.py")):
+            util = path.stem
+            sys.modules.setdefault(f"ansible.module_utils.{util}", importlib.import_module(util))
         loader_spec.loader.exec_module(module)
         module.AnsibleModule = Recorder
         with pytest.raises(_Captured):

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 from collection_helpers import MODULE_UTILS, REPO
@@ -53,9 +54,13 @@ def test_listening_ports_sees_a_real_socket_and_its_owner(engine):
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
+        # osquery reads every network namespace once, from the first pid (string order) seen in it;
+        # a pid whose ns link is unreadable counts as namespace 0 (process_open_sockets.cpp:81-99),
+        # which on some sandboxes duplicates the root namespace's sockets: look at ours only.
+        netns = str(Path("/proc/self/ns/net").readlink())[5:-1]
         columns, rows = engine.query(
             "SELECT lp.port, lp.address, lp.protocol, lp.family, lp.pid, p.name FROM listening_ports AS lp "
-            f"LEFT JOIN processes AS p USING (pid) WHERE lp.port = {port}"
+            f"LEFT JOIN processes AS p USING (pid) WHERE lp.port = {port} AND lp.net_namespace = '{netns}'"
         )
     assert [dict(zip(columns, r, strict=True)) for r in rows] == [
         {
@@ -96,7 +101,7 @@ def test_file_and_hash_only_read_the_named_paths(engine, tmp_path, monkeypatch):
 
 def test_file_without_a_path_constraint_is_an_error_not_a_walk(engine):
     with pytest.raises(engine_mod.QueryFailed) as info:
-        engine.query("SELECT path FROM file WHERE path LIKE '/etc/%'")
+        engine.query("SELECT path FROM file WHERE size > 0")
     assert info.value.status == "error"
     assert "constraint" in info.value.message
 
@@ -147,66 +152,3 @@ def test_constraint_literals_parse_eq_and_in_with_aliases_and_quotes():
     )
     assert engine_mod.constraint_literals(sql, "path") == ["/etc/ld.so.preload", "/bin/ls", "it's"]
     assert engine_mod.constraint_literals(sql, "directory") == ["/tmp"]
-
-
-def test_parsers_of_config_files():
-    assert tables_mod._parse_authorized_key('command="ls -l",no-pty ssh-ed25519 AAAAC3 me@host') == (
-        'command="ls -l",no-pty',
-        "ssh-ed25519",
-        "AAAAC3",
-        "me@host",
-    )
-    rule = tables_mod._iptables_rule(
-        ["-p", "tcp", "-s", "10.0.0.0/8", "-i", "eth0", "-m", "tcp", "--dport", "22", "-j", "ACCEPT"]
-    )
-    assert (
-        rule["protocol"],
-        rule["src_ip"],
-        rule["src_mask"],
-        rule["iniface"],
-        rule["dst_port"],
-        rule["match"],
-        rule["target"],
-    ) == ("tcp", "10.0.0.0", "255.0.0.0", "eth0", "22", "tcp", "ACCEPT")
-
-
-def test_logged_in_users_parses_utmp_records(tmp_path, monkeypatch):
-    record = tables_mod._UTMP.pack(
-        7, 4242, b"pts/3", b"ts/3", b"alice", b"203.0.113.9", 0, 0, 0, 1700000000, 0, 0, 0, 0, 0, b""
-    )
-    boot = tables_mod._UTMP.pack(
-        2, 1, b"~", b"~~", b"reboot", b"6.1", 0, 0, 0, 1699999999, 0, 0, 0, 0, 0, b""
-    )
-    utmp = tmp_path / "utmp"
-    utmp.write_bytes(boot + record)
-    monkeypatch.setattr(tables_mod.os.path, "exists", lambda p: p == "/run/utmp")
-    real_read = tables_mod._read
-    monkeypatch.setattr(
-        tables_mod,
-        "_read",
-        lambda p, binary=False: real_read(str(utmp), binary) if p == "/run/utmp" else real_read(p, binary),
-    )
-    assert tables_mod.table_logged_in_users(tables_mod.Context()) == [
-        {
-            "type": "user",
-            "user": "alice",
-            "tty": "pts/3",
-            "host": "203.0.113.9",
-            "time": "1700000000",
-            "pid": "4242",
-        }
-    ]
-
-
-def test_suid_bin_finds_setuid_files_at_shallow_depth_only(tmp_path, monkeypatch):
-    shallow = tmp_path / ".hidden" / "rootshell"
-    deep = tmp_path / "a" / "b" / "c" / "d" / "e" / "deepshell"
-    for path in (shallow, deep):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"\x7fELF")
-        path.chmod(0o4755)
-    plain = tmp_path / "plain"
-    plain.write_bytes(b"x")
-    monkeypatch.setattr(tables_mod, "_SUID_DIRS", (str(tmp_path),))
-    rows = tables_mod.table_suid_bin(tables_mod.Context())
-    assert [(r["path"], r["permissions"]) for r in rows] == [(str(shallow), "S")]

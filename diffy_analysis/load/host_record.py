@@ -126,6 +126,9 @@ def identity_of(doc: dict[str, Any]) -> HostIdentity:
         collected_at=doc.get("collected_at"),
         collector=doc.get("collector"),
         collector_version=doc.get("collector_version"),
+        collector_reason=doc.get("collector_reason")
+        if isinstance(doc.get("collector_reason"), str)
+        else None,
         cloud=dict(cloud),
         os=dict(doc.get("os") or {}),
     )

@@ -75,13 +75,15 @@ class HostIdentity:
     collected_at: str | None = None
     collector: str | None = None
     collector_version: str | None = None
+    collector_reason: str | None = None
+    """Why the native collector ran when ``auto`` was asked for (host.json), for mixed fleets."""
     cloud: dict[str, Any] = field(default_factory=dict)
     os: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """Flat identity for reports and stores (no tags: they can be large and sensitive)."""
         doc: dict[str, Any] = {"hostname": self.hostname}
-        for key in ("instance_id", "collected_at", "collector", "collector_version"):
+        for key in ("instance_id", "collected_at", "collector", "collector_version", "collector_reason"):
             value = getattr(self, key)
             if value:
                 doc[key] = value
@@ -100,7 +102,7 @@ class HostIdentity:
 @dataclass(frozen=True)
 class QueryStatus:
     name: str
-    status: str  # ok | error | unsupported | timeout
+    status: str  # ok | error | unsupported | timeout | gap
     rows: int | None = None
     error: str | None = None
 

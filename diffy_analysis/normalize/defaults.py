@@ -76,6 +76,14 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
         "ignore": ("packets", "bytes"),
         "significance": 1.0,
     },
+    # Diffy's own firewall table (no counters in it): a rule is identified by its chain and its text,
+    # so an added or removed rule is one row; its position, a chain's policy and a set's elements are
+    # values that can change.
+    "firewall_rules": {
+        "keys": ("backend", "family", "table_name", "kind", "chain", "rule"),
+        "ignore": (),
+        "significance": 1.0,
+    },
     "systemd_units": {"keys": ("id",), "ignore": (), "significance": 1.0},
     "deb_packages": {"keys": ("name", "arch"), "ignore": (), "significance": 0.7},
     "rpm_packages": {"keys": ("name", "arch"), "ignore": (), "significance": 0.7},

@@ -139,7 +139,32 @@ def _header(analysis: Analysis) -> Text:
     if analysis.run_ids:
         label = "run" if len(analysis.run_ids) == 1 else "runs"
         text.append(f", {label} {', '.join(safe_text(r, 60) for r in analysis.run_ids)}")
+    mixed = _collectors(analysis)
+    if mixed:
+        text.append(f"\n{mixed}", style="yellow")
     return text
+
+
+def _collectors(analysis: Analysis) -> str:
+    """A mixed fleet says which hosts were collected how (and why native, when auto chose it)."""
+    by: dict[str, list[HostResult]] = {}
+    for host in analysis.hosts:
+        by.setdefault(str(host.identity.get("collector") or "unknown"), []).append(host)
+    if len(by) < 2:
+        return ""
+    parts = [f"{name} on {len(hosts)}" for name, hosts in sorted(by.items())]
+    line = "collected with " + ", ".join(parts) + " hosts"
+    reasons = [h for h in analysis.hosts if h.identity.get("collector_reason")][:3]
+    if reasons:
+        line += (
+            " ("
+            + "; ".join(
+                f"{safe_text(h.host, 60)}: {safe_text(str(h.identity['collector_reason']), 120)}"
+                for h in reasons
+            )
+            + ")"
+        )
+    return line
 
 
 def _run_qualified(host: HostResult, names: list[str]) -> str:

@@ -171,6 +171,10 @@ def manifest_hosts(results):
             "error": None if error is None else str(error),
             "host": label,
         }
+        # Which collector ran on this host, and why native when `auto` chose it (mixed fleets).
+        for key in ("collector", "collector_reason"):
+            if result.get(key):
+                hosts[host_id][key] = str(result[key])
     return hosts
 
 

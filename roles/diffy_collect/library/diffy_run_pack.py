@@ -37,10 +37,22 @@ options:
     description: Path of osqueryi (collector osquery).
     type: path
   osqueryi_flags:
-    description: Flags passed to osqueryi before the SQL.
+    description:
+      - Flags passed to osqueryi before the SQL.  C(--flagfile=/dev/null) is always passed first (unless
+        these flags name a C(--flagfile)), so the host's /etc/osquery/osquery.flags.default cannot change
+        what Diffy collects.
     type: list
     elements: str
     default: ['--json', '--disable_extensions', '--disable_events']
+  fallback_native:
+    description:
+      - Collector C(auto) - when C(osqueryi --version) does not run, collect with the native collector
+        instead of failing, and record why in host.json (C(collector_reason)).
+    type: bool
+    default: false
+  collector_reason:
+    description: Why the native collector runs (collector auto), recorded in host.json.
+    type: str
   default_timeout:
     description: Per-query timeout in seconds when the pack gives none (Diffy's C(timeout) extension).
     type: int
@@ -122,11 +134,16 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible.module_utils.diffy_native_engine import Engine, QueryFailed, rows_as_objects
+    from ansible.module_utils.diffy_native_firewall import answered_natively, mark_iptables_gaps
 except ImportError:  # the role used from the diffy.diffy collection
     from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_engine import (
         Engine,
         QueryFailed,
         rows_as_objects,
+    )
+    from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_firewall import (
+        answered_natively,
+        mark_iptables_gaps,
     )
 
 BUNDLE_NAME = "diffy-bundle.tar.gz"
@@ -169,6 +186,8 @@ def _count_rows(path):
 def run_osquery(osqueryi, flags, sql, out_path, timeout, *, home):
     """Run osqueryi with stdout going straight into out_path.  Returns (status, rows, error)."""
     env = dict(os.environ, HOME=home)  # anything osqueryi writes under ~ lands in our temp dir
+    if not any(f.startswith("--flagfile") for f in flags):
+        flags = ["--flagfile=/dev/null", *list(flags)]  # the host's own flags file never applies
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         proc = subprocess.Popen(
@@ -208,16 +227,19 @@ def run_native(engine, sql, out_path, timeout):
 
 def osqueryi_version(osqueryi):
     try:
-        out = subprocess.run(
+        proc = subprocess.run(
             [osqueryi, "--version"],
             check=False,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             timeout=30,
-        ).stdout.decode("utf-8", "replace")
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return None, str(exc)
+    out = proc.stdout.decode("utf-8", "replace")
+    if proc.returncode != 0:  # an osqueryi that refuses to run (wrong arch, missing libs, policy)
+        return None, "exit %d: %s" % (proc.returncode, out.strip()[:300])
     match = re.search(r"version\s+(\S+)", out)
     return (match.group(1) if match else out.strip()[:100] or "unknown"), None
 
@@ -240,7 +262,7 @@ def write_bundle(out_dir, files):
 def run_pack(params, pack):
     out_dir = params["out_dir"]
     collector = params["collector"]
-    engine = Engine() if collector == "native" else None
+    engine = None
     results, files = {}, []
     try:
         for name, query in sorted(pack["queries"].items()):
@@ -253,7 +275,8 @@ def run_pack(params, pack):
                     None,
                     "query platform %r excludes linux" % (query.get("platform") or pack.get("platform")),
                 )
-            elif collector == "native":
+            elif answered_natively(query["query"], collector):  # and Diffy's own tables, always
+                engine = engine or Engine()
                 status, rows, error = run_native(engine, query["query"], out_path, timeout)
             else:
                 status, rows, error = run_osquery(
@@ -277,6 +300,8 @@ def run_pack(params, pack):
             elif os.path.exists(out_path):
                 os.remove(out_path)  # a query that did not succeed has no file
             results[name] = entry
+        mark_iptables_gaps({n: q["query"] for n, q in pack["queries"].items()}, results, out_dir)
+        files[:] = [f for f in files if results[f[: -len(".json")]]["status"] == "ok"]
     finally:
         if engine is not None:
             engine.close()
@@ -300,11 +325,15 @@ def collect(params, out_dir):
     """Run the pack into out_dir, write host.json and the bundle; return the module's result."""
     pack = params["pack"]
     check_pack(pack)
+    reason = params.get("collector_reason")
     if params["collector"] == "osquery":
         version, problem = osqueryi_version(params["osqueryi"])
-        if version is None:
+        if version is None and params.get("fallback_native"):
+            reason = "osqueryi refused to run: %s" % (problem or "no version")[:300]
+            params = dict(params, collector="native")
+        elif version is None:
             raise CollectError("osqueryi at %s does not run: %s" % (params["osqueryi"], problem))
-    else:
+    if params["collector"] == "native":
         version = params["diffy_version"]
     collected_at = _utc_now()
     results, files = run_pack(dict(params, out_dir=out_dir), pack)
@@ -312,6 +341,8 @@ def collect(params, out_dir):
     record.update(
         collected_at=collected_at, collector=params["collector"], collector_version=version, queries=results
     )
+    if reason and params["collector"] == "native":
+        record["collector_reason"] = reason
     _write_private(
         os.path.join(out_dir, "host.json"), json.dumps(record, indent=2, sort_keys=True).encode("utf-8")
     )
@@ -325,6 +356,8 @@ def collect(params, out_dir):
         "status": "ok" if all(r["status"] == "ok" for r in results.values()) else "partial",
         "not_ok": sorted(n for n, r in results.items() if r["status"] != "ok"),
         "collector_version": version,
+        "collector": params["collector"],
+        "collector_reason": record.get("collector_reason"),
     }
 
 
@@ -338,6 +371,8 @@ def main():
             osqueryi_flags=dict(
                 type="list", elements="str", default=["--json", "--disable_extensions", "--disable_events"]
             ),
+            fallback_native=dict(type="bool", default=False),
+            collector_reason=dict(type="str"),
             default_timeout=dict(type="int", default=60),
             host_record=dict(type="dict", required=True),
             diffy_version=dict(type="str", required=True),

@@ -7,37 +7,45 @@
 # the query UNSUPPORTED - it is reported, never dropped.
 #
 # `file` and `hash` are built only for the paths the SQL names: string literals in
-# `path = '...'`, `path IN ('...', ...)`, `directory = '...'` and `directory IN (...)` anywhere in the
-# query (any table alias).  SQLite still evaluates the full WHERE clause, so the literals only bound
-# what is read: nothing walks the filesystem.  A query on file/hash without such a constraint is an
-# error, as it would be pointless in osquery too.
-from __future__ import absolute_import, division, print_function
+# `path = '...'`, `path IN ('...', ...)`, `path LIKE '...'` and the same for `directory`, anywhere in
+# the query (any table alias); LIKE patterns are expanded the way osquery expands them (glob, '%%'
+# recursive).  SQLite still evaluates the full WHERE clause, so the literals only bound what is read.
+# A query on file/hash without such a constraint is an error, as it would be pointless in osquery too.
+#
+# Columns are typed as osquery's specs type them, and values are converted the way osquery's
+# virtual tables hand them to SQLite (osquery/sql/dynamic_table_row.cpp:89-150): TEXT as is; INTEGER
+# and BIGINT through std::stol(value, 0) - base 0 ("04" is octal 4), trailing junk ignored, no digit
+# or overflow = NULL, INTEGER then cut to a 32-bit int; "" = NULL.  So `uid >= 1000` compares numbers
+# and the printed values are osquery's ("04" prints 4, "!6" prints "").
 
 import re
 import sqlite3
 import time
 
 try:  # inside Ansible, the role on roles_path (role module_utils) ...
+    from ansible.module_utils.diffy_native_base import c_strtol
     from ansible.module_utils.diffy_native_tables import (
         BUILDERS,
         COLUMNS,
         CONSTRAINED,
+        TYPES,
         Context,
         TableUnavailable,
     )
 except ImportError:
     try:  # ... the role used from the diffy.diffy collection ...
+        from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_base import c_strtol
         from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_tables import (
             BUILDERS,
             COLUMNS,
             CONSTRAINED,
+            TYPES,
             Context,
             TableUnavailable,
         )
     except ImportError:  # ... and as a plain module (the stand-in osqueryi)
-        from diffy_native_tables import BUILDERS, COLUMNS, CONSTRAINED, Context, TableUnavailable
-
-__metaclass__ = type
+        from diffy_native_base import c_strtol
+        from diffy_native_tables import BUILDERS, COLUMNS, CONSTRAINED, TYPES, Context, TableUnavailable
 
 
 class QueryFailed(Exception):
@@ -52,7 +60,32 @@ class QueryFailed(Exception):
 _LITERAL = r"'((?:[^']|'')*)'"
 _EQ = r"(?:\b[A-Za-z_][A-Za-z0-9_]*\.)?\b%s\s*=\s*" + _LITERAL
 _IN = r"(?:\b[A-Za-z_][A-Za-z0-9_]*\.)?\b%s\s+IN\s*\(([^)]*)\)"
+_LIKE = r"(?:\b[A-Za-z_][A-Za-z0-9_]*\.)?\b%s\s+LIKE\s+" + _LITERAL
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?([A-Za-z0-9_]+)")
+
+
+def like_literals(sql, column):
+    """Every pattern the SQL matches `column` against with LIKE, in order, unique."""
+    values = [m.group(1).replace("''", "'") for m in re.finditer(_LIKE % column, sql, re.IGNORECASE)]
+    seen = set()
+    return [v for v in values if not (v in seen or seen.add(v))]
+
+
+def osquery_value(value, kind):
+    """A builder's value as osquery's typed column holds it (dynamic_table_row.cpp:103-147)."""
+    if value is None:
+        return None
+    if kind == "TEXT":
+        return value if isinstance(value, str) else str(value)
+    if value == "":
+        return None
+    number = value if isinstance(value, int) else c_strtol(value, 64)
+    if number is None:
+        return None
+    if kind == "INTEGER":  # sqlite3_result_int(ctx, long): the low 32 bits, signed
+        number &= 0xFFFFFFFF
+        return number - (1 << 32) if number >= (1 << 31) else number
+    return number
 
 
 def constraint_literals(sql, column):
@@ -69,7 +102,8 @@ def constraint_literals(sql, column):
 class Engine:
     """One in-memory SQLite database per collection; tables are built on first use."""
 
-    def __init__(self):
+    def __init__(self, root="/"):
+        self.root = root  # where the host's files are read ("/", or a fixture tree in tests)
         self.db = sqlite3.connect(":memory:")
         self.loaded = set()
         self.build_seconds = {}
@@ -78,15 +112,17 @@ class Engine:
         self.db.close()
 
     def _load(self, table, ctx):
-        columns = COLUMNS[table]
+        columns, types = COLUMNS[table], TYPES[table]
         started = time.monotonic()
         rows = BUILDERS[table](ctx)
         self.build_seconds[table] = round(time.monotonic() - started, 4)
         self.db.execute('DROP TABLE IF EXISTS "%s"' % table)
-        self.db.execute('CREATE TABLE "%s" (%s)' % (table, ", ".join('"%s" TEXT' % c for c in columns)))
+        self.db.execute(
+            'CREATE TABLE "%s" (%s)' % (table, ", ".join('"%s" %s' % (c, types[c]) for c in columns))
+        )
         self.db.executemany(
             'INSERT INTO "%s" VALUES (%s)' % (table, ", ".join("?" * len(columns))),
-            [tuple(row.get(c, "") for c in columns) for row in rows],
+            [tuple(osquery_value(row.get(c), types[c]) for c in columns) for row in rows],
         )
         if table not in CONSTRAINED:
             self.loaded.add(table)
@@ -95,7 +131,10 @@ class Engine:
         return Context(
             paths=constraint_literals(sql, "path"),
             directories=constraint_literals(sql, "directory"),
+            path_patterns=like_literals(sql, "path"),
+            directory_patterns=like_literals(sql, "directory"),
             deadline=deadline,
+            root=self.root,
         )
 
     def query(self, sql, timeout=None):
@@ -105,10 +144,10 @@ class Engine:
         lowered = sql.lower()
         for table in CONSTRAINED:  # constraint-dependent tables are rebuilt for each query
             if re.search(r"\b%s\b" % table, lowered):
-                if not (ctx.paths or ctx.directories):
+                if not (ctx.paths or ctx.directories or ctx.path_patterns or ctx.directory_patterns):
                     raise QueryFailed(
                         "error",
-                        "table %s needs a path = '...' or path IN (...) constraint "
+                        "table %s needs a path (or directory) =, IN (...) or LIKE constraint "
                         "(the native collector never walks the filesystem)" % table,
                     )
                 self._build(table, ctx)
