@@ -1188,3 +1188,21 @@ BUILDERS = {
 
 # Tables whose rows depend on the query's constraints: rebuilt for every query, never cached.
 CONSTRAINED = frozenset(["file", "hash"])
+
+# --- Tables the DFIR pack added (issue 13): built in diffy_native_dfir.py, registered here. ------
+try:  # the same three ways in as the engine: role module_utils, the collection, a plain module
+    from ansible.module_utils.diffy_native_dfir import DFIR_BUILDERS, DFIR_COLUMNS
+except ImportError:
+    try:
+        from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_dfir import (
+            DFIR_BUILDERS,
+            DFIR_COLUMNS,
+        )
+    except ImportError:
+        from diffy_native_dfir import DFIR_BUILDERS, DFIR_COLUMNS
+
+for _table, _columns in DFIR_COLUMNS.items():
+    COLUMNS[_table] = [name for name, _type in _columns]
+    if "TYPES" in globals():  # the typed registry (column -> osquery type), where present
+        globals()["TYPES"][_table] = dict(_columns)
+BUILDERS.update(DFIR_BUILDERS)
