@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from diffy_analysis.tables.spec import TableSpec
 from diffy_analysis.tables.text import clip, short_hash
 
-FILE_COLUMNS = "f.path, f.directory, f.type, f.size, f.mode, f.uid, f.gid, f.mtime, f.symlink"
+FILE_COLUMNS = "f.path, f.type, f.size, f.mode, f.uid, f.gid, f.mtime, f.symlink"
 STAGING_LIMIT = 2000
 RECENT_SECONDS = 7 * 86400
 
