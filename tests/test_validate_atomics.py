@@ -52,7 +52,7 @@ def test_cli_prints_the_plan_and_json(capsys, tmp_path):
     text = capsys.readouterr().out
     assert "3 technique files; 3 tests selected, 4 excluded" in text
     assert "run  T1546.004-2" in text and "skip T1082-1" in text
-    assert run(diffy, ["validate", "--atomics", str(DATA), "--json"], prog_name="diffy") == 0
+    assert run(diffy, ["validate", "--atomics", str(DATA), "--format", "json"], prog_name="diffy") == 0
     doc = json.loads(capsys.readouterr().out)
     assert [s["technique"] for s in doc["selected"]] == ["T1136.001", "T1546.004", "T1546.004"]
     assert all(e["reason"] for e in doc["excluded"])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from diffy_analysis.cli.machine_output import machine_format_option
 from diffy_analysis.errors import EXIT_CLEAN
 
 
@@ -23,7 +24,7 @@ from diffy_analysis.errors import EXIT_CLEAN
 @click.option(
     "--technique", "techniques", multiple=True, help="Only this technique (repeatable), e.g. T1546.004."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@machine_format_option("the selected tests and a count of exclusions by reason")
 @click.option("--show-excluded", is_flag=True, help="List every excluded test with its reason.")
 def validate(atomics: Path, techniques: tuple[str, ...], as_json: bool, show_excluded: bool) -> int:
     """Select the Linux atomic tests that run offline, unattended, and leave durable state.
