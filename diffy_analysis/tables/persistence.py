@@ -26,7 +26,6 @@ from diffy_analysis.tables.text import clip, short_hash
 
 FILE_COLUMNS = "f.path, f.type, f.size, f.mode, f.uid, f.gid, f.mtime, f.symlink"
 STAGING_LIMIT = 2000
-RECENT_SECONDS = 7 * 86400
 
 
 def _quoted(values: Sequence[str]) -> str:
@@ -155,10 +154,12 @@ _STAGING_SKIP = (
 _FILE_NUMERIC = ("size", "uid", "gid", "mtime", "symlink", "empty")
 _FILE_NEVER_VARIANT = ("sha256", "mode", "uid", "gid")
 
+# Executable or hidden entries only. "Changed in the last N days" is deliberately not a selection
+# rule: it makes a row's presence depend on when the collection ran, so a week-old baseline would
+# "miss" every file that has since aged out. Recent changes show as a differing sha256 or a new row.
 _STAGING_WHERE = (
     f"f.filename NOT IN ({_quoted(_STAGING_SKIP)}) AND ("
-    "(f.type = 'regular' AND substr(f.mode, -3) GLOB '*[1357]*') OR f.filename LIKE '.%' "
-    f"OR CAST(f.mtime AS INTEGER) > CAST(strftime('%s', 'now') AS INTEGER) - {RECENT_SECONDS})"
+    "(f.type = 'regular' AND substr(f.mode, -3) GLOB '*[1357]*') OR f.filename LIKE '.%')"
 )
 
 SPECS = (
@@ -312,7 +313,7 @@ SPECS = (
         sql=file_sql(
             directories=_STAGING_DIRS, patterns=("/home/%/%",), where=_STAGING_WHERE, limit=STAGING_LIMIT
         ),
-        description="Executable, hidden and recently changed files in /tmp, /var/tmp, /dev/shm, /run/user, /opt, /var/www and home directories (one level deep), hashed.",
+        description="Executable and hidden files in /tmp, /var/tmp, /dev/shm, /run/user, /opt, /var/www and home directories (one level deep), hashed.",
         value="Dropped scripts and binaries, masquerading names (trailing space, double extension, a copy named crond) and hidden files and directories (T1027, T1036, T1059.004, T1564.001).",
         keys=("path",),
         ignore=("mtime",),

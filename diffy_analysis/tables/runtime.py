@@ -75,8 +75,11 @@ SPECS = (
         sql="SELECT s.family, s.protocol, s.local_address, s.local_port, s.remote_address, s.remote_port, s.state, s.pid, s.fd, s.socket, p.name, p.path AS process_path, p.uid FROM process_open_sockets AS s LEFT JOIN processes AS p USING (pid) WHERE s.family IN (2, 10, 17) AND NOT (s.protocol = 6 AND s.state IN ('LISTEN', 'TIME_WAIT', 'CLOSE')) AND NOT (s.protocol = 17 AND s.remote_port = 0 AND s.family != 17);",
         description="Connected and packet sockets with their processes (listeners are in listening_ports; TIME_WAIT and closed TCP sockets are left out).",
         value="Reverse shells, C2 beacons, tunnels and sniffers (packet sockets) show as connections or sockets no peer has.",
-        keys=("family", "protocol", "remote_address", "remote_port", "state", "name", "process_path"),
-        ignore=("pid", "fd", "socket", "local_port"),
+        # Ports are shown in findings but not compared: one side of every connection is ephemeral
+        # (the controller's SSH session lands on a new port on every host); the peer address, the
+        # process and the state are what identify a connection across hosts.
+        keys=("family", "protocol", "remote_address", "state", "name", "process_path"),
+        ignore=("pid", "fd", "socket", "local_port", "remote_port"),
         significance=0.9,
         describe=_socket,
         numeric=("family", "protocol", "local_port", "remote_port", "pid", "fd", "socket", "uid"),
