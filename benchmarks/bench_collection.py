@@ -2,11 +2,16 @@
 
     python benchmarks/bench_collection.py                  # native engine, default pack, 5 repetitions
     python benchmarks/bench_collection.py --playbook 3     # plus 3 runs of playbooks/collect.yml on localhost
+    python benchmarks/bench_collection.py --compare main   # footprint: this pack vs the pack at a git ref
 
 Prints, per repetition, the wall time of running every query of the default pack with the native
 collector in-process (fresh engine each time, so every table is built), rows returned, and the
 slowest table builds; with --playbook, the wall time of `ansible-playbook playbooks/collect.yml`
 against inventory/localhost.yml (native collector), which includes Ansible's own overhead.
+With --compare REF, both packs (the one at git REF, "before", and the working tree's, "after") run
+alternately on fresh engines; it prints per-host collection time and result size (the bytes
+diffy_run_pack writes: indented JSON per query) with their ratios, the largest queries of the new
+pack, and whether both stay within the 2x budget of issue 13.
 Figures depend on the machine's load: run it on an idle machine to compare.
 """
 
@@ -48,6 +53,55 @@ def bench_engine(repetitions: int) -> None:
             f"(rep {rep + 1}; slowest builds: {builds})"
         )
     print(f"native engine median: {statistics.median(times):.3f}s")
+
+
+def _collect(pack: dict, sizes: dict[str, int] | None = None) -> tuple[float, int]:
+    """One host's collection with a fresh engine: (seconds, bytes written), as diffy_run_pack does."""
+    engine = diffy_native_engine.Engine()
+    started = time.perf_counter()
+    total = 0
+    for name, query in pack["queries"].items():
+        try:
+            columns, rows = engine.query(query["query"], timeout=query.get("timeout", 60))
+        except diffy_native_engine.QueryFailed as exc:
+            print(f"  {name}: {exc.status}: {exc.message}")
+            continue
+        data = json.dumps(diffy_native_engine.rows_as_objects(columns, rows), indent=2)
+        total += len(data.encode("utf-8"))
+        if sizes is not None:
+            sizes[name] = len(data.encode("utf-8"))
+    elapsed = time.perf_counter() - started
+    engine.close()
+    return elapsed, total
+
+
+def bench_compare(ref: str, repetitions: int) -> None:
+    relative = PACK.relative_to(REPO).as_posix()
+    before = json.loads(
+        subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{ref}:{relative}"], capture_output=True, check=True
+        ).stdout
+    )
+    after = json.loads(PACK.read_text())
+    timings: dict[str, list[float]] = {"before": [], "after": []}
+    size = {"before": 0, "after": 0}
+    sizes: dict[str, int] = {}
+    for _ in range(repetitions):  # alternate, so load drift hits both alike
+        for label, pack in (("before", before), ("after", after)):
+            elapsed, total = _collect(pack, sizes if label == "after" else None)
+            timings[label].append(elapsed)
+            size[label] = total
+    t_before, t_after = statistics.median(timings["before"]), statistics.median(timings["after"])
+    print(f"before ({ref}): {len(before['queries'])} queries, median {t_before:.3f}s, {size['before']} bytes")
+    print(
+        f"after (working tree): {len(after['queries'])} queries, median {t_after:.3f}s, {size['after']} bytes"
+    )
+    time_ratio, size_ratio = t_after / t_before, size["after"] / max(1, size["before"])
+    print(f"ratio: time {time_ratio:.2f}x, size {size_ratio:.2f}x (budget 2x)")
+    new = {n: b for n, b in sizes.items() if n not in before["queries"]}
+    for name, count in sorted(new.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  new query {name}: {count} bytes")
+    print("within budget" if time_ratio <= 2 and size_ratio <= 2 else "OVER BUDGET")
 
 
 def bench_playbook(repetitions: int) -> None:
@@ -93,7 +147,11 @@ def main() -> None:
     )
     parser.add_argument("--repetitions", type=int, default=5, help="native engine repetitions")
     parser.add_argument("--playbook", type=int, default=0, help="localhost playbook runs (0: skip)")
+    parser.add_argument("--compare", metavar="REF", help="compare footprint with the pack at git REF")
     args = parser.parse_args()
+    if args.compare:
+        bench_compare(args.compare, args.repetitions)
+        return
     bench_engine(args.repetitions)
     if args.playbook:
         bench_playbook(args.playbook)

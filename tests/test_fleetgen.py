@@ -14,9 +14,14 @@ from diffy_analysis import contract
 from diffy_analysis.fleetgen import ARTIFACTS, FleetOptions, FleetTruth, evidence_matches, generate_fleet
 from diffy_analysis.fleetgen.__main__ import main as fleetgen_cli
 from diffy_analysis.fleetgen.artifacts import DEFAULT_KINDS
-from diffy_analysis.fleetgen.generate import DEFAULT_PACK
+from diffy_analysis.fleetgen.generate import synthetic_pack_bytes
+from diffy_analysis.fleetgen.hostgen import QUERIES
 
-PACK = json.loads(DEFAULT_PACK.read_text())
+PACK = json.loads(synthetic_pack_bytes())
+
+
+def test_the_synthetic_pack_is_the_registrys_core_tables_in_pack_order():
+    assert tuple(PACK["queries"]) == QUERIES
 
 
 def _columns(sql: str) -> list[str]:
@@ -46,8 +51,8 @@ def test_run_validates_against_the_contract(fleet, truth):
     assert contract.schema_errors("manifest", manifest) == []
     assert contract.is_run_id(manifest["run_id"]) and manifest["run_id"] == run.name
     assert contract.schema_errors("pack", json.loads((run / "pack.json").read_text())) == []
-    assert (run / "pack.json").read_bytes() == DEFAULT_PACK.read_bytes()
-    assert hashlib.sha256(DEFAULT_PACK.read_bytes()).hexdigest() == manifest["pack"]["sha256"]
+    assert (run / "pack.json").read_bytes() == synthetic_pack_bytes()
+    assert hashlib.sha256(synthetic_pack_bytes()).hexdigest() == manifest["pack"]["sha256"]
     # every file under hosts/ is listed with its hash and size, and nothing else is listed
     on_disk = {str(p.relative_to(run)) for p in (run / "hosts").rglob("*") if p.is_file()}
     assert on_disk == set(manifest["files"])

@@ -19,6 +19,7 @@ from diffy_analysis.errors import HostDataError
 from diffy_analysis.findings import Finding
 from diffy_analysis.load import HostSource
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
+from diffy_analysis.tables import REGISTRY
 
 EVIDENCE_HOST_LIMIT = 500
 
@@ -47,7 +48,7 @@ def changed_columns(index: FleetIndex, fid: int, ref_fid: int) -> tuple[str, ...
     return tuple(c for c in sorted(set(row) | set(ref)) if row.get(c) != ref.get(c))
 
 
-_ACCOUNT_COLUMNS = {"users": "username", "groups": "groupname", "sudoers": "header"}
+_ACCOUNT_COLUMNS = REGISTRY.accounts()  # declared per table in diffy_analysis/tables/
 
 
 def _subjects(index: FleetIndex, fid: int) -> set[object]:

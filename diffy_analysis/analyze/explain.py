@@ -11,158 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from diffy_analysis.text import escape_unprintable
+from diffy_analysis.tables import REGISTRY
+from diffy_analysis.tables.text import FAMILIES, MAX_VALUE, PROTOCOLS, clip, short_hash
 
-MAX_VALUE = 120
+__all__ = ["FAMILIES", "MAX_VALUE", "PROTOCOLS", "Context", "clip", "describe", "explain"]
 
-PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "132": "sctp", "0": "all"}
-FAMILIES = {"2": "IPv4", "10": "IPv6"}
-
-
-def clip(value: str | None, limit: int = MAX_VALUE) -> str:
-    """Shorten and make printable: control characters become \\xNN escapes."""
-    text = value or ""
-    text = escape_unprintable(text[: limit * 2])
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _short_hash(value: str | None) -> str:
-    return (value or "")[:12] + ("…" if value and len(value) > 12 else "")
-
-
-def _listening(r: Mapping[str, str]) -> str:
-    proto = PROTOCOLS.get(r.get("protocol", ""), r.get("protocol", "?"))
-    addr = r.get("address", "")
-    where = f"[{addr}]:{r.get('port', '?')}" if ":" in addr else f"{addr}:{r.get('port', '?')}"
-    who = ", ".join(x for x in (clip(r.get("name")), clip(r.get("path"))) if x)
-    return f"listens on {proto} {where}" + (f" (process {who})" if who else "")
-
-
-def _process(r: Mapping[str, str]) -> str:
-    text = f"process {clip(r.get('name'))}"
-    if r.get("path"):
-        text += f" ({clip(r.get('path'))})"
-    if r.get("cmdline"):
-        text += f" running `{clip(r.get('cmdline'))}`"
-    if r.get("uid"):
-        text += f" as uid {r['uid']}"
-    if r.get("on_disk") == "0":
-        text += ", its binary deleted from disk"
-    return text
-
-
-def _crontab(r: Mapping[str, str]) -> str:
-    when = r.get("event") or " ".join(
-        r.get(k, "*") for k in ("minute", "hour", "day_of_month", "month", "day_of_week")
-    )
-    return f"cron entry `{clip(when)} {clip(r.get('command'))}` in {clip(r.get('path'))}"
-
-
-def _user(r: Mapping[str, str]) -> str:
-    text = f"user `{clip(r.get('username'))}` with uid {r.get('uid', '?')}"
-    if r.get("shell"):
-        text += f" and shell {clip(r.get('shell'))}"
-    if r.get("uid") == "0" and r.get("username") != "root":
-        text += " (uid 0: root privileges)"
-    return text
-
-
-def _authorized_key(r: Mapping[str, str]) -> str:
-    key = r.get("key") or ""
-    tail = "…" + key[-12:] if len(key) > 12 else key
-    comment = f" ({clip(r.get('comment'))})" if r.get("comment") else ""
-    return (
-        f"SSH key {clip(r.get('algorithm'))} {clip(tail)}{comment} authorized for "
-        f"{clip(r.get('username'))} in {clip(r.get('key_file'))}"
-    )
-
-
-def _iptables(r: Mapping[str, str]) -> str:
-    if r.get("policy") and not r.get("target"):
-        chain = f"{clip(r.get('filter_name'))} chain {clip(r.get('chain'))}"
-        return f"iptables {chain} policy {clip(r.get('policy'))}"
-    parts = [f"iptables rule {clip(r.get('chain'))} {clip(r.get('target'))}"]
-    proto = PROTOCOLS.get(r.get("protocol", ""), r.get("protocol", ""))
-    if proto and proto != "all":
-        parts.append(proto)
-    for column, label in (("src_ip", "src"), ("dst_ip", "dst")):
-        value = r.get(column, "")
-        if value and value != "0.0.0.0":
-            mask = r.get(column.replace("ip", "mask"), "")
-            parts.append(
-                f"{label} {clip(value)}" + (f"/{mask}" if mask and mask != "255.255.255.255" else "")
-            )
-    for column, label in (("src_port", "sport"), ("dst_port", "dport")):
-        value = r.get(column, "")
-        if value and value not in ("0", "0:65535"):
-            parts.append(f"{label} {clip(value)}")
-    if r.get("iniface") not in ("", None, "all", "*", "any"):
-        parts.append(f"in {clip(r.get('iniface'))}")
-    if r.get("match") and r.get("match") != proto:
-        parts.append(f"({clip(r.get('match'))})")
-    if r.get("filter_name") and r.get("filter_name") != "filter":
-        parts.append(f"[table {clip(r.get('filter_name'))}]")
-    return " ".join(parts)
-
-
-def _unit(r: Mapping[str, str]) -> str:
-    state = "/".join(x for x in (r.get("active_state"), r.get("sub_state")) if x)
-    return f"systemd unit {clip(r.get('id'))}" + (f" ({state})" if state else "")
-
-
-def _package(r: Mapping[str, str]) -> str:
-    version = r.get("version", "")
-    if r.get("release"):
-        version += "-" + r["release"]
-    return f"package {clip(r.get('name'))} {clip(version)}".rstrip()
-
-
-def _binary(r: Mapping[str, str]) -> str:
-    details = [f"sha256 {_short_hash(r.get('sha256'))}"] if r.get("sha256") else []
-    if r.get("mode"):
-        details.append(f"mode {r['mode']}")
-    if r.get("size"):
-        details.append(f"{r['size']} bytes")
-    return f"{clip(r.get('path'))} ({', '.join(details)})" if details else clip(r.get("path"))
-
-
-DESCRIBERS: dict[str, Callable[[Mapping[str, str]], str]] = {
-    "listening_ports": _listening,
-    "processes": _process,
-    "crontab": _crontab,
-    "kernel_modules": lambda r: (
-        f"kernel module {clip(r.get('name'))}" + (f" ({clip(r.get('status'))})" if r.get("status") else "")
-    ),
-    "users": _user,
-    "groups": lambda r: f"group `{clip(r.get('groupname'))}` (gid {r.get('gid', '?')})",
-    "authorized_keys": _authorized_key,
-    "suid_bin": lambda r: (
-        f"setuid/setgid binary {clip(r.get('path'))} (owner {clip(r.get('username'))}"
-        + (f", {clip(r.get('permissions'))})" if r.get("permissions") else ")")
-    ),
-    "iptables": _iptables,
-    "systemd_units": _unit,
-    "deb_packages": _package,
-    "rpm_packages": _package,
-    "mounts": lambda r: (
-        f"{clip(r.get('type'))} mount of {clip(r.get('device'))} on {clip(r.get('path'))}"
-        + (f" ({clip(r.get('flags'))})" if r.get("flags") else "")
-    ),
-    "etc_hosts": lambda r: f"/etc/hosts maps {clip(r.get('hostnames'))} to {clip(r.get('address'))}",
-    "sudoers": lambda r: (
-        f"sudo rule `{clip(r.get('header'))} {clip(r.get('rule_details'))}` in {clip(r.get('source'))}"
-    ),
-    "ld_preload": lambda r: (
-        f"{clip(r.get('path') or '/etc/ld.so.preload')} exists"
-        + (f" (sha256 {_short_hash(r.get('sha256'))})" if r.get("sha256") else "")
-    ),
-    "system_binaries": _binary,
-    "logged_in_users": lambda r: (
-        f"{clip(r.get('type'))} session of {clip(r.get('user'))} from {clip(r.get('host'))}"
-    ),
-    "os_version": lambda r: f"OS {clip(r.get('name'))} {clip(r.get('version'))}",
-    "kernel_info": lambda r: f"kernel {clip(r.get('version'))} booted with `{clip(r.get('arguments'))}`",
-}
+# Describers, subject columns and prefixes are declared per table in the registry
+# (diffy_analysis/tables/); the text helpers live with them.
+DESCRIBERS: dict[str, Callable[[Mapping[str, str]], str]] = REGISTRY.describers()
+_SUBJECTS = REGISTRY.subjects()
+_short_hash = short_hash
 
 
 def describe(query: str, row: Mapping[str, str]) -> str:
@@ -179,32 +37,9 @@ def describe(query: str, row: Mapping[str, str]) -> str:
 
 def _subject(query: str, row: Mapping[str, str], columns: Sequence[str]) -> str:
     """The thing that changed, named by its identifying columns."""
-    named = {
-        "system_binaries": "path",
-        "suid_bin": "path",
-        "users": "username",
-        "groups": "groupname",
-        "systemd_units": "id",
-        "deb_packages": "name",
-        "rpm_packages": "name",
-        "kernel_modules": "name",
-        "mounts": "path",
-        "etc_hosts": "hostnames",
-        "ld_preload": "path",
-        "kernel_info": "path",
-    }
-    column = named.get(query)
+    column, prefix = _SUBJECTS.get(query, (None, ""))
     if column and row.get(column):
-        prefix = {
-            "users": "user ",
-            "groups": "group ",
-            "systemd_units": "unit ",
-            "deb_packages": "package ",
-            "rpm_packages": "package ",
-            "kernel_modules": "kernel module ",
-            "etc_hosts": "/etc/hosts entry for ",
-        }
-        return prefix.get(query, "") + clip(row[column])
+        return prefix + clip(row[column])
     return describe(query, {k: v for k, v in row.items() if k not in columns})
 
 

@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "diffy_analysis.cli.report:report",
     "verify": "diffy_analysis.cli.verify:verify",
     "lab": "diffy_analysis.cli.lab:lab",
+    "validate": "diffy_analysis.cli.validate:validate",
 }
 
 # One-line summaries for `diffy --help`, so listing commands imports none of them.
@@ -39,6 +40,7 @@ SUMMARIES: dict[str, str] = {
     "report": "Render a saved analysis (JSON) as a table or a self-contained HTML report.",
     "verify": "Re-hash every file of a run against its manifest.",
     "lab": "Bring a local lab fleet (namespaced hosts + moto EC2) up or down.",
+    "validate": "Select the Atomic Red Team tests a validation would run, with every exclusion's reason.",
 }
 
 

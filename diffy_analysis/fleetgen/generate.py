@@ -14,8 +14,7 @@ from diffy_analysis.fleetgen.plan import FleetOptions, FleetPlan, make_host, pla
 from diffy_analysis.fleetgen.processes import APP_VERSIONS
 from diffy_analysis.fleetgen.truth import FleetTruth
 from diffy_analysis.fleetgen.writer import options_json, write_run
-
-DEFAULT_PACK = Path(__file__).resolve().parents[2] / "roles/diffy_collect/files/packs/linux-dfir.json"
+from diffy_analysis.tables import Registry, core
 
 
 @dataclass(frozen=True)
@@ -31,8 +30,17 @@ class GeneratedFleet:
         return FleetTruth.load(self.truth_path)
 
 
+def synthetic_pack_bytes() -> bytes:
+    """The pack the synthetic hosts answer: the registry's original 20 tables (tables/core.py), the
+    ones fleetgen knows how to synthesize (hostgen.QUERIES), rendered like the default pack."""
+    pack = Registry(core.SPECS).pack()
+    return (json.dumps(pack, indent=2) + "\n").encode("utf-8")
+
+
 def _pack_bytes(pack: Path | None) -> bytes:
-    path = pack or DEFAULT_PACK
+    if pack is None:
+        return synthetic_pack_bytes()
+    path = pack
     try:
         return path.read_bytes()
     except OSError as err:

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from diffy_analysis.tables import REGISTRY
+
 if TYPE_CHECKING:
     from diffy_analysis.normalize.index import FleetIndex
 
@@ -31,9 +33,8 @@ MIN_HOSTS_FOR_DETECTION = 5
 MIN_VARIANTS = 3
 VARIANT_MIN_FRACTION = 0.02
 RARE_VALUE_FRACTION = 0.001
-NEVER_VARIANT = frozenset(
-    {"sha256", "sha1", "md5", "key", "hash", "uid", "gid", "euid", "shell", "permissions", "mode"}
-)
+# Declared per table in the registry (diffy_analysis/tables/: ``never_variant``).
+NEVER_VARIANT = REGISTRY.never_variant()
 
 
 def _template_table(

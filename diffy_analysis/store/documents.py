@@ -27,19 +27,15 @@ from typing import Any
 from diffy_analysis.findings import Analysis, HostResult
 from diffy_analysis.load import HostData, RunInfo, Skip
 from diffy_analysis.store.mapping import ECS_VERSION, IndexNames, is_mappable_column
+from diffy_analysis.tables import REGISTRY
 
 Action = dict[str, Any]
 _NUMBER = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
 
 # Columns osquery declares as INTEGER/BIGINT/DOUBLE in its table specs (specs/**/*.table) that the
-# default pack selects: they get a numeric ``num`` sub-field whatever values the first host shows.
-NUMERIC_COLUMNS = frozenset(
-    {
-        "port", "pid", "fd", "socket", "family", "protocol", "uid", "gid", "euid", "egid", "parent",
-        "start_time", "resident_size", "user_time", "system_time", "threads", "size", "mtime", "atime",
-        "ctime", "time", "packets", "bytes", "src_port", "dst_port", "major", "minor", "patch",
-    }
-)  # fmt: skip
+# default pack selects (declared per table in the registry, diffy_analysis/tables/): they get a numeric
+# ``num`` sub-field whatever values the first host shows.
+NUMERIC_COLUMNS = REGISTRY.numeric_columns()
 
 
 def doc_id(*parts: str) -> str:

@@ -261,3 +261,20 @@ CONSTRAINED = frozenset(["file", "hash"])
 
 # Diffy's own tables: osqueryi has none of them, so diffy_run_pack answers them natively.
 DIFFY_TABLES = frozenset(t for t in SCHEMA if t.startswith("diffy_"))
+
+# --- Tables the DFIR pack added (issue 13): built in diffy_native_dfir.py, registered here. ------
+try:  # the same three ways in as the engine: role module_utils, the collection, a plain module
+    from ansible.module_utils.diffy_native_dfir import DFIR_BUILDERS, DFIR_COLUMNS
+except ImportError:
+    try:
+        from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_dfir import (
+            DFIR_BUILDERS,
+            DFIR_COLUMNS,
+        )
+    except ImportError:
+        from diffy_native_dfir import DFIR_BUILDERS, DFIR_COLUMNS
+
+for _table, _columns in DFIR_COLUMNS.items():
+    COLUMNS[_table] = [name for name, _type in _columns]
+    TYPES[_table] = dict(_columns)
+BUILDERS.update(DFIR_BUILDERS)

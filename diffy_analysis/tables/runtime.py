@@ -1,0 +1,146 @@
+"""Runtime and account state attackers change: connections, group memberships, password state,
+loader and history environment variables, start-up items and kernel tunables."""
+
+# ruff: noqa: E501  (SQL and pack texts are data)
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from diffy_analysis.tables.spec import TableSpec
+from diffy_analysis.tables.text import FAMILIES, PROTOCOLS, clip
+
+# Kernel tunables an attacker lowers to hide, pivot or escalate (kernel.* hardening, forwarding).
+SYSCTLS = (
+    "kernel.randomize_va_space",
+    "kernel.yama.ptrace_scope",
+    "kernel.kptr_restrict",
+    "kernel.dmesg_restrict",
+    "kernel.modules_disabled",
+    "kernel.unprivileged_bpf_disabled",
+    "kernel.core_pattern",
+    "kernel.sysrq",
+    "kernel.perf_event_paranoid",
+    "fs.suid_dumpable",
+    "fs.protected_symlinks",
+    "fs.protected_hardlinks",
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.accept_redirects",
+    "net.ipv4.conf.all.send_redirects",
+    "net.ipv6.conf.all.forwarding",
+)
+
+
+def _socket(r: Mapping[str, str]) -> str:
+    proto = PROTOCOLS.get(r.get("protocol", ""), r.get("protocol", "?"))
+    family = FAMILIES.get(r.get("family", ""), r.get("family", "?"))
+    who = ", ".join(x for x in (clip(r.get("name")), clip(r.get("process_path"))) if x)
+    if family == "packet":
+        text = "packet socket (raw traffic capture)"
+    else:
+        state = f" {clip(r.get('state'))}" if r.get("state") else ""
+        text = f"{family} {proto} connection{state} to {clip(r.get('remote_address'))}:{clip(r.get('remote_port'))}"
+    return text + (f" (process {who})" if who else "")
+
+
+def _membership(r: Mapping[str, str]) -> str:
+    user = clip(r.get("username")) or f"uid {clip(r.get('uid'))}"
+    group = clip(r.get("groupname")) or f"gid {clip(r.get('gid'))}"
+    return f"user `{user}` is a member of group `{group}`"
+
+
+def _shadow(r: Mapping[str, str]) -> str:
+    return f"password of `{clip(r.get('username'))}` is {clip(r.get('password_status'))}" + (
+        f" ({clip(r.get('hash_alg'))} hash, not collected)" if r.get("hash_alg") else ""
+    )
+
+
+def _env(r: Mapping[str, str]) -> str:
+    return f"process {clip(r.get('name'))} ({clip(r.get('path'))}) runs with {clip(r.get('key'))}={clip(r.get('value'))}"
+
+
+def _startup(r: Mapping[str, str]) -> str:
+    owner = f" of user {clip(r.get('username'))}" if r.get("username") else ""
+    return f"start-up item {clip(r.get('name'))} -> {clip(r.get('path'))} in {clip(r.get('source'))}{owner}"
+
+
+def _sysctl(r: Mapping[str, str]) -> str:
+    configured = f" (configured {clip(r.get('config_value'))})" if r.get("config_value") else ""
+    return f"sysctl {clip(r.get('name'))} = {clip(r.get('current_value'))}{configured}"
+
+
+SPECS = (
+    TableSpec(
+        name="process_open_sockets",
+        sql="SELECT s.family, s.protocol, s.local_address, s.local_port, s.remote_address, s.remote_port, s.state, s.pid, s.fd, s.socket, p.name, p.path AS process_path, p.uid FROM process_open_sockets AS s LEFT JOIN processes AS p USING (pid) WHERE s.family IN (2, 10, 17) AND NOT (s.protocol = 6 AND s.state IN ('LISTEN', 'TIME_WAIT', 'CLOSE')) AND NOT (s.protocol = 17 AND s.remote_port = 0 AND s.family != 17);",
+        description="Connected and packet sockets with their processes (listeners are in listening_ports; TIME_WAIT and closed TCP sockets are left out).",
+        value="Reverse shells, C2 beacons, tunnels and sniffers (packet sockets) show as connections or sockets no peer has.",
+        # Ports are shown in findings but not compared: one side of every connection is ephemeral
+        # (the controller's SSH session lands on a new port on every host); the peer address, the
+        # process and the state are what identify a connection across hosts.
+        keys=("family", "protocol", "remote_address", "state", "name", "process_path"),
+        ignore=("pid", "fd", "socket", "local_port", "remote_port"),
+        # live state like processes: two collections 20 s apart on one busy host differed only here
+        significance=0.7,
+        describe=_socket,
+        numeric=("family", "protocol", "local_port", "remote_port", "pid", "fd", "socket", "uid"),
+    ),
+    TableSpec(
+        name="user_groups",
+        sql="SELECT ug.uid, ug.gid, u.username, g.groupname FROM user_groups AS ug LEFT JOIN users AS u USING (uid) LEFT JOIN groups AS g ON g.gid = ug.gid;",
+        description="Which user is a member of which group.",
+        value="Adding a foothold account to sudo, wheel, docker or adm grants privileges without touching sudoers (T1098).",
+        keys=("username", "groupname"),
+        significance=1.0,
+        describe=_membership,
+        account="username",
+        numeric=("uid", "gid"),
+        never_variant=("uid", "gid"),
+    ),
+    TableSpec(
+        name="shadow",
+        sql="SELECT username, password_status, hash_alg, last_change, expire, inactive FROM shadow;",
+        description="Password state of local accounts: set, locked or empty, last change; never the hash.",
+        value="An account given a password or unlocked, or root's password changed, is a way back in (T1098, T1136).",
+        keys=("username",),
+        significance=1.0,
+        describe=_shadow,
+        account="username",
+        subject="username",
+        subject_prefix="password of ",
+        numeric=("last_change", "expire", "inactive"),
+    ),
+    TableSpec(
+        name="process_envs",
+        sql="SELECT p.name, p.path, e.key, e.value FROM process_envs AS e JOIN processes AS p USING (pid) WHERE e.key LIKE 'LD\\_%' ESCAPE '\\' OR e.key LIKE 'HIST%';",
+        description="Loader (LD_*) and history (HIST*) environment variables of running processes; no other variable is collected.",
+        value="LD_PRELOAD / LD_LIBRARY_PATH inject code; HISTFILE=/dev/null or HISTSIZE=0 disable history (T1574.006, T1562.003).",
+        keys=("name", "path", "key", "value"),
+        significance=0.9,
+        describe=_env,
+    ),
+    TableSpec(
+        name="startup_items",
+        sql="SELECT name, path, args, type, source, status, username FROM startup_items WHERE type = 'Startup Item';",
+        description="XDG autostart entries and init.d scripts (systemd units are in systemd_units).",
+        value="A desktop autostart entry or an init script starts attacker code at boot or login (T1037, T1547.013).",
+        keys=("name", "path", "source", "username"),
+        significance=1.0,
+        describe=_startup,
+        subject="path",
+        subject_prefix="start-up item ",
+    ),
+    TableSpec(
+        name="system_controls",
+        sql="SELECT name, current_value, config_value FROM system_controls WHERE name IN ({});".format(
+            ", ".join(f"'{n}'" for n in SYSCTLS)
+        ),
+        description="Selected security-relevant kernel tunables.",
+        value="Lowered hardening (ASLR off, ptrace open, kptr exposed), IP forwarding turned on for a pivot, or a core_pattern pipe used for persistence.",
+        keys=("name",),
+        significance=0.9,
+        describe=_sysctl,
+        subject="name",
+        subject_prefix="sysctl ",
+    ),
+)
