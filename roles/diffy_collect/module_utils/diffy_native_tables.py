@@ -765,6 +765,29 @@ def table_os_version(ctx):
 
 
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs")
+STATVFS_TIMEOUT_S = 2.0
+"""How long one mount's statvfs may take.  A FUSE daemon that stopped answering (a stuck s3fs) or a
+dead NFS server blocks statvfs in the kernel where no deadline check reaches, so each call runs
+in a daemon worker thread and a mount that does not answer keeps empty size fields."""
+
+
+def bounded_statvfs(path, timeout=STATVFS_TIMEOUT_S):
+    """os.statvfs(path), or None when it fails or does not return within ``timeout`` seconds (the
+    blocked worker thread is abandoned; it ends when the filesystem answers or the process exits)."""
+    import threading
+
+    answer = []
+
+    def work():
+        try:
+            answer.append(os.statvfs(path))
+        except OSError:
+            answer.append(None)
+
+    worker = threading.Thread(target=work, name="diffy-statvfs", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return answer[0] if answer else None
 
 
 def table_mounts(ctx):
@@ -787,10 +810,11 @@ def table_mounts(ctx):
             "inodes": "",
             "inodes_free": "",
         }
-        # statvfs on a hung network filesystem blocks forever (uninterruptible): skip those.
+        # statvfs on a hung network filesystem blocks: skip those, and bound every other call.
         if fstype not in _NETWORK_FS:
-            try:
-                vfs = os.statvfs(path)
+            ctx.check_deadline()
+            vfs = bounded_statvfs(path)
+            if vfs is not None:
                 row.update(
                     blocks_size=str(vfs.f_bsize),
                     blocks=str(vfs.f_blocks),
@@ -799,8 +823,6 @@ def table_mounts(ctx):
                     inodes=str(vfs.f_files),
                     inodes_free=str(vfs.f_ffree),
                 )
-            except OSError:
-                pass
         rows.append(row)
     return rows
 
