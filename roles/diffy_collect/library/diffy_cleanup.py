@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: diffy_cleanup
 short_description: Remove Diffy's temp dirs from the host, killing a stuck collector first
 description:
-  - Runs in the role's C(always) section, also after a task timeout: the collector may still run
+  - Runs in the role's C(always) section, also after a task timeout - the collector may still run
     there, stopped (SIGSTOP) or blocked. Every C(diffy-run-<run_id>-<host_id>-*) dir under C(tmp_parent) is
     found by name (its random part is never needed), whatever still works in it is killed
     (the collector named by its owner file with its process tree, and any process holding a file
@@ -29,7 +29,16 @@ options:
     description: The host id whose dirs are removed (two inventory names may share one machine).
     type: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Remove this run's temp dirs from the host (in the role's always section)
+  diffy_cleanup:
+    run_id: 20261129T143812Z-4f2a9c
+    host_id: i-0abc1234
+  ignore_errors: true
+  timeout: 60
 """
 
 RETURN = r"""

@@ -17,7 +17,7 @@ description:
   - Every host with a status file under C(<run_dir>/.status/) is listed (several playbook runs sharing
     one run id, C(serial) batches, a run cut short); C(hosts) overrides with this play's results. A host
     still C(pending) when the run ended is listed as failed with the reason. A host recorded ok or
-    partial whose files are not all in C(hosts/<id>/) is listed as failed: an ok host has all its files.
+    partial whose files are not all in C(hosts/<id>/) is listed as failed - an ok host has all its files.
   - Settings not given are read from C(<run_dir>/.run.json) (written by C(diffy_run_start)), so a run
     cut short can be finalized from the run directory alone. The run's lock is released.
 options:
@@ -43,7 +43,7 @@ options:
     choices: [osquery, native, auto]
   hosts:
     description:
-      - C({inventory hostname: diffy_collect_host_result or null}) for every host the run targeted.
+      - "C({inventory hostname: diffy_collect_host_result or null}) for every host the run targeted."
       - A host without a result is recorded as failed, never dropped.
     type: dict
     default: {}
@@ -61,7 +61,24 @@ options:
     description: The playbook run's token; its lock (C(.lock)) is released. Empty releases any lock.
     type: str
     default: ""
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Write manifest.json once every host is done (final play on localhost)
+  diffy_manifest:
+    run_dir: /cases/IR-42/20261129T143812Z-4f2a9c
+    run_id: 20261129T143812Z-4f2a9c
+    started_at: "2026-11-29T14:38:12Z"
+    pack_name: linux-dfir
+    pack_path: roles/diffy_collect/files/packs/linux-dfir.json
+    collector: auto
+    hosts: >-
+      {{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars)
+         | map(attribute='diffy_collect_host_result', default=none))) }}
+    limit: app_x
+    app: app_x
+    diffy_version: 0.1.0
 """
 
 RETURN = r"""

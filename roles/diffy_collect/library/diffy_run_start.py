@@ -17,10 +17,13 @@ description:
   - A second playbook writing the same run id while the first holds the lock is refused. A lock left
     by a playbook that is gone (Ctrl-C, kill) is taken over.
   - A run directory that already has a manifest is refused, unless C(mode=overwrite) (its host
-    results are removed) or C(mode=append) (several playbook runs sharing one run id: the hosts of
+    results are removed) or C(mode=append) (several playbook runs sharing one run id - the hosts of
     this run are added or replaced, the others kept; the pack must be the same).
 options:
-  run_dir: {description: The run directory on the controller., type: path, required: true}
+  run_dir:
+    description: The run directory on the controller.
+    type: path
+    required: true
   run_id: {description: The run id., type: str, required: true}
   token: {description: A random token naming this playbook run (the lock's owner)., type: str, required: true}
   pack_path: {description: The pack file on the controller., type: path, required: true}
@@ -34,7 +37,33 @@ options:
     type: str
     choices: [refuse, overwrite, append]
     default: refuse
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Open the run directory once, on the controller
+  diffy_run_start:
+    run_dir: /cases/IR-42/20261129T143812Z-4f2a9c
+    run_id: 20261129T143812Z-4f2a9c
+    token: k3x9q2m4v8b1n7z5
+    pack_path: roles/diffy_collect/files/packs/linux-dfir.json
+    hosts: {i-0abc1234: i-0abc1234, i-0def5678: i-0def5678}
+    settings:
+      started_at: "2026-11-29T14:38:12Z"
+      pack_name: linux-dfir
+      collector: auto
+      limit: app_x
+      app: app_x
+    mode: refuse
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+appended:
+  description: True when this playbook run adds hosts to a finished run (mode append).
+  type: bool
+  returned: success
 """
 
 import hashlib
