@@ -100,7 +100,7 @@ def test_a_stopped_collector_costs_only_its_host_under_ansible_playbook(lab, tmp
     assert got.pop(_instance(lab, stuck)) == "failed"
     assert set(got.values()) == {"ok"} and len(got) == 2
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert "timed out" in manifest["hosts"][_instance(lab, stuck)]["error"]
+    assert "timed out" in manifest["hosts"][_instance(lab, stuck)]["error"].lower()
     assert verify_run(run_dir).ok
     assert leftovers(lab, stuck) == [], "the stopped collector's temp dir stayed on the host"
     assert elapsed < 120, elapsed

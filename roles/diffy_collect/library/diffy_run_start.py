@@ -107,13 +107,14 @@ def _ppid(pid):
 
 def playbook_pid():
     """The ansible-playbook process this module runs under (the lock's holder): modules and
-    workers come and go, the playbook lives as long as the run."""
-    pid = os.getppid()
+    workers come and go, the playbook lives as long as the run.  Workers are forks of the playbook
+    (same command line), so the holder is the TOPMOST ancestor whose command line names it."""
+    found, pid = 0, os.getppid()
     while pid > 1:
         if "ansible-playbook" in _cmdline(pid):
-            return pid
+            found = pid
         pid = _ppid(pid)
-    return os.getppid()
+    return found or os.getppid()
 
 
 def _holder_alive(lock):
