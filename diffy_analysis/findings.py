@@ -177,7 +177,12 @@ class Analysis:
 
     @property
     def exit_code(self) -> int:
-        """diff(1) convention: 1 when outliers/differences were found, else 0."""
+        """diff(1) convention: 1 when outliers/differences were found, else 0; but 2 whenever a host
+        of the run could not be collected or analysed (``skipped``), whatever was found on the
+        others: a host an attacker took off the run (sshd killed, a table inflated past the cap)
+        must never yield a clean-looking exit status.  The findings are reported all the same."""
+        if self.skipped:
+            return 2
         return 1 if self.outliers else 0
 
     def to_json(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Evidence integrity: re-hash every file of a run against its manifest.
 
 `diffy verify RUN_DIR` reports every file whose content changed, every file the manifest lists that is
-gone, every file under hosts/ the manifest does not list, and every symlink (never followed).
+gone, every file under hosts/ the manifest does not list, and every symlink (never followed); also a
+pack.json that differs from the manifest's pack.sha256, and a host recorded ok or partial whose
+host.json is not among the run's files (an "ok" host without its files).
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diffy_analysis.contract import HOSTS_DIR, MANIFEST_NAME, schema_errors, sha256_file
+from diffy_analysis.contract import (
+    HOST_RECORD_NAME,
+    HOSTS_DIR,
+    MANIFEST_NAME,
+    PACK_COPY_NAME,
+    RESULTS_FORMAT,
+    schema_errors,
+    sha256_file,
+)
 from diffy_analysis.errors import ResultsError
 from diffy_analysis.load import read_manifest as load_manifest
 
@@ -18,7 +28,7 @@ from diffy_analysis.load import read_manifest as load_manifest
 @dataclass(frozen=True)
 class FileProblem:
     path: str
-    problem: str  # changed | missing | unexpected | symlink | unreadable
+    problem: str  # changed | missing | unexpected | symlink | unreadable | host-files-missing
     detail: str = ""
 
 
@@ -101,4 +111,34 @@ def verify_run(run_dir: str | Path) -> VerifyReport:
         FileProblem(rel, "unexpected", "on disk, not in the manifest")
         for rel in sorted(set(on_disk) - set(listed))
     )
+    problems.extend(_pack_problems(run_dir, manifest))
+    problems.extend(_host_problems(manifest))
     return VerifyReport(run_dir, manifest["run_id"], checked, total, tuple(problems))
+
+
+def _pack_problems(run_dir: Path, manifest: dict) -> list[FileProblem]:
+    """pack.json must be the pack the manifest names (a swapped pack changes every query's meaning)."""
+    expected = (manifest.get("pack") or {}).get("sha256")
+    path = run_dir / PACK_COPY_NAME
+    if path.is_symlink() or not path.is_file():
+        return [FileProblem(PACK_COPY_NAME, "missing", "the run's pack copy is missing (or a symlink)")]
+    try:
+        digest, _ = sha256_file(path)
+    except OSError as err:
+        return [FileProblem(PACK_COPY_NAME, "unreadable", err.strerror or str(err))]
+    if expected and digest != expected:
+        detail = f"sha256 {digest[:12]}…, manifest's pack.sha256 says {str(expected)[:12]}…"
+        return [FileProblem(PACK_COPY_NAME, "changed", detail)]
+    return []
+
+
+def _host_problems(manifest: dict) -> list[FileProblem]:
+    """Every host the manifest lists as collected (ok, partial) has its host.json listed."""
+    listed = manifest.get("files") or {}
+    problems = []
+    for host_id, entry in sorted((manifest.get("hosts") or {}).items()):
+        status = entry.get("status") if isinstance(entry, dict) else None
+        rel = f"{HOSTS_DIR}/{host_id}/{HOST_RECORD_NAME}"
+        if status in ("ok", "partial") and rel not in listed:
+            problems.append(FileProblem(rel, "host-files-missing", f"host {host_id} is recorded {status}"))
+    return problems

@@ -42,9 +42,13 @@ def test_clean_run_exits_0(tmp_path, capsys):
 def test_outlier_exits_1_with_schema_valid_json(tmp_path, capsys):
     hosts = clean_fleet(12)
     hosts["web-004"]["listening_ports"].append(BIND_SHELL)
+    run_dir = build_run(tmp_path / "all", hosts)
+    code, _, err = _analyze([run_dir, "--format", "json"], capsys)
+    assert code == 1, err
     run_dir = build_run(tmp_path, hosts, statuses={"web-099": "unreachable"})
     code, out, err = _analyze([run_dir, "--format", "json"], capsys)
-    assert code == 1, err
+    # a host of the run was not collected: exit 2 (trouble) whatever was found, findings still reported
+    assert code == 2, err
     doc = json.loads(out)
     assert contract.schema_errors("analysis", doc) == []
     assert doc["hosts"][0]["host"] == "web-004" and doc["hosts"][0]["outlier"] is True

@@ -16,6 +16,7 @@ from diffy_analysis.collect.events import EventTracker
 from diffy_analysis.collect.result import read_result
 from diffy_analysis.collect.runner import (
     extra_vars,
+    playbook_deadline,
     project_dir,
     runner_env,
     scrub_artifacts,
@@ -38,7 +39,10 @@ def test_options_accept_strings_and_fill_extra_vars(tmp_path):
         "diffy_run_id": "20261129T143812Z-4f2a9c",
         "diffy_collect_collector": "auto",
         "diffy_collect_pack": str(pack.resolve()),
+        # the playbook's own deadline, below the hard --timeout (1800 s): it still writes the manifest
+        "diffy_collect_deadline_s": 1740,
     }
+    assert playbook_deadline(90) == 67 and playbook_deadline(10) == 5
 
 
 @pytest.mark.parametrize(

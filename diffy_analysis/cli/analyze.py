@@ -96,7 +96,9 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     stored in Elasticsearch is analysed instead of a directory, with the same result.
 
     Exit codes: 0 nothing found, 1 differences or outliers found, 2 trouble (bad input, nothing
-    usable, documents Elasticsearch did not take).
+    usable, documents Elasticsearch did not take) and also whenever a host of the run could not be
+    collected or analysed (skipped), whatever was found on the others (the findings are still
+    reported).
     """
     if explain_config:
         return _explain_config(config_path, sys.stdout)

@@ -185,7 +185,8 @@ def run(ctx: click.Context, no_progress: bool, **params: Any) -> int:
 
     Options not listed here are passed to the analysis, e.g. `--baseline app_x/clean`,
     `--format html --output report.html`. Exit codes as diffy-analyze: 0 nothing found,
-    1 outliers or differences found, 2 trouble.
+    1 outliers or differences found, 2 trouble, including any host that could not be collected or
+    analysed (the findings on the others are still reported).
     """
     from diffy_analysis.cli.main import load_command  # noqa: PLC0415
 

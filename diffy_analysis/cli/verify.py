@@ -19,7 +19,9 @@ def verify(run_dirs: tuple[Path, ...], as_json: bool) -> int:
     """Re-hash every file of each RUN_DIR against the run's manifest.json.
 
     Reports every file whose content or size changed, every file the manifest lists that is gone,
-    every file under hosts/ that the manifest does not list, and every symlink (never followed).
+    every file under hosts/ that the manifest does not list, every symlink (never followed), a
+    pack.json that is not the pack the manifest hashed, and a host recorded ok or partial whose
+    host.json is missing.
 
     Exit status: 0 when every run verifies, 1 on any mismatch, 2 when a run cannot be read.
     """

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,11 +116,20 @@ def scrub_artifacts(private: Path, secrets: list[str] | None = None) -> None:
             path.write_bytes(data)
 
 
+def playbook_deadline(timeout: float) -> int:
+    """The whole-run deadline handed to the playbook: a little below our own hard timeout, so the
+    playbook itself stops the hosts still running, cleans up and writes the manifest; the hard
+    timeout (then finalize.yml) is only the last resort."""
+    margin = min(60.0, max(5.0, timeout / 4))
+    return max(1, int(timeout - margin))
+
+
 def extra_vars(options: CollectOptions, run_id: str, results_root: Path) -> dict:
     extravars = {
         "diffy_results_root": str(results_root),
         "diffy_run_id": run_id,
         "diffy_collect_collector": options.collector,
+        "diffy_collect_deadline_s": playbook_deadline(options.timeout),
         **options.extravars,
     }
     if options.pack is not None:
@@ -127,6 +137,19 @@ def extra_vars(options: CollectOptions, run_id: str, results_root: Path) -> dict
     if options.osquery_install_mode:
         extravars["osquery_install_mode"] = options.osquery_install_mode
     return extravars
+
+
+def finalize(project: Path, run_dir: Path, *, timeout: float = 120) -> bool:
+    """Run playbooks/finalize.yml on ``run_dir``; True when it wrote the manifest."""
+    playbook = project / "playbooks" / "finalize.yml"
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), str(playbook),
+            "-i", "localhost,", "-e", json.dumps({"diffy_run_dir": str(run_dir)})]  # fmt: skip
+    env = {**os.environ, **runner_env(project)}
+    try:
+        subprocess.run(argv, cwd=project, env=env, capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return (run_dir / "manifest.json").exists()
 
 
 def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None) -> CollectResult:
@@ -148,6 +171,8 @@ def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None
     else:
         private = Path(tempfile.mkdtemp(prefix="diffy-runner-"))
     started = time.monotonic()
+    run_dir = options.result_dir or results_root / run_id
+    interrupted = False
     try:
         runner = ansible_runner.run(
             private_data_dir=str(private),
@@ -164,6 +189,8 @@ def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None
             quiet=True,
         )
         status, rc = str(runner.status), int(runner.rc if runner.rc is not None else -1)
+    except KeyboardInterrupt:
+        interrupted, status, rc = True, "canceled", -1
     finally:
         tracker.finish()
         if options.keep_artifacts:
@@ -176,8 +203,14 @@ def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None
         why = "; ".join([f"no host of the inventory matched --limit {options.limit!r}", *parse_problems[:2]])
     if status == "timeout":
         why = f"timed out after {options.timeout:g}s" + (f"; {why}" if why else "")
+    if not (run_dir / "manifest.json").exists() and (run_dir / ".run.json").exists():
+        # cut short (hard timeout, Ctrl-C, a crash): the hosts that finished are kept, the others
+        # are recorded with the reason, from the run directory alone
+        finalize(project, run_dir)
+    if interrupted:
+        why = "interrupted (Ctrl-C)" + (f"; {why}" if why else "")
     return read_result(
-        options.result_dir or results_root / run_id,
+        run_dir,
         runner_status=status,
         rc=rc,
         elapsed_s=time.monotonic() - started,

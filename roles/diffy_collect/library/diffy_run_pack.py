@@ -65,6 +65,16 @@ options:
     description: Version reported as the native collector's version.
     type: str
     required: true
+  run_id:
+    description:
+      - The run id. The temp dir is named C(diffy-run-<run_id>-<host_id>-<random>) with an owner file, so that
+        C(diffy_cleanup) finds it after a task timeout, and the next run removes it if this one was cut.
+    type: str
+    default: ""
+  leftover_age_s:
+    description: A temp dir of another run whose collector is gone is removed once older than this.
+    type: int
+    default: 3600
 author: Diffy engineers (@diffy)
 """
 
@@ -123,21 +133,21 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import tarfile
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 try:
-    from ansible.module_utils.diffy_native_engine import Engine, QueryFailed, rows_as_objects
+    from ansible.module_utils.diffy_bounded_engine import BoundedEngine
+    from ansible.module_utils.diffy_native_engine import QueryFailed, rows_as_objects
     from ansible.module_utils.diffy_native_firewall import answered_natively, mark_iptables_gaps
+    from ansible.module_utils.diffy_proc import descendants, exited, kill_tree
+    from ansible.module_utils.diffy_tmpdirs import clean_leftovers, make_private_dir, remove_private_dir
 except ImportError:  # the role used from the diffy.diffy collection
+    from ansible_collections.diffy.diffy.plugins.module_utils.diffy_bounded_engine import BoundedEngine
     from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_engine import (
-        Engine,
         QueryFailed,
         rows_as_objects,
     )
@@ -145,8 +155,22 @@ except ImportError:  # the role used from the diffy.diffy collection
         answered_natively,
         mark_iptables_gaps,
     )
+    from ansible_collections.diffy.diffy.plugins.module_utils.diffy_proc import (
+        descendants,
+        exited,
+        kill_tree,
+    )
+    from ansible_collections.diffy.diffy.plugins.module_utils.diffy_tmpdirs import (
+        clean_leftovers,
+        make_private_dir,
+        remove_private_dir,
+    )
 
 BUNDLE_NAME = "diffy-bundle.tar.gz"
+# Tables whose rows a non-root user cannot fully see: sudoers files are 0440 root, other users'
+# authorized_keys sit in 0700 homes, shadow is 0640 root.  Collected unprivileged they would look
+# clean, so they become a gap (status error, no file) that every report shows.
+_PRIVILEGED = re.compile(r"\b(sudoers|authorized_keys|shadow)\b", re.IGNORECASE)
 _NAME = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _NO_SUCH_TABLE = re.compile(r"no such table", re.IGNORECASE)
 
@@ -183,29 +207,59 @@ def _count_rows(path):
     return len(data)
 
 
+def _wait(proc, timeout):
+    """Wait for the query with a deadline, noting its descendants every 50 ms so that one which
+    leaves the session (setsid) can still be killed.  Returns (finished, seen PIDs)."""
+    deadline = time.monotonic() + timeout
+    seen = set()
+    while True:
+        seen.update(descendants(proc.pid))
+        if exited(proc.pid):  # not reaped yet: kill_tree may still walk its tree safely
+            return True, seen
+        if time.monotonic() >= deadline:
+            return False, seen
+        time.sleep(0.05)
+
+
+def _read_tail(path, limit=2000):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit * 4).decode("utf-8", "replace").strip()
+    except (IOError, OSError):
+        return ""
+
+
 def run_osquery(osqueryi, flags, sql, out_path, timeout, *, home):
-    """Run osqueryi with stdout going straight into out_path.  Returns (status, rows, error)."""
+    """Run osqueryi with stdout and stderr going straight into files (never a pipe: a child that
+    keeps a pipe open would block the read).  Returns (status, rows, error)."""
     env = dict(os.environ, HOME=home)  # anything osqueryi writes under ~ lands in our temp dir
     if not any(f.startswith("--flagfile") for f in flags):
         flags = ["--flagfile=/dev/null", *list(flags)]  # the host's own flags file never applies
+    err_path = out_path + ".stderr"
     fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
+    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
         proc = subprocess.Popen(
             [osqueryi, *list(flags), sql],
-            stdout=out,
-            stderr=subprocess.PIPE,
+            stdout=fd,
+            stderr=err_fd,
             stdin=subprocess.DEVNULL,
             env=env,
             cwd=home,
             start_new_session=True,
         )
-        try:
-            _, stderr = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            return "timeout", None, "query timed out after %ss" % timeout
-    message = stderr.decode("utf-8", "replace").strip()
+    finally:
+        os.close(fd)
+        os.close(err_fd)
+    finished, seen = _wait(proc, timeout)
+    # Whatever the outcome, nothing the query started may outlive it (a daemonised child would
+    # keep reading the host, or keep our files open).
+    kill_tree(proc.pid, seen, (out_path, err_path))
+    proc.wait()
+    message = _read_tail(err_path)
+    os.remove(err_path)
+    if not finished:
+        return "timeout", None, "query timed out after %ss (its process tree was killed)" % timeout
     if proc.returncode != 0:
         status = "unsupported" if _NO_SUCH_TABLE.search(message) else "error"
         return status, None, message[:2000] or "osqueryi exited with %d" % proc.returncode
@@ -225,19 +279,25 @@ def run_native(engine, sql, out_path, timeout):
     return "ok", len(rows), None
 
 
-def osqueryi_version(osqueryi):
+def osqueryi_version(osqueryi, work_dir, timeout=30):
+    """osqueryi --version, bounded like a query (output to a file, whole tree killed)."""
+    out_path = os.path.join(work_dir, ".version")
+    fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        proc = subprocess.run(
-            [osqueryi, "--version"],
-            check=False,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            timeout=30,
+        proc = subprocess.Popen(
+            [osqueryi, "--version"], stdout=fd, stderr=fd, stdin=subprocess.DEVNULL, start_new_session=True
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except OSError as exc:
         return None, str(exc)
-    out = proc.stdout.decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+    finished, seen = _wait(proc, timeout)
+    kill_tree(proc.pid, seen, (out_path,))
+    proc.wait()
+    out = _read_tail(out_path)
+    os.remove(out_path)
+    if not finished:
+        return None, "osqueryi --version did not answer within %ss" % timeout
     if proc.returncode != 0:  # an osqueryi that refuses to run (wrong arch, missing libs, policy)
         return None, "exit %d: %s" % (proc.returncode, out.strip()[:300])
     match = re.search(r"version\s+(\S+)", out)
@@ -259,10 +319,23 @@ def write_bundle(out_dir, files):
     return path
 
 
+def collected_as():
+    """Who ran the collection on the host: the remote user after any become."""
+    import pwd
+
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        user = str(uid)
+    return {"user": user, "uid": uid, "root": uid == 0}
+
+
 def run_pack(params, pack):
     out_dir = params["out_dir"]
+    privileged = os.geteuid() == 0
     collector = params["collector"]
-    engine = None
+    engine = None  # the bounded native engine, started when a query needs it
     results, files = {}, []
     try:
         for name, query in sorted(pack["queries"].items()):
@@ -275,8 +348,15 @@ def run_pack(params, pack):
                     None,
                     "query platform %r excludes linux" % (query.get("platform") or pack.get("platform")),
                 )
+            elif not privileged and _PRIVILEGED.search(query["query"]):
+                status, rows, error = (
+                    "error",
+                    None,
+                    "needs root: collected as uid %d without become, so this table would be incomplete "
+                    "(sudoers, other users' keys and shadow are unreadable)" % os.geteuid(),
+                )
             elif answered_natively(query["query"], collector):  # and Diffy's own tables, always
-                engine = engine or Engine()
+                engine = engine or BoundedEngine()
                 status, rows, error = run_native(engine, query["query"], out_path, timeout)
             else:
                 status, rows, error = run_osquery(
@@ -327,7 +407,7 @@ def collect(params, out_dir):
     check_pack(pack)
     reason = params.get("collector_reason")
     if params["collector"] == "osquery":
-        version, problem = osqueryi_version(params["osqueryi"])
+        version, problem = osqueryi_version(params["osqueryi"], out_dir)
         if version is None and params.get("fallback_native"):
             reason = "osqueryi refused to run: %s" % (problem or "no version")[:300]
             params = dict(params, collector="native")
@@ -339,7 +419,11 @@ def collect(params, out_dir):
     results, files = run_pack(dict(params, out_dir=out_dir), pack)
     record = dict(params["host_record"])
     record.update(
-        collected_at=collected_at, collector=params["collector"], collector_version=version, queries=results
+        collected_at=collected_at,
+        collector=params["collector"],
+        collector_version=version,
+        queries=results,
+        collected_as=collected_as(),
     )
     if reason and params["collector"] == "native":
         record["collector_reason"] = reason
@@ -376,6 +460,8 @@ def main():
             default_timeout=dict(type="int", default=60),
             host_record=dict(type="dict", required=True),
             diffy_version=dict(type="str", required=True),
+            run_id=dict(type="str", default=""),
+            leftover_age_s=dict(type="int", default=3600),
         ),
         required_if=[("collector", "osquery", ["osqueryi"])],
         supports_check_mode=False,
@@ -383,18 +469,26 @@ def main():
     params = module.params
     # The private (0700) temp dir is created here and removed here on any failure; on success the
     # role fetches the bundle and removes the dir (out_dir) in its `always` section.
+    # Left-overs of earlier runs (Ctrl-C, a lost connection) and of an earlier attempt of this run
+    # go first: a host never accumulates Diffy's temp dirs.
+    host_id = str(params["host_record"].get("host_id") or "")
+    leftovers = clean_leftovers(
+        params["tmp_parent"], params["run_id"], host_id, stale_after=params["leftover_age_s"]
+    )
     try:
-        out_dir = tempfile.mkdtemp(prefix="diffy-", dir=params["tmp_parent"] or None)
+        out_dir = make_private_dir(params["tmp_parent"], params["run_id"], host_id)
     except OSError as exc:
         module.fail_json(msg="cannot create a private temp dir: %s" % exc)
     try:
         result = collect(params, out_dir)
     except CollectError as exc:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        remove_private_dir(out_dir)
         module.fail_json(msg=str(exc))
     except BaseException:
-        shutil.rmtree(out_dir, ignore_errors=True)
+        remove_private_dir(out_dir)
         raise
+    result["leftovers_removed"] = len(leftovers["removed"])
+    result["collected_as"] = collected_as()
     module.exit_json(changed=False, **result)
 
 

@@ -3,6 +3,7 @@
 import os
 import platform
 import re
+import threading
 
 try:
     from ansible.module_utils.diffy_native_base import (
@@ -136,9 +137,30 @@ def _mnt_unescape(text):
     return text
 
 
-# statvfs on a hung network filesystem blocks in the kernel: skipped here (bounding it is issue 19's
-# work); osquery's own fallback values for a mount without statfs data are "0" (mounts.cpp:49-56).
+# statvfs on a network filesystem can block in the kernel: skipped, as before; osquery's own fallback
+# values for a mount without statfs data are "0" (mounts.cpp:49-56).
 _NETWORK_FS = ("nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph", "glusterfs")
+STATVFS_TIMEOUT_S = 2.0
+"""How long one mount's statvfs may take.  A FUSE daemon that stopped answering (a stuck s3fs) or a
+dead NFS server blocks statvfs in the kernel where no deadline check reaches, so each call runs
+in a daemon worker thread and a mount that does not answer keeps the fallback values."""
+
+
+def bounded_statvfs(path, timeout=STATVFS_TIMEOUT_S):
+    """os.statvfs(path), or None when it fails or does not return within ``timeout`` seconds (the
+    blocked worker thread is abandoned; it ends when the filesystem answers or the process exits)."""
+    answer = []
+
+    def work():
+        try:
+            answer.append(os.statvfs(path))
+        except OSError:
+            answer.append(None)
+
+    worker = threading.Thread(target=work, name="diffy-statvfs", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return answer[0] if answer else None
 
 
 def table_mounts(ctx):
@@ -167,10 +189,8 @@ def table_mounts(ctx):
         for column in ("blocks_size", "blocks", "blocks_free", "blocks_available", "inodes", "inodes_free"):
             row[column] = 0
         if fstype != "autofs" and fstype not in _NETWORK_FS:
-            try:
-                vfs = os.statvfs(ctx.host(path))
-            except OSError:
-                vfs = None
+            ctx.check_deadline()
+            vfs = bounded_statvfs(ctx.host(path))
             if vfs is not None:
                 mask = 0xFFFFFFFF
                 row.update(

@@ -1,0 +1,1 @@
+../../roles/diffy_collect/module_utils/diffy_proc.py

@@ -1,0 +1,1 @@
+../../roles/diffy_collect/library/diffy_run_start.py
