@@ -17,7 +17,6 @@ from diffy_analysis.contract import (
     HOSTS_DIR,
     MANIFEST_NAME,
     PACK_COPY_NAME,
-    RESULTS_FORMAT,
     schema_errors,
     sha256_file,
 )
