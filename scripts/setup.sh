@@ -12,8 +12,9 @@ venv="${DIFFY_VENV:-$repo/.venv}"
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # System packages: sshd and iproute2 for the lab fleet, iptables for real firewall rules in lab
-# hosts, Chromium for the report browser test, dpkg-dev for building the stand-in osqueryi .deb.
-apt_packages=(openssh-server iproute2 iptables procps chromium chromium-driver dpkg-dev cron)
+# hosts, Chromium for the report browser test, dpkg-dev for building the stand-in osqueryi .deb,
+# Java 17 for ansible-rulebook's rule engine (Drools; docs/service.md).
+apt_packages=(openssh-server iproute2 iptables procps chromium chromium-driver dpkg-dev cron openjdk-17-jre-headless)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
