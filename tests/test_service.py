@@ -150,9 +150,7 @@ def test_rulebook_answers_a_guardduty_finding_with_a_run_of_the_whole_app(lab, t
         sent = time.monotonic()
         assert send(lab, guardduty_finding(target.instance_id, [{"key": "app", "value": "app_y"}])) == 200
         analyses = root / "analyses"
-        wait_for(
-            lambda: any(analyses.glob("*/response.json")), 120, "the response to complete", proc, log
-        )
+        wait_for(lambda: any(analyses.glob("*/response.json")), 120, "the response to complete", proc, log)
         took = time.monotonic() - sent
         assert took < 120
         runs = [p for p in root.iterdir() if (p / "manifest.json").is_file()]

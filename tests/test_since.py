@@ -8,6 +8,7 @@ import io
 import json
 
 import pytest
+from runbuilder import build_run, clean_fleet
 
 from diffy_analysis.analyze.since import compare_runs, find_previous_run, with_since
 from diffy_analysis.api import analyze
@@ -15,7 +16,6 @@ from diffy_analysis.cli.main import analyze_main, run
 from diffy_analysis.errors import ResultsError, UsageError
 from diffy_analysis.findings import Analysis
 from diffy_analysis.report import render
-from runbuilder import build_run, clean_fleet
 
 OLD, NEW, NEWER = "20261201T080000Z-aaaaaa", "20261202T080000Z-bbbbbb", "20261203T080000Z-cccccc"
 LISTENER = {
@@ -24,21 +24,21 @@ LISTENER = {
 }  # fmt: skip
 
 
-def rolled(count: int, prefix: str, *, listener_on: tuple[int, ...] = (), drop_cron: bool = False) -> dict:
+def rolled(count: int, prefix: str, *, listener_on: tuple[int, ...] = (), drop_edr: bool = False) -> dict:
     hosts = clean_fleet(count, prefix=prefix)
     for i, rows in enumerate(hosts.values(), 1):
         if i in listener_on:
             rows["listening_ports"].append(dict(LISTENER, pid=str(4000 + i)))
-        if drop_cron:
-            rows["crontab"] = []
+        if drop_edr:
+            rows["systemd_units"] = []  # the EDR sensor is gone
     return hosts
 
 
 @pytest.fixture
 def root(tmp_path):
     build_run(tmp_path, rolled(5, "i-0old"), run_id=OLD)
-    # The cluster rolled: every instance id is new; one carries a listener; cron rows went away.
-    build_run(tmp_path, rolled(6, "i-0new", listener_on=(3,), drop_cron=True), run_id=NEW)
+    # The cluster rolled: every instance id is new; one carries a listener; the EDR unit went away.
+    build_run(tmp_path, rolled(6, "i-0new", listener_on=(3,), drop_edr=True), run_id=NEW)
     return tmp_path
 
 
@@ -52,7 +52,7 @@ def test_rows_that_appeared_and_disappeared_fleet_wide_despite_new_instance_ids(
     assert (appeared[0].hosts, appeared[0].hosts_compared, appeared[0].host_names) == (1, 6, ("i-0new003",))
     assert "appeared: on 1 of 6 hosts now, none of 5 before" in appeared[0].explanation
     gone = [c for c in since.changes if c.kind == "disappeared"]
-    assert gone and {c.query for c in gone} == {"crontab"}
+    assert gone and {c.query for c in gone} == {"systemd_units"}
     assert all(c.hosts == 5 and c.hosts_compared == 5 for c in gone)
 
 
@@ -65,12 +65,12 @@ def test_same_fleet_state_means_no_change(tmp_path):
 def test_a_query_collected_in_one_run_only_is_named_not_compared(tmp_path):
     old = rolled(3, "i-0a")
     for rows in old.values():
-        del rows["crontab"]
+        del rows["deb_packages"]
     build_run(tmp_path, old, run_id=OLD)
     build_run(tmp_path, rolled(3, "i-0b"), run_id=NEW)
     since = compare_runs(tmp_path / NEW, tmp_path / OLD)
-    assert since.queries_not_compared == ("crontab",)
-    assert not [c for c in since.changes if c.query == "crontab"]
+    assert since.queries_not_compared == ("deb_packages",)
+    assert not [c for c in since.changes if c.query == "deb_packages"]
 
 
 def test_latest_is_the_newest_earlier_run_of_the_same_app(root):

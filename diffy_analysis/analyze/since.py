@@ -92,8 +92,10 @@ def compare_runs(
     if runs[0].app and runs[1].app and runs[0].app != runs[1].app:
         raise UsageError(f"--since: {prev_id} is a run of {runs[1].app!r}, not of {runs[0].app!r}")
     index = FleetIndex(config=config)
+    ran: list[frozenset[str]] = []  # queries that ran (an empty result is a result), per host
     for host in index.read(results):
         index.add(host)
+        ran.append(frozenset(q for q, status in host.queries.items() if status.status == "ok"))
     index.finalize()
     members = {cur_id: [], prev_id: []}
     for i, entry in enumerate(index.hosts):
@@ -101,9 +103,7 @@ def compare_runs(
     for run_id, found in members.items():
         if not found:
             raise ResultsError(f"--since: no usable host in run {run_id}")
-    collected = {
-        run_id: set().union(*(index.hosts[i].collected for i in found)) for run_id, found in members.items()
-    }
+    collected = {run_id: set().union(*(ran[i] for i in found)) for run_id, found in members.items()}
     compared = collected[cur_id] & collected[prev_id]
     now, before = _fleet_counts(index, members[cur_id]), _fleet_counts(index, members[prev_id])
     n_now, n_before = len(members[cur_id]), len(members[prev_id])
