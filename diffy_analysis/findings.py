@@ -153,6 +153,71 @@ class Dendrogram:
 
 
 @dataclass(frozen=True)
+class FleetChange:
+    """`--since`: a row that appeared in, or disappeared from, an app's fleet between two runs."""
+
+    query: str
+    kind: Literal["appeared", "disappeared"]
+    row: dict[str, str]
+    """The normalized row (identity masked, volatile columns dropped)."""
+    explanation: str
+    hosts: int
+    """Hosts holding the row in the run where it exists (the current run for ``appeared``)."""
+    hosts_compared: int
+    """That run's fleet size."""
+    host_names: tuple[str, ...] = ()
+    """Up to 20 of those hosts."""
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["host_names"] = list(self.host_names)
+        return doc
+
+
+@dataclass(frozen=True)
+class SinceComparison:
+    """`--since`: what changed fleet-wide between an earlier run of the app and this one.
+
+    Fleets are compared, not hosts: instance ids change as clusters roll (analyze/since.py)."""
+
+    previous_run: str
+    current_run: str
+    previous_hosts: int
+    current_hosts: int
+    changes: tuple[FleetChange, ...]
+    queries_not_compared: tuple[str, ...] = ()
+    """Queries collected in only one of the two runs (their rows would all look new or gone)."""
+    hosts_kept: int = 0
+    """Instance ids present in both runs (the rest were replaced as the fleet rolled)."""
+    truncated: int = 0
+    """Changes left out beyond the limit (counted, not listed)."""
+
+    @property
+    def appeared(self) -> tuple[FleetChange, ...]:
+        return tuple(c for c in self.changes if c.kind == "appeared")
+
+    @property
+    def disappeared(self) -> tuple[FleetChange, ...]:
+        return tuple(c for c in self.changes if c.kind == "disappeared")
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["changes"] = [c.to_json() for c in self.changes]
+        doc["queries_not_compared"] = list(self.queries_not_compared)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> SinceComparison:
+        changes = tuple(
+            FleetChange(**{**c, "host_names": tuple(c.get("host_names") or ())}) for c in doc["changes"]
+        )
+        fields = {k: v for k, v in doc.items() if k not in ("changes", "queries_not_compared")}
+        return cls(
+            **fields, changes=changes, queries_not_compared=tuple(doc.get("queries_not_compared") or ())
+        )
+
+
+@dataclass(frozen=True)
 class Analysis:
     method: Method
     run_ids: tuple[str, ...]
@@ -170,6 +235,8 @@ class Analysis:
     """Cut thresholds and similar parameters actually used, for transparency."""
     population_differences: tuple[PopulationDifference, ...] = ()
     """Baseline method: differences shared by a large part of the fleet (additive, diffy-analysis/1)."""
+    since: SinceComparison | None = None
+    """`--since`: rows that appeared or disappeared fleet-wide since an earlier run (additive)."""
 
     @property
     def outliers(self) -> tuple[HostResult, ...]:
@@ -177,13 +244,14 @@ class Analysis:
 
     @property
     def exit_code(self) -> int:
-        """diff(1) convention: 1 when outliers/differences were found, else 0; but 2 whenever a host
-        of the run could not be collected or analysed (``skipped``), whatever was found on the
-        others: a host an attacker took off the run (sshd killed, a table inflated past the cap)
-        must never yield a clean-looking exit status.  The findings are reported all the same."""
+        """diff(1) convention: 1 when outliers/differences (or rows new since --since) were found,
+        else 0; but 2 whenever a host of the run could not be collected or analysed (``skipped``),
+        whatever was found on the others: a host an attacker took off the run (sshd killed, a table
+        inflated past the cap) must never yield a clean-looking exit status.  The findings are
+        reported all the same."""
         if self.skipped:
             return 2
-        return 1 if self.outliers else 0
+        return 1 if self.outliers or (self.since and self.since.appeared) else 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -204,6 +272,7 @@ class Analysis:
             "pack": self.pack,
             "settings": self.settings,
             "population_differences": [p.to_json() for p in self.population_differences],
+            **({"since": self.since.to_json()} if self.since else {}),
         }
 
     @classmethod
@@ -255,4 +324,5 @@ class Analysis:
                 PopulationDifference(**{**p, "changed_columns": tuple(p.get("changed_columns") or ())})
                 for p in doc.get("population_differences") or ()
             ),
+            since=SinceComparison.from_json(doc["since"]) if doc.get("since") else None,
         )

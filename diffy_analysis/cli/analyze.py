@@ -32,6 +32,17 @@ def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
     return list(run_dirs)
 
 
+def _with_since(
+    analysis: Any, paths: list[Path], since: str, results_root: Path | None, config: Path | None
+) -> Any:
+    """--since: add the fleet-wide changes since an earlier run (analyze/since.py)."""
+    if len(paths) != 1:
+        raise UsageError("--since compares one RUN_DIR with an earlier run of its app")
+    from diffy_analysis.analyze.since import with_since  # noqa: PLC0415 - lazy: numpy
+
+    return with_since(analysis, paths[0], since, results_root=results_root, config=config)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="diffy-analyze")
 @click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
@@ -71,6 +82,13 @@ def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
     help="Where named baselines live (<results-root>/baselines/<app>/<name>); default ./diffy-results.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="Table format: only the verdict and outlier hosts.")
+@click.option(
+    "--since",
+    metavar="PREVIOUS_RUN|latest",
+    help="Also report the rows that appeared or disappeared fleet-wide since an earlier run of the app "
+    "(a run directory, or `latest`: the newest earlier run of the app under --results-root, default "
+    "the run's parent directory). Fleets are compared, not hosts; exit 1 also when rows appeared.",
+)
 @analyze_store_options
 def analyze(  # noqa: PLR0917 - click passes options as arguments
     run_dirs: tuple[Path, ...],
@@ -83,6 +101,7 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     app: str | None,
     results_root: Path | None,
     quiet: bool,
+    since: str | None,
     **store_params: Any,
 ) -> int:
     """Find the hosts of RUN_DIR(s) that differ from a baseline or stand out from their peers.
@@ -105,7 +124,10 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     options = {"baseline": baseline, "method": method, "config": config_path, "app": app}
     stored = analyze_with_store(store_params, run_dirs, results_root=results_root, **options)
     if stored is not None:  # Elasticsearch as source or destination: store/analysis.py
-        write_report(stored.analysis, fmt, output, quiet=quiet)
+        analysis = stored.analysis
+        if since:
+            analysis = _with_since(analysis, _check_inputs(run_dirs), since, results_root, config_path)
+        write_report(analysis, fmt, output, quiet=quiet)
         finish_store(stored)
         return stored.analysis.exit_code
     paths = _check_inputs(run_dirs)
@@ -114,5 +136,7 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     result = run_analysis(
         paths, baseline=baseline, method=method, config=config_path, app=app, results_root=results_root
     )
+    if since:
+        result = _with_since(result, paths, since, results_root, config_path)
     write_report(result, fmt, output, quiet=quiet)
     return result.exit_code

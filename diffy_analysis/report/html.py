@@ -34,6 +34,7 @@ from diffy_analysis.report._escape import html_text as esc
 from diffy_analysis.report._escape import html_value as e
 from diffy_analysis.report._escape import safe_text
 from diffy_analysis.report._html_hosts import MAX_SECTION_OUTLIERS, host_sections
+from diffy_analysis.report._since import html as since_html
 from diffy_analysis.report._words import (
     finding_words,
     gap_groups,
@@ -80,6 +81,7 @@ def render_string(analysis: Analysis) -> str:
         _plots_section(analysis),
         _ranked(analysis, anchors),
         _populations(analysis),
+        since_html(analysis),
         host_sections(analysis, sections, anchors),
         _clusters(analysis),
         _not_collected(analysis),
