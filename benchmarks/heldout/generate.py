@@ -58,7 +58,9 @@ def generate(
             fleet = build_fleet(SCENARIOS[name], seed, noise, attacks)
             fdir = write_fleet(out, f"{name}-s{seed}", fleet, pack, {"seed_set": seed_set})
             info = validate_fleet(fdir) if validate else {}
-            summary.append({"fleet": fdir.name, "scenario": name, "seed": seed, **info})
+            summary.append(
+                {"fleet": fdir.name, "scenario": name, "seed": seed, "hosts": len(fleet.hosts), **info}
+            )
     return summary
 
 
