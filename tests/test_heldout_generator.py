@@ -166,5 +166,11 @@ def test_seed_sets_are_frozen_and_disjoint() -> None:
     assert generate.parse_seeds(",".join(map(str, dev[:2]))) == ("dev", dev[:2])
 
 
+def test_index_lists_every_fleet(small: Path) -> None:
+    index = generate.write_index(small)
+    assert {f["fleet"] for f in index["fleets"]} == {"fleet_6-s3", "clean_small-s3"}
+    assert index["bytes"] > 0 and index["scenarios"] == ["clean_small", "fleet_6"]
+
+
 def test_cli_rejects_unknown_scenario(tmp_path: Path) -> None:
     assert generate.main(["--out", str(tmp_path), "--seeds", "1", "--scenarios", "nope"]) == 2

@@ -64,6 +64,34 @@ def generate(
     return summary
 
 
+def write_index(out: Path) -> dict:
+    """``<out>/index.json``: every fleet's scenario, seed, size and counts, read from its truth."""
+    fleets = []
+    for truth_path in sorted(out.glob("*/truth.json")):
+        t = json.loads(truth_path.read_text("utf-8"))
+        fleets.append(
+            {
+                "fleet": truth_path.parent.name,
+                "scenario": t["options"]["scenario"],
+                "seed": t["options"]["seed"],
+                "seed_set": t["options"].get("seed_set"),
+                "hosts": len(t["hosts"]),
+                "unreachable": len(t["unreachable"]),
+                "compromised": len(t["compromised"]),
+                "artifacts": sorted({e["artifact"] for es in t["compromised"].values() for e in es}),
+            }
+        )
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file() and p.name != "index.json")
+    index = {
+        "generator": "heldout-synth/1",
+        "fleets": fleets,
+        "bytes": size,
+        "scenarios": sorted({f["scenario"] for f in fleets}),
+    }
+    (out / "index.json").write_text(json.dumps(index, indent=1) + "\n", "utf-8")
+    return index
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True, type=Path)
@@ -83,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except FleetInvalid as exc:
         print(f"invalid fleet: {exc}", file=sys.stderr)
         return 2
-    size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    size = write_index(args.out)["bytes"]
     hosts = sum(s.get("hosts", 0) for s in summary)
     print(
         f"{len(summary)} fleets, {hosts} hosts, {size / 1e6:.1f} MB in {args.out} "
