@@ -48,6 +48,18 @@ def test_files_validate_and_truth_holds(small: Path) -> None:
     assert not set(canary.populations["canary"]) & set(canary.compromised)
 
 
+def test_truth_loads_with_the_projects_truth_reader(small: Path) -> None:
+    from diffy_analysis.fleetgen.truth import FleetTruth, evidence_matches
+
+    truth = FleetTruth.load(small / "fleet_6-s3" / "truth.json")
+    assert truth.run_dir.is_dir() and truth.baseline_dir and (truth.baseline_dir / "host.json").is_file()
+    assert truth.baseline_run_dir and (truth.baseline_run_dir / "manifest.json").is_file()
+    ((host, entries),) = truth.compromised.items()
+    for e in (e for entry in entries for e in entry["evidence"] if e["kind"] != "missing"):
+        rows = json.loads((truth.run_dir / "hosts" / host / f"{e['query']}.json").read_text())
+        assert any(evidence_matches(e, e["query"], r) for r in rows)
+
+
 def test_every_row_has_the_pack_columns_as_strings(small: Path) -> None:
     pack = load_pack()
     run = next((small / "fleet_6-s3" / "results").iterdir())
