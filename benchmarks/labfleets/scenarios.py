@@ -136,7 +136,7 @@ SCENARIOS: dict[str, Scenario] = {
             attacks=(SINGLE,),
             seed=5,
         ),
-        Scenario("judge-clean-5", 5, "5 hosts, no compromise", seed=5),
+        Scenario("judge-clean-5", 5, "5 hosts, no compromise", seed=50),
     ]
 }
 
