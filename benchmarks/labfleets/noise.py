@@ -6,8 +6,10 @@ instance sizes).  Every write lands in a per-host path (see hostexec.PER_HOST)."
 from __future__ import annotations
 
 import functools
+import os
 import random
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 
@@ -186,9 +188,6 @@ def ssh_session(lab: Lab, host: LabHost) -> subprocess.Popen:
 
 def _kill_exact(host: LabHost, command: str) -> None:
     """Stop the host process whose command line is exactly ``command`` (by PID, nothing broader)."""
-    import os
-    import signal
-
     for pid in host_pids(host):
         if cmdline(pid) == command:
             os.kill(pid, signal.SIGTERM)
