@@ -20,7 +20,7 @@ options:
     type: list
     elements: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
 """
 
 EXAMPLES = r"""

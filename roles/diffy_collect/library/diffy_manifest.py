@@ -56,7 +56,7 @@ options:
     description: Version of the collecting role.
     type: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
 """
 
 EXAMPLES = r"""

@@ -53,7 +53,7 @@ options:
     description: Version reported as the native collector's version.
     type: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
 """
 
 EXAMPLES = r"""

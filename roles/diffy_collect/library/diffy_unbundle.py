@@ -32,7 +32,7 @@ options:
     description: Refuse a bundle whose files add up to more than this many bytes.
     type: int
     default: 4294967296
-author: Diffy engineers
+author: Diffy engineers (@diffy)
 """
 
 EXAMPLES = r"""
