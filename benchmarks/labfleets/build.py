@@ -1,0 +1,59 @@
+"""Build held-out evaluation fleets from real lab hosts (needs root).
+
+    python benchmarks/labfleets/build.py --out /work/eval-data/heldout-lab --scenario single-4
+    python benchmarks/labfleets/build.py --out DIR --scenario all      # every held-out scenario
+    python benchmarks/labfleets/build.py --list
+
+Each fleet lands in DIR/<scenario>/: results/<run_id>/ (the collected run), results/baselines/app_x/
+clean/ (one clean host collected as the baseline) and truth.json (diffy-fleetgen-truth/1).
+Bring-ups that share the machine with other lab users must hold /tmp/diffy-lab.lock (flock)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.labfleets.fleet import build
+from benchmarks.labfleets.scenarios import SCENARIOS
+from diffy_analysis.errors import DiffyError
+
+HELD_OUT = ["single-4", "campaign2-6", "single-12", "clean-12", "campaign20-30", "rolling-30"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, help="directory receiving one sub-directory per fleet")
+    parser.add_argument("--scenario", action="append", help="a scenario name, or 'all' (repeatable)")
+    parser.add_argument("--name", default="evl", help="lab name (default evl)")
+    parser.add_argument("--subnet", default="10.213.64.0/24", help="lab subnet (default 10.213.64.0/24)")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    args = parser.parse_args(argv)
+    if args.list:
+        for name, scenario in SCENARIOS.items():
+            print(f"{name:15} {scenario.description}")
+        return 0
+    if not args.out or not args.scenario:
+        parser.error("--out and --scenario are required")
+    names = [n for s in args.scenario for n in (HELD_OUT if s == "all" else [s])]
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(unknown)}; see --list")
+    for name in names:
+        try:
+            built = build(SCENARIOS[name], args.out, name=args.name, subnet=args.subnet)
+        except DiffyError as err:
+            print(f"{name}: {err}", file=sys.stderr)
+            return 2
+        t = built.timings
+        print(
+            f"{name}: {len(built.truth.hosts)} hosts, {len(built.truth.compromised)} compromised; "
+            + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
