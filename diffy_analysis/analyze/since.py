@@ -22,6 +22,7 @@ from diffy_analysis.analyze.explain import describe
 from diffy_analysis.errors import ResultsError, UsageError
 from diffy_analysis.findings import Analysis, FleetChange, SinceComparison
 from diffy_analysis.load import LoadOptions, open_results
+from diffy_analysis.normalize.build import build_fleet
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.rules import Config, load_config
 
@@ -88,18 +89,15 @@ def compare_runs(
     runs = [r for r in results.runs if not r.bare and r.run_id]
     if len(runs) != 2 or runs[0].run_id == runs[1].run_id:
         raise UsageError("--since compares two different run directories (each with a manifest)")
-    cur_id, prev_id = runs[0].run_id, runs[1].run_id
+    cur_id, prev_id = str(runs[0].run_id), str(runs[1].run_id)
     if runs[0].app and runs[1].app and runs[0].app != runs[1].app:
         raise UsageError(f"--since: {prev_id} is a run of {runs[1].app!r}, not of {runs[0].app!r}")
-    index = FleetIndex(config=config)
-    ran: list[frozenset[str]] = []  # queries that ran (an empty result is a result), per host
-    for host in index.read(results):
-        index.add(host)
-        ran.append(frozenset(q for q, status in host.queries.items() if status.status == "ok"))
-    index.finalize()
-    members = {cur_id: [], prev_id: []}
+    index = build_fleet(results, config).index
+    # queries that ran on each host (an empty result is a result)
+    ran: list[frozenset[str]] = [entry.collected for entry in index.hosts]
+    members: dict[str, list[int]] = {cur_id: [], prev_id: []}
     for i, entry in enumerate(index.hosts):
-        members[entry.run_id].append(i)
+        members[str(entry.run_id)].append(i)
     for run_id, found in members.items():
         if not found:
             raise ResultsError(f"--since: no usable host in run {run_id}")

@@ -13,7 +13,7 @@ so the two sides are tied together by tests, not imports: tests/test_tables.py).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 Describer = Callable[[Mapping[str, str]], str]
@@ -99,7 +99,7 @@ class Registry(Mapping[str, TableSpec]):
     def __getitem__(self, name: str) -> TableSpec:
         return self._specs[name]
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[str]:
         return iter(self._specs)
 
     def __len__(self) -> int:
