@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "diffy_analysis.cli.report:report",
     "verify": "diffy_analysis.cli.verify:verify",
     "lab": "diffy_analysis.cli.lab:lab",
+    "scope": "diffy_analysis.cli.scope:scope",
 }
 
 # One-line summaries for `diffy --help`, so listing commands imports none of them.
@@ -38,6 +39,7 @@ SUMMARIES: dict[str, str] = {
     "report": "Render a saved analysis (JSON) as a table or a self-contained HTML report.",
     "verify": "Re-hash every file of a run against its manifest.",
     "lab": "Bring a local lab fleet (namespaced hosts + moto EC2) up or down.",
+    "scope": "List every host touched: from a known-bad host or an IOC, widened until closed.",
 }
 
 
