@@ -64,3 +64,8 @@ class LabError(DiffyError):
 
 class ReportError(DiffyError):
     """A saved analysis cannot be read, or a report cannot be written."""
+
+
+class MissingExtraError(DiffyError):
+    """An optional part of Diffy (collection, Elasticsearch, HTML pictures) is used, but the Python
+    packages of its extra are not installed."""

@@ -373,3 +373,22 @@ def test_role_works_from_the_built_collection(tmp_path):
     assert run.rc == 0, run.stdout[-3000:]
     (run_dir,) = run_dirs(tmp_path / "results")
     assert validate_run_dir(run_dir)["hosts"]["localhost"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("collector", ["auto", "osquery"])
+def test_a_mistyped_osquery_variable_fails_the_run_before_any_host_is_touched(tmp_path, collector):
+    """`-e osquery_install_mode=ephemral` once fell back to native silently (auto) or failed every
+    host with ansible-playbook exiting 0 (osquery): now one clear error, non-zero, nothing collected."""
+    run = run_playbook(
+        COLLECT,
+        inventory=LOCALHOST,
+        extra_vars={
+            "diffy_results_root": str(tmp_path / "r"),
+            "diffy_collect_collector": collector,
+            "osquery_install_mode": "ephemral",
+        },
+    )
+    assert run.rc != 0, run.stdout[-3000:]
+    assert "osquery_install_mode" in run.stdout and "ephemral" in run.stdout
+    assert "Validate the osquery role's variables" in run.stdout
+    assert not (tmp_path / "r").exists(), "nothing may be collected or written"

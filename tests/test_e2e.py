@@ -169,7 +169,8 @@ def test_diffy_run_through_ansible_runner_gives_the_same_findings(lab, fleet_run
         timeout=600, cwd=REPO, capture_output=True, text=True, env={**os.environ, **secrets},
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "Collected 6 of 6 hosts" in proc.stdout
+    assert "Collected 6 of 6 hosts" in proc.stderr, "the people's summary goes to standard error"
+    assert proc.stdout == "", "with -o FILE nothing but the report is written, and not to stdout"
     via_runner = json.loads(out.read_text())
     _, via_playbook = analyze(fleet_run, tmp_path / "playbook.json")
 

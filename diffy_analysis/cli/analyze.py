@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 import click
 
+from diffy_analysis import __version__
 from diffy_analysis.cli.es_options import analyze_store_options, analyze_with_store, finish_store
 from diffy_analysis.cli.output import report_output_options, write_report
 from diffy_analysis.errors import UsageError
@@ -32,6 +33,7 @@ def _check_inputs(run_dirs: tuple[Path, ...]) -> list[Path]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="diffy-analyze")
 @click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path, file_okay=False))
 @click.option(
     "--baseline",

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from diffy_analysis import baselines
+from diffy_analysis.cli.machine_output import machine_format_option
 from diffy_analysis.collect.options import default_results_root
 from diffy_analysis.errors import UsageError
 
@@ -71,7 +72,7 @@ def save(*, app, name, from_run, hosts, limit, inventory, collector, force, resu
 
 @baseline.command(name="list")
 @click.option("--app", help="Only this app's baselines.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@machine_format_option("the baselines")
 @_results_root
 def list_(*, app, as_json, results_root) -> None:
     """List saved baselines."""
@@ -96,7 +97,7 @@ def list_(*, app, as_json, results_root) -> None:
 @baseline.command()
 @click.argument("app")
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@machine_format_option("the baseline")
 @_results_root
 def show(*, app, name, as_json, results_root) -> None:
     """Show one baseline: where it is, its hosts, when and how it was collected."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from diffy_analysis.cli.machine_output import machine_format_option
 from diffy_analysis.collect import COLLECTORS, CollectOptions, CollectResult
 from diffy_analysis.collect.options import DEFAULT_TIMEOUT, OSQUERY_INSTALL_MODES, default_results_root
 from diffy_analysis.errors import EXIT_CLEAN, EXIT_TROUBLE, UsageError
@@ -121,13 +122,15 @@ def run_collection(options: CollectOptions, *, progress: bool) -> CollectResult:
 
 
 def print_summary(result: CollectResult) -> None:
+    """The people's summary of a collection, on standard error: standard output is kept for machine
+    output (`diffy collect --format json`, `diffy run --format json`)."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
     from rich.text import Text  # noqa: PLC0415
 
     from diffy_analysis.report._escape import safe_text  # noqa: PLC0415
 
-    console = Console()
+    console = Console(stderr=True)
     counts = result.counts
     collected = counts["ok"] + counts["partial"]
     parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
@@ -153,7 +156,7 @@ def print_summary(result: CollectResult) -> None:
 
 @click.command()
 @collect_options
-@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
+@machine_format_option("a summary on standard error")
 def collect(as_json: bool, no_progress: bool, **params) -> int:
     """Collect host state from the hosts matching --limit with playbooks/collect.yml, through
     ansible-runner, into a new run directory.
@@ -184,7 +187,7 @@ def run(ctx: click.Context, no_progress: bool, **params) -> int:
 
     result = run_collection(_options(params), progress=not no_progress)
     print_summary(result)
-    click.echo("")
+    click.echo("", err=True)
     analyze = load_command("analyze")
     code = analyze.main(args=[str(result.run_dir), *ctx.args], prog_name="diffy run", standalone_mode=False)
     return code if isinstance(code, int) else EXIT_CLEAN

@@ -9,9 +9,18 @@ from pathlib import Path
 
 import click
 
-from diffy_analysis.errors import UsageError
-from diffy_analysis.lab import ARTIFACTS, Lab, LabConfig
-from diffy_analysis.lab.spec import parse_apps
+from diffy_analysis.cli.machine_output import machine_format_option
+from diffy_analysis.errors import LabError, UsageError
+
+try:  # dev tooling: in a checkout, not in the wheel (pyproject.toml packages.find exclude)
+    from diffy_analysis.lab import ARTIFACTS, Lab, LabConfig
+    from diffy_analysis.lab.spec import parse_apps
+except ModuleNotFoundError as err:
+    raise LabError(
+        "the lab fleet is test and demo tooling that ships with a checkout of Diffy, not with the "
+        "installed package",
+        hint="git clone the project and run scripts/setup.sh, then `diffy lab` from there",
+    ) from err
 
 _ARTIFACT_HELP = "; ".join(f"{k}: {v}" for k, v in ARTIFACTS.items())
 
@@ -70,7 +79,7 @@ def lab() -> None:
     help=f"Inject attacker artifacts into HOST after start (all when none named). {_ARTIFACT_HELP}.",
 )
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the hosts' sshd.")
-@click.option("--json", "as_json", is_flag=True, help="Print the lab status as JSON.")
+@machine_format_option("the lab status")
 def up(*, name, lab_dir, apps, subnet, compromise, timeout, as_json) -> None:
     """Bring the lab up (removing first whatever an earlier lab of this name left behind)."""
     try:
@@ -112,7 +121,7 @@ def down(name, lab_dir) -> None:
 
 @lab.command()
 @_lab_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@machine_format_option("the lab status")
 def status(name, lab_dir, as_json) -> None:
     """Show the lab's hosts, their instance ids, addresses and injected artifacts."""
     doc = _load(name, lab_dir).status()

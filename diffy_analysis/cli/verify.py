@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
+from diffy_analysis.cli.machine_output import machine_format_option
 from diffy_analysis.errors import EXIT_CLEAN, EXIT_FOUND
 from diffy_analysis.verify import verify_run
 
 
 @click.command()
 @click.argument("run_dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of text.")
+@machine_format_option("one line per run")
 def verify(run_dirs: tuple[Path, ...], as_json: bool) -> int:
     """Re-hash every file of each RUN_DIR against the run's manifest.json.
 

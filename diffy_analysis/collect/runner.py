@@ -132,7 +132,9 @@ def extra_vars(options: CollectOptions, run_id: str, results_root: Path) -> dict
 def collect(options: CollectOptions, *, on_host: HostEventCallback | None = None) -> CollectResult:
     """Run the playbook; return the manifest's per-host outcomes. Raises CollectionError when the
     run failed as a whole (no manifest written)."""
-    import ansible_runner  # noqa: PLC0415 - heavy; only when collecting
+    from diffy_analysis.extras import require  # noqa: PLC0415
+
+    ansible_runner = require("ansible_runner", "collect", "collecting")  # heavy; only when collecting
 
     project = project_dir()
     playbook = _check(options, project)

@@ -16,14 +16,19 @@ import io
 import warnings
 from dataclasses import dataclass
 
-import matplotlib as mpl
 import numpy as np
-from matplotlib.figure import Figure
 from scipy.cluster.hierarchy import dendrogram as scipy_dendrogram
 
+from diffy_analysis.extras import missing_extra
 from diffy_analysis.findings import Analysis, Finding, HostResult
 from diffy_analysis.report._escape import shorten
 from diffy_analysis.report._words import plain_words
+
+try:
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+except ImportError as err:
+    raise missing_extra("matplotlib", "html", "the HTML report's pictures") from err
 
 # Above this many leaves the dendrogram shows the last merges only (scipy's "lastp" truncation);
 # hosts in tiny clusters merge last, so outliers keep their own leaves.

@@ -14,7 +14,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from elasticsearch.helpers import streaming_bulk
+from diffy_analysis.extras import missing_extra
+
+try:
+    from elasticsearch.helpers import streaming_bulk
+except ImportError as err:
+    raise missing_extra("elasticsearch", "es", "Elasticsearch") from err
+
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 # elasticsearch-py < 8.16 retries 429 only (``retry_on_status`` arrived in 8.16): 5xx documents are

@@ -194,7 +194,9 @@ def build_client(settings: EsSettings, *, node_class: type | None = None) -> Any
     single requests (all of Diffy's writes use deterministic ids, so a retry cannot duplicate).
     """
     # The client is imported only when a cluster is used: `diffy-analyze --help` stays fast.
-    from elasticsearch import Elasticsearch  # noqa: PLC0415
+    from diffy_analysis.extras import require  # noqa: PLC0415
+
+    Elasticsearch = require("elasticsearch", "es", "Elasticsearch").Elasticsearch
 
     kwargs: dict[str, Any] = {
         "request_timeout": settings.request_timeout,

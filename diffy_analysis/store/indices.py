@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from elasticsearch import BadRequestError, NotFoundError
+from diffy_analysis.extras import missing_extra
+
+try:
+    from elasticsearch import BadRequestError, NotFoundError
+except ImportError as err:
+    raise missing_extra("elasticsearch", "es", "Elasticsearch") from err
+
 
 from diffy_analysis.store.mapping import (
     MAPPING_VERSION,

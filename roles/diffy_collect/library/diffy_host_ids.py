@@ -20,12 +20,21 @@ options:
     type: list
     elements: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Host ids for every host of the play (on the controller)
+  diffy_host_ids:
+    hosts: "{{ ansible_play_hosts_all }}"
+  register: diffy_collect_host_ids
+  delegate_to: localhost
+  run_once: true
 """
 
 RETURN = r"""
 host_ids:
-  description: C({inventory hostname: host id}).
+  description: "C({inventory hostname: host id})."
   type: dict
   returned: always
 shared:

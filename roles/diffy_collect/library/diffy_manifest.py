@@ -42,7 +42,7 @@ options:
     required: true
   hosts:
     description:
-      - C({inventory hostname: diffy_collect_host_result or null}) for every host the run targeted.
+      - "C({inventory hostname: diffy_collect_host_result or null}) for every host the run targeted."
       - A host without a result is recorded as failed, never dropped.
     type: dict
     required: true
@@ -56,7 +56,24 @@ options:
     description: Version of the collecting role.
     type: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Write manifest.json once every host is done (final play on localhost)
+  diffy_manifest:
+    run_dir: /cases/IR-42/20261129T143812Z-4f2a9c
+    run_id: 20261129T143812Z-4f2a9c
+    started_at: "2026-11-29T14:38:12Z"
+    pack_name: linux-dfir
+    pack_path: roles/diffy_collect/files/packs/linux-dfir.json
+    collector: auto
+    hosts: >-
+      {{ dict(ansible_play_hosts_all | zip(ansible_play_hosts_all | map('extract', hostvars)
+         | map(attribute='diffy_collect_host_result', default=none))) }}
+    limit: app_x
+    app: app_x
+    diffy_version: 0.1.0
 """
 
 RETURN = r"""

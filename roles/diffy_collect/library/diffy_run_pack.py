@@ -53,7 +53,26 @@ options:
     description: Version reported as the native collector's version.
     type: str
     required: true
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Run the default pack with the native collector (nothing installed on the host)
+  diffy_run_pack:
+    pack: "{{ lookup('ansible.builtin.file', 'packs/linux-dfir.json') | from_json }}"
+    collector: native
+    host_record: "{{ diffy_collect_host_record }}"
+    diffy_version: 0.1.0
+  register: diffy_collect_pack_result
+
+- name: Run it with an osqueryi staged by the osquery role, 30 s per query unless the pack says otherwise
+  diffy_run_pack:
+    pack: "{{ lookup('ansible.builtin.file', 'packs/linux-dfir.json') | from_json }}"
+    collector: osquery
+    osqueryi: "{{ osquery_osqueryi_path }}"
+    default_timeout: 30
+    host_record: "{{ diffy_collect_host_record }}"
+    diffy_version: 0.1.0
 """
 
 RETURN = r"""

@@ -25,14 +25,23 @@ options:
     type: path
     required: true
   expected:
-    description: C({file name: sha256}) as reported by diffy_run_pack on the host.
+    description: "C({file name: sha256}) as reported by diffy_run_pack on the host."
     type: dict
     required: true
   max_bytes:
     description: Refuse a bundle whose files add up to more than this many bytes.
     type: int
     default: 4294967296
-author: Diffy engineers
+author: Diffy engineers (@diffy)
+"""
+
+EXAMPLES = r"""
+- name: Unpack and verify one host's fetched bundle on the controller
+  diffy_unbundle:
+    bundle: "{{ run_dir }}/.incoming/{{ host_id }}.tar.gz"
+    dest: "{{ run_dir }}/hosts/{{ host_id }}"
+    expected: "{{ diffy_collect_pack_result.hashes }}"
+  delegate_to: localhost
 """
 
 RETURN = r"""
