@@ -44,7 +44,7 @@ RANDOM_MIN_HOSTS = 3
 """Per-host randomness needs at least this many hosts holding the template to be seen at all."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
-COSIGNATURE_MIN_HOSTS = 3
+COSIGNATURE_MIN_HOSTS = 2
 UNSTABLE_MIN_HOSTS = 3
 UNSTABLE_MIN_FRACTION = 0.05
 
