@@ -40,13 +40,17 @@ SICK_MIN = 0.7
 """A strong finding in a security table decides a verdict when its value is at least this sick."""
 SECURITY_SIGNIFICANCE = 0.8
 """Tables at least this significant (normalize/defaults.py, or the config) are security tables."""
-RANDOM_MIN_HOSTS = 3
+RANDOM_MIN_HOSTS = 2
 """Per-host randomness needs at least this many hosts holding the template to be seen at all."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 2
 UNSTABLE_MIN_HOSTS = 3
 UNSTABLE_MIN_FRACTION = 0.05
+
+
+def _blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple("" if i in positions else v for i, v in enumerate(row))
 
 
 def is_package_table(query: str) -> bool:
@@ -64,7 +68,7 @@ class EntryModel:
         self._matrix = index.profile_matrix().tocsc() if index.n_features else None
         self._by_colset: dict[int, np.ndarray] | None = None
         self._keys: dict[int, dict[tuple[str, ...], list[int]]] = {}
-        self._random: dict[tuple[int, int], dict[tuple[str, ...], tuple[int, int, int]]] = {}
+        self._random: dict[tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int]]] = {}
         self._cache_random: dict[int, str | None] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
         self._packages: np.ndarray | None = None
@@ -149,9 +153,12 @@ class EntryModel:
 
     # -- per-host random values -------------------------------------------------------------------
 
-    def _template_table(self, colset: int, position: int) -> dict[tuple[str, ...], tuple[int, int, int]]:
-        """template -> (hosts holding it, hosts holding a rare value of it, hosts of its commonest value)."""
-        key = (colset, position)
+    def _templates(
+        self, colset: int, positions: tuple[int, ...]
+    ) -> dict[tuple[str, ...], tuple[int, int, int]]:
+        """template (the row with ``positions`` blanked) -> (hosts holding it, hosts holding a rare
+        value of it, hosts of its commonest value)."""
+        key = (colset, positions)
         found = self._random.get(key)
         if found is not None:
             return found
@@ -159,8 +166,7 @@ class EntryModel:
         ids: dict[tuple[str, ...], int] = {}
         groups = np.empty(len(fids), dtype=np.int64)
         for i, f in enumerate(fids.tolist()):
-            row = self.index.feature_values[f]
-            groups[i] = ids.setdefault(row[:position] + row[position + 1 :], len(ids))
+            groups[i] = ids.setdefault(_blank(self.index.feature_values[f], positions), len(ids))
         hosts = self._hosts_of_groups(fids, groups, len(ids))
         rare = self.df[fids] <= self.rare_max
         rare_hosts = self._hosts_of_groups(fids[rare], groups[rare], len(ids))
@@ -170,8 +176,49 @@ class EntryModel:
         self._random[key] = found
         return found
 
+    def _random_positions(self, colset: int) -> tuple[int, ...]:
+        """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
+        key = (colset, ("columns",))
+        found = self._random.get(key)  # type: ignore[call-overload]
+        if found is None:
+            fids = self._colset_features(colset)
+            n_cols = len(self.index.colsets[colset].columns)
+            table_hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
+            chosen = []
+            for position in range(n_cols):
+                ids: dict[str, int] = {}
+                groups = np.asarray(
+                    [ids.setdefault(self.index.feature_values[f][position], len(ids)) for f in fids.tolist()],
+                    dtype=np.int64,
+                )
+                if len(groups) == 0:
+                    continue
+                value_hosts = self._hosts_of_groups(fids, groups, len(ids))
+                rare_values = np.flatnonzero(value_hosts <= self.rare_max)
+                holders = self._hosts_of_groups(
+                    fids[np.isin(groups, rare_values)],
+                    np.zeros(int(np.isin(groups, rare_values).sum()), int),
+                    1,
+                )[0]
+                if table_hosts >= RANDOM_MIN_HOSTS + 1 and holders >= 0.5 * table_hosts:
+                    chosen.append(position)
+            found = tuple(chosen)
+            self._random[key] = found  # type: ignore[index]
+        return found  # type: ignore[return-value]
+
+    @staticmethod
+    def _is_random(entry: tuple[int, int, int] | None) -> bool:
+        if entry is None:
+            return False
+        hosts, rare_hosts, top = entry
+        return hosts >= RANDOM_MIN_HOSTS and rare_hosts >= 0.5 * hosts and top <= max(1.0, 0.5 * hosts - 1)
+
     def random_column(self, fid: int) -> str | None:
-        """The column whose values are per-host random for this row's template, or None."""
+        """The column whose values are per-host random for this row's template, or None.
+
+        Two views: blank one column (a random port next to a fixed process), or blank every column
+        that is random across the table (a table of per-host ids and sizes, where no single blanked
+        column leaves anything shared)."""
         if fid in self._cache_random:
             return self._cache_random[fid]
         colset = self.index.feature_colset[fid]
@@ -180,13 +227,15 @@ class EntryModel:
         answer = None
         if len(columns) > 1:
             for position, column in enumerate(columns):
-                entry = self._template_table(colset, position).get(row[:position] + row[position + 1 :])
-                if entry is None:
-                    continue
-                hosts, rare_hosts, top = entry
-                if hosts >= RANDOM_MIN_HOSTS and rare_hosts >= 0.5 * hosts and top < 0.5 * hosts:
+                if self._is_random(self._templates(colset, (position,)).get(_blank(row, (position,)))):
                     answer = column
                     break
+            if answer is None:
+                positions = self._random_positions(colset)
+                if len(positions) > 1 and self._is_random(
+                    self._templates(colset, positions).get(_blank(row, positions))
+                ):
+                    answer = "+".join(columns[p] for p in positions)
         self._cache_random[fid] = answer
         return answer
 
