@@ -49,7 +49,7 @@ def _attack(host):
 def _noisy(hosts, seed=0):
     """Per-host noise no rule describes: a made-up table whose every column is per-host random, an
     overlay mount id per host, a JVM JMX port per host in one sub-population (security table)."""
-    for i, (name, host) in enumerate(sorted(hosts.items())):
+    for i, (_name, host) in enumerate(sorted(hosts.items())):
         host["container_layers"] = [{"layer": f"sha256:{i:04d}{seed}{'ab' * 8}", "size": str(1000 + i)}]
         host.setdefault("mounts", []).append(
             {
