@@ -46,9 +46,10 @@ def _attack(host):
     host["listening_ports"].append(dict(LISTENER))
 
 
-def _noisy(hosts, seed=0):
+def _noisy(hosts, seed=0, every=3):
     """Per-host noise no rule describes: a made-up table whose every column is per-host random, an
-    overlay mount id per host, a JVM JMX port per host in one sub-population (security table)."""
+    overlay mount id per host, a JVM JMX port per host in one sub-population (security table) of
+    every ``every``-th host."""
     for i, (_name, host) in enumerate(sorted(hosts.items())):
         host["container_layers"] = [{"layer": f"sha256:{i:04d}{seed}{'ab' * 8}", "size": str(1000 + i)}]
         host.setdefault("mounts", []).append(
@@ -58,7 +59,7 @@ def _noisy(hosts, seed=0):
                 "type": "overlay",
             }
         )
-        if i % 3 == 0:
+        if i % every == 0:
             host["listening_ports"].append(
                 {
                     "protocol": "6",
@@ -108,7 +109,9 @@ def test_decoy_rows_on_one_host_never_make_a_column_random(tmp_path):
 
 @pytest.mark.parametrize("size", [4, 5, 6])
 def test_small_fleets_flag_exactly_the_compromised_host(tmp_path, size):
-    hosts = _noisy(clean_fleet(size))
+    # On so few hosts a random port on 2 hosts cannot be told from two intruders' listeners (see
+    # docs/analysis.md, limits): the JVM runs on every host here.
+    hosts = _noisy(clean_fleet(size), every=1)
     _attack(hosts["web-001"])
     analysis = analyze([build_run(tmp_path, hosts)])
     assert _flagged(analysis) == ["web-001"]

@@ -40,8 +40,11 @@ SICK_MIN = 0.7
 """A strong finding in a security table decides a verdict when its value is at least this sick."""
 SECURITY_SIGNIFICANCE = 0.8
 """Tables at least this significant (normalize/defaults.py, or the config) are security tables."""
-RANDOM_MIN_HOSTS = 2
-"""Per-host randomness needs at least this many hosts holding the template to be seen at all."""
+RANDOM_MIN_HOSTS = 3
+RANDOM_MIN_FRACTION = 0.1
+"""Per-host randomness needs at least ``RANDOM_MIN_HOSTS`` and more than this share of the fleet holding
+the template: below that, distinct values on a few hosts are what independent compromises of the
+same kind look like (each intruder's own key, port or preload), not noise."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 2
@@ -200,18 +203,20 @@ class EntryModel:
                     np.zeros(int(np.isin(groups, rare_values).sum()), int),
                     1,
                 )[0]
-                if table_hosts >= RANDOM_MIN_HOSTS + 1 and holders >= 0.5 * table_hosts:
+                if self._enough(table_hosts) and holders >= 0.5 * table_hosts:
                     chosen.append(position)
             found = tuple(chosen)
             self._random[key] = found  # type: ignore[index]
         return found  # type: ignore[return-value]
 
-    @staticmethod
-    def _is_random(entry: tuple[int, int, int] | None) -> bool:
+    def _enough(self, hosts: float) -> bool:
+        return hosts >= RANDOM_MIN_HOSTS and hosts > RANDOM_MIN_FRACTION * self.n_hosts
+
+    def _is_random(self, entry: tuple[int, int, int] | None) -> bool:
         if entry is None:
             return False
         hosts, rare_hosts, top = entry
-        return hosts >= RANDOM_MIN_HOSTS and rare_hosts >= 0.5 * hosts and top <= max(1.0, 0.5 * hosts - 1)
+        return self._enough(hosts) and rare_hosts >= 0.5 * hosts and top <= max(1.0, 0.5 * hosts - 1)
 
     def random_column(self, fid: int) -> str | None:
         """The column whose values are per-host random for this row's template, or None.
