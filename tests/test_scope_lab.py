@@ -66,6 +66,13 @@ def test_scope_from_one_host_closes_the_campaign(run_dir):
 
 def test_scope_from_one_ioc_closes_the_campaign(run_dir):
     run, ids = run_dir
-    doc = _scope(run, "--ioc", "203.0.113.66")
+    # the cron line's URL: only on app-x-02 and app-x-04; app-x-06 is reached through app-x-02's user
+    doc = _scope(run, "--ioc", "http://203.0.113.66/u.sh")
+    assert doc["closed"] is True
     assert {h["host_id"] for h in doc["hosts"]} == set(ids.values())
-    assert {h["host_id"] for h in doc["hosts"] if h["reason"] == "ioc"} == {ids["app-x-02"], ids["app-x-04"]}
+    by_id = {h["host_id"]: h for h in doc["hosts"]}
+    assert {i for i, h in by_id.items() if h["reason"] == "ioc"} == {ids["app-x-02"], ids["app-x-04"]}
+    assert by_id[ids["app-x-06"]]["round"] == 1
+    # the bare address is also in the attacker key's comment: all three hold it directly
+    doc = _scope(run, "--ioc", "203.0.113.66")
+    assert {h["host_id"] for h in doc["hosts"] if h["reason"] == "ioc"} == set(ids.values())
