@@ -135,6 +135,64 @@ class PopulationDifference:
 
 
 @dataclass(frozen=True)
+class CampaignArtifact:
+    """A decisive row shared by hosts of one campaign."""
+
+    query: str
+    kind: FindingKind
+    row: dict[str, str]
+    hosts: int
+    """How many hosts of the campaign hold it."""
+    explanation: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Flagged hosts that share security-significant artifacts most of the fleet lacks."""
+
+    id: int
+    hosts: tuple[str, ...]
+    artifacts: tuple[CampaignArtifact, ...]
+
+    @property
+    def summary(self) -> str:
+        shown = " and ".join(f"{a.query} row {a.explanation}" for a in self.artifacts[:2])
+        more = f" (+{len(self.artifacts) - 2} more)" if len(self.artifacts) > 2 else ""
+        return f"campaign: {len(self.hosts)} hosts share {shown}{more}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "hosts": list(self.hosts),
+            "summary": self.summary,
+            "artifacts": [a.to_json() for a in self.artifacts],
+        }
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """What the number of analysed hosts can and cannot tell (docs/analysis.md)."""
+
+    level: str  # insufficient | low | moderate | high
+    hosts: int
+    statement: str
+    can_tell: tuple[str, ...] = ()
+    cannot_tell: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "hosts": self.hosts,
+            "statement": self.statement,
+            "can_tell": list(self.can_tell),
+            "cannot_tell": list(self.cannot_tell),
+        }
+
+
+@dataclass(frozen=True)
 class Dendrogram:
     """What a report needs to draw the clustering without importing scipy's analysis code."""
 
@@ -235,6 +293,10 @@ class Analysis:
     """Cut thresholds and similar parameters actually used, for transparency."""
     population_differences: tuple[PopulationDifference, ...] = ()
     """Baseline method: differences shared by a large part of the fleet (additive, diffy-analysis/1)."""
+    campaigns: tuple[Campaign, ...] = ()
+    """Groups of flagged hosts sharing decisive artifacts (additive, diffy-analysis/1)."""
+    confidence: Confidence | None = None
+    """What this many hosts can and cannot tell (additive, diffy-analysis/1)."""
     since: SinceComparison | None = None
     """`--since`: rows that appeared or disappeared fleet-wide since an earlier run (additive)."""
 
@@ -272,6 +334,8 @@ class Analysis:
             "pack": self.pack,
             "settings": self.settings,
             "population_differences": [p.to_json() for p in self.population_differences],
+            "campaigns": [c.to_json() for c in self.campaigns],
+            "confidence": self.confidence.to_json() if self.confidence else None,
             **({"since": self.since.to_json()} if self.since else {}),
         }
 
@@ -324,5 +388,22 @@ class Analysis:
                 PopulationDifference(**{**p, "changed_columns": tuple(p.get("changed_columns") or ())})
                 for p in doc.get("population_differences") or ()
             ),
+            campaigns=tuple(
+                Campaign(
+                    id=c["id"],
+                    hosts=tuple(c["hosts"]),
+                    artifacts=tuple(CampaignArtifact(**a) for a in c.get("artifacts") or ()),
+                )
+                for c in doc.get("campaigns") or ()
+            ),
+            confidence=Confidence(
+                **{
+                    **doc["confidence"],
+                    "can_tell": tuple(doc["confidence"].get("can_tell") or ()),
+                    "cannot_tell": tuple(doc["confidence"].get("cannot_tell") or ()),
+                }
+            )
+            if doc.get("confidence")
+            else None,
             since=SinceComparison.from_json(doc["since"]) if doc.get("since") else None,
         )

@@ -14,8 +14,9 @@ varies on every host of the fleet (a random port) are weak evidence, as in the p
 hosts (and at least ``population_min_hosts``) is a *population difference*: half the fleet on a
 newer package than the baseline is a legitimate population (a rolling deploy), not a compromise.
 It is reported once, in ``Analysis.population_differences``, with how many hosts share it, and is
-not held against any host (no weight, no outlier). An attacker who touched that many hosts in the
-same way is visible there, listed first by significance - read that list too.
+not held against any host (no weight, no outlier) - except in a security table: there a difference
+on fewer than half the hosts with no package difference travelling with it is a campaign's artifact
+and stays on every host that has it (analyze/verdict.py).
 
 Work is linear in hosts: identical profiles are compared once.
 """
@@ -30,7 +31,9 @@ import numpy as np
 
 from diffy_analysis.analyze.activity import mark_activity
 from diffy_analysis.analyze.candidates import Candidate, population_share
+from diffy_analysis.analyze.entries import EntryModel
 from diffy_analysis.analyze.peers import pair_changed
+from diffy_analysis.analyze.verdict import CAMPAIGN_MAX_FRACTION, refine
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
 from diffy_analysis.normalize.volatile import TemplateStats
 
@@ -63,8 +66,22 @@ def _missing(index: FleetIndex, fid: int, stats: TemplateStats, df: np.ndarray, 
     )
 
 
-def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome:
+def _held_against(
+    index: FleetIndex, model: EntryModel, sig: tuple[str, int, int | None], count: int, n_hosts: int
+) -> bool:
+    """A security-table difference on a minority of hosts with no package travelling with it is a
+    campaign's artifact, never a population difference."""
+    kind, fid, _ = sig
+    if not model.security(fid) or count >= CAMPAIGN_MAX_FRACTION * n_hosts:
+        return False
+    return model.travels_with(fid, absent=kind == "missing") is None
+
+
+def analyze_baseline(
+    index: FleetIndex, reference: HostEntry, model: EntryModel | None = None
+) -> BaselineOutcome:
     t = index.config.thresholds
+    model = model or EntryModel(index)
     n_hosts = len(index.hosts)
     df = index.document_frequency()
     stats = TemplateStats(index, df, n_hosts)
@@ -100,7 +117,8 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
             for fid in np.setdiff1d(base, features, assume_unique=True).tolist()
         ]
         added = mark_activity(index, features, added, t.weak_weight)
-        per_profile[profile] = pair_changed(index, added, missing)
+        found = pair_changed(index, added, missing)
+        per_profile[profile] = [refine(index, model, c, t.weak_weight, stats.variant_column) for c in found]
 
     per_host: list[list[Candidate]] = []
     shared: Counter[tuple[str, int, int | None]] = Counter()
@@ -113,6 +131,7 @@ def analyze_baseline(index: FleetIndex, reference: HostEntry) -> BaselineOutcome
         sig
         for sig, count in shared.items()
         if population_share(count, n_hosts, t.population_min_hosts, t.baseline_population_fraction)
+        and not _held_against(index, model, sig, count, n_hosts)
     }
     population: dict[tuple[str, int, int | None], Candidate] = {}
     kept: list[list[Candidate]] = []

@@ -10,7 +10,9 @@
    * **changed**: an added and a missing row with the same key (same binary path, different hash).
 3. Weights: table significance x how rare (added) or how common (missing) the row is among peers;
    weak evidence (normalize/volatile.py: a row whose value varies on every host) x ``weak_weight``.
-4. Scores and the outlier decision: analyze/scoring.py.
+4. Every candidate is re-judged by the fleet's entry model, and security rows shared by a minority of
+   the fleet that a host's own cluster hid are added (a campaign): analyze/verdict.py.
+5. Scores (ordering) analyze/scoring.py; the outlier decision: analyze/verdict.py.
 
 All of it works on distinct profiles (identical hosts get identical results), so it is as fast as
 the number of distinct hosts, not of hosts.
@@ -32,6 +34,8 @@ from scipy import sparse
 from diffy_analysis.analyze.activity import mark_activity
 from diffy_analysis.analyze.candidates import Candidate, population_share
 from diffy_analysis.analyze.clustering import Clustering, cluster_profiles
+from diffy_analysis.analyze.entries import EntryModel
+from diffy_analysis.analyze.verdict import hidden_campaign_rows, refine
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import TemplateStats
 
@@ -115,8 +119,11 @@ class _Reference:
         return found
 
 
-def analyze_peers(index: FleetIndex, prevalence: PrevalenceSource | None = None) -> PeersOutcome:
+def analyze_peers(
+    index: FleetIndex, prevalence: PrevalenceSource | None = None, model: EntryModel | None = None
+) -> PeersOutcome:
     t = index.config.thresholds
+    model = model or EntryModel(index)
     n_hosts = len(index.hosts)
     df = index.document_frequency()
     fleet_df = _external_df(index, prevalence) if prevalence is not None else df
@@ -146,6 +153,14 @@ def analyze_peers(index: FleetIndex, prevalence: PrevalenceSource | None = None)
                 fleet_df=fleet_df,
                 fleet_total=fleet_total,
             )
+            found = profile_candidates[profile]
+            hidden = hidden_campaign_rows(
+                index, model, index.profiles[profile], {c.fid for c in found}, stats.variant_column
+            )
+            found += mark_activity(index, index.profiles[profile], hidden, t.weak_weight)
+            profile_candidates[profile] = [
+                refine(index, model, c, t.weak_weight, stats.variant_column) for c in found
+            ]
 
     candidates: list[list[Candidate]] = []
     host_cluster: list[int] = []

@@ -14,15 +14,20 @@ from typing import Any
 import numpy as np
 
 from diffy_analysis.analyze.baseline import analyze_baseline
+from diffy_analysis.analyze.campaigns import find_campaigns
 from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.confidence import confidence
+from diffy_analysis.analyze.entries import EntryModel
 from diffy_analysis.analyze.evidence import EVIDENCE_HOST_LIMIT, build_findings, raw_rows, top_candidates
 from diffy_analysis.analyze.explain import Context, explain
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
-from diffy_analysis.analyze.scoring import outlier_threshold, score
+from diffy_analysis.analyze.scoring import score
+from diffy_analysis.analyze.verdict import judge
 from diffy_analysis.baselines import resolve_baseline
-from diffy_analysis.errors import BaselineError, UsageError
+from diffy_analysis.errors import BaselineError, HostDataError, UsageError
 from diffy_analysis.findings import (
     Analysis,
+    Campaign,
     Cluster,
     Dendrogram,
     HostResult,
@@ -114,11 +119,13 @@ def _host_results(
     clusters: list[int | None],
     method: str,
     source: HostSource,
-) -> tuple[tuple[HostResult, ...], float]:
+    *,
+    model: EntryModel,
+) -> tuple[tuple[HostResult, ...], tuple[Campaign, ...]]:
     t = index.config.thresholds
     scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
-    threshold = outlier_threshold(scores, t)
-    outlier = scores >= threshold
+    verdicts = [judge(index, model, found) for found in candidates]
+    outlier = np.asarray([v.outlier for v in verdicts], dtype=bool)
     # Raw evidence for the hosts that matter most: outliers, then other hosts with strong findings.
     strong = [any(c.strength == "strong" for c in found) for found in candidates]
     order = sorted(range(len(index.hosts)), key=lambda i: (not outlier[i], -scores[i], index.hosts[i].label))
@@ -145,8 +152,10 @@ def _host_results(
                 notes=tuple(entry.notes),
             )
         )
-    results.sort(key=lambda h: (-h.score, h.host, h.run_id or "", h.host_id))
-    return tuple(results), threshold
+    campaigns = find_campaigns(index, [v.decisive for v in verdicts], [h.label for h in index.hosts], method)
+    # flagged hosts first (a verdict, not a rank), then by score
+    results.sort(key=lambda h: (not h.outlier, -h.score, h.host, h.run_id or "", h.host_id))
+    return tuple(results), campaigns
 
 
 def analyze(
@@ -227,20 +236,21 @@ def analyze_fleet(
     population: tuple[PopulationDifference, ...] = ()
     clusters_out: tuple[Cluster, ...] = ()
     dendrogram = None
+    model = EntryModel(index)
     if chosen == "peers":
-        outcome = analyze_peers(index, prevalence)
+        outcome = analyze_peers(index, prevalence, model)
         candidates = outcome.candidates
         host_clusters: list[int | None] = list(outcome.host_cluster)
         settings.update(outcome.settings)
     else:
         assert reference is not None
-        b = analyze_baseline(index, reference)
+        b = analyze_baseline(index, reference, model)
         candidates = b.candidates
         host_clusters = [None] * len(index.hosts)
         population = _population_differences(index, b.population, len(index.hosts))
         settings.update(b.settings)
-    hosts, threshold = _host_results(index, candidates, host_clusters, chosen, results)
-    settings["outlier_threshold"] = round(threshold, 6)
+    hosts, campaigns = _host_results(index, candidates, host_clusters, chosen, results, model=model)
+    settings["verdict"] = "entry model (docs/analysis.md): a decisive finding flags its host"
     settings["auto_ignored_columns"] = {q: list(c) for q, c in sorted(index.auto_ignored.items())}
     settings["distinct_profiles"] = len(index.profiles)
     if chosen == "peers":
@@ -260,6 +270,10 @@ def analyze_fleet(
         pack=_pack_info(results),
         settings=settings,
         population_differences=population,
+        campaigns=campaigns,
+        confidence=confidence(
+            len(hosts), chosen, populations=len(outcome.clustering.populations) if chosen == "peers" else None
+        ),
     )
     return analysis, fleet
 

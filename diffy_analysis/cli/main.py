@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "verify": "diffy_analysis.cli.verify:verify",
     "lab": "diffy_analysis.cli.lab:lab",
     "validate": "diffy_analysis.cli.validate:validate",
+    "scope": "diffy_analysis.cli.scope:scope",
 }
 
 # One-line summaries for `diffy --help`, so listing commands imports none of them.
@@ -41,6 +42,7 @@ SUMMARIES: dict[str, str] = {
     "verify": "Re-hash every file of a run against its manifest.",
     "lab": "Bring a local lab fleet (namespaced hosts + moto EC2) up or down.",
     "validate": "Select the Atomic Red Team tests a validation would run, with every exclusion's reason.",
+    "scope": "List every host touched: from a known-bad host or an IOC, widened until closed.",
 }
 
 

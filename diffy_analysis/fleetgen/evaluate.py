@@ -269,9 +269,22 @@ def markdown_table(rows: list[Scores]) -> str:
     help="Where generated fleets are kept (reused across runs).",
 )
 @click.option("--details", is_flag=True, help="Also list false positives and missed artifacts.")
-def main(*, sizes: str, seeds: str, scenarios: str, methods: str, cache: Path, details: bool) -> None:
+@click.option(
+    "--fleets",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Evaluate every fleet under DIR (truth files in the fleetgen truth format) instead of "
+    "generating fleets; prints figures per scenario (options.scenario).",
+)
+def main(
+    *, sizes: str, seeds: str, scenarios: str, methods: str, cache: Path, details: bool, fleets: Path | None
+) -> None:
     """Evaluate the analysis methods on generated fleets and print precision, recall, F1 and top-3 rates."""
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    if fleets is not None:
+        from diffy_analysis.fleetgen.evaluate_dirs import run_dirs  # noqa: PLC0415
+
+        click.echo(run_dirs(fleets, tuple(m for m in chosen if m != "naive"), details=details))
+        return
     unknown = [s for s in scenarios.split(",") if s not in SCENARIOS]
     if unknown:
         raise click.BadParameter(f"unknown scenario(s) {', '.join(unknown)}", param_hint="--scenarios")

@@ -16,7 +16,7 @@ from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
 from diffy_analysis.fleetgen.hostgen import HostSpec
 from diffy_analysis.fleetgen.processes import APP_VERSIONS
 
-_LATER_OPTIONS = frozenset({"patched_fraction"})
+_LATER_OPTIONS = frozenset({"patched_fraction", "campaign_hosts", "campaign_kinds"})
 RUN_STARTED = calendar.timegm((2026, 11, 29, 12, 0, 0, 0, 0, 0))
 """Collection start of every generated run (fixed, so a seed always gives the same bytes)."""
 
@@ -48,6 +48,10 @@ class FleetOptions:
     patched_fraction: float = 0.0
     """Hosts that already applied the latest sudo/openssl security update (unattended-upgrades):
     a benign population whose /usr/bin/sudo hash differs from the others'."""
+    campaign_hosts: int = 0
+    """Hosts of one lateral-movement campaign sharing the same ``campaign_kinds`` artifacts (on top
+    of, and drawn before, the ``compromised_fraction`` victims)."""
+    campaign_kinds: tuple[str, ...] = ("cron_persistence", "ssh_key")
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.inject) - set(ARTIFACTS))
@@ -143,10 +147,10 @@ def plan_fleet(options: FleetOptions) -> FleetPlan:
 
 def _compromise(options: FleetOptions, rng: random.Random) -> dict[int, list[Injection]]:
     n = options.hosts
-    if options.compromised_fraction <= 0 or not options.inject:
+    if (options.compromised_fraction <= 0 or not options.inject) and options.campaign_hosts <= 0:
         return {}
-    count = min(n, max(1, round(options.compromised_fraction * n)))
-    victims = rng.sample(range(n), count)
+    count = min(n, max(1, round(options.compromised_fraction * n))) if options.compromised_fraction > 0 else 0
+    victims = rng.sample(range(n), count) if count else []
     kinds: list[str] = []
 
     def next_kind(exclude: set[str]) -> str | None:
@@ -160,6 +164,18 @@ def _compromise(options: FleetOptions, rng: random.Random) -> dict[int, list[Inj
 
     injections: dict[int, list[Injection]] = {v: [] for v in victims}
     campaign = 0
+    if options.campaign_hosts > 0:  # its own generator: fleets without a campaign stay byte-identical
+        camp_rng = random.Random(f"fleetgen/{options.seed}/lateral")
+        rest = [i for i in range(n) if i not in injections]
+        for v in camp_rng.sample(rest, min(len(rest), options.campaign_hosts)):
+            injections[v] = [
+                Injection(
+                    kind,
+                    "lateral",
+                    ARTIFACTS[kind].draw(random.Random(f"fleetgen/{options.seed}/lat/{kind}")),
+                )
+                for kind in options.campaign_kinds
+            ]
     pending = list(victims)
     while pending:
         size = 1

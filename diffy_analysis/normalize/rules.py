@@ -79,9 +79,9 @@ class Thresholds:
     max_profiles: int = 3000
     """At most this many distinct host profiles are clustered; see docs/analysis.md for the fallback."""
     outlier_min_score: float = 0.5
-    """A host is an outlier when its score reaches this (one strong finding in a significant table)..."""
+    """Unused since verdicts come from the entry model (analyze/verdict.py); kept so configs load."""
     outlier_mad_factor: float = 6.0
-    """...and exceeds median + this x MAD of all scores (so fleet-wide noise never flags everyone)."""
+    """Unused: the MAD gate is gone (analyze/verdict.py); kept so existing config files load."""
     max_findings: int = 50
     """Findings kept per host (the highest weights)."""
     max_file_mb: int = 64

@@ -30,6 +30,7 @@ from typing import TextIO
 
 from diffy_analysis.findings import Analysis
 from diffy_analysis.report import _plots
+from diffy_analysis.report._campaigns import html_part
 from diffy_analysis.report._escape import html_text as esc
 from diffy_analysis.report._escape import html_value as e
 from diffy_analysis.report._escape import safe_text
@@ -78,6 +79,7 @@ def render_string(analysis: Analysis) -> str:
         _header(analysis),
         "<main>",
         _outliers(analysis, anchors),
+        html_part(analysis),
         _plots_section(analysis),
         _ranked(analysis, anchors),
         _populations(analysis),

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from diffy_analysis.findings import Analysis, Finding, HostResult
+from diffy_analysis.report._campaigns import terminal_part
 from diffy_analysis.report._escape import safe_text
 from diffy_analysis.report._since import terminal as since_terminal
 from diffy_analysis.report._words import (
@@ -83,7 +84,13 @@ def _print_report(console: Console, analysis: Analysis) -> None:
                 style="dim",
             )
         )
-    for part in (_populations(analysis), since_terminal(analysis), _gaps(analysis), _skipped(analysis)):
+    for part in (
+        terminal_part(analysis),
+        _populations(analysis),
+        since_terminal(analysis),
+        _gaps(analysis),
+        _skipped(analysis),
+    ):
         if part is not None:
             console.print(part)
     console.print(_summary(analysis))

