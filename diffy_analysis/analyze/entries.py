@@ -73,6 +73,7 @@ class EntryModel:
         self._keys: dict[int, dict[tuple[str, ...], list[int]]] = {}
         self._random: dict[tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int]]] = {}
         self._cache_random: dict[int, str | None] = {}
+        self._random_cols: dict[int, tuple[int, ...]] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
         self._packages: np.ndarray | None = None
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
@@ -181,8 +182,7 @@ class EntryModel:
 
     def _random_positions(self, colset: int) -> tuple[int, ...]:
         """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
-        key = (colset, ("columns",))
-        found = self._random.get(key)  # type: ignore[call-overload]
+        found = self._random_cols.get(colset)
         if found is None:
             fids = self._colset_features(colset)
             n_cols = len(self.index.colsets[colset].columns)
@@ -206,8 +206,8 @@ class EntryModel:
                 if self._enough(table_hosts) and holders >= 0.5 * table_hosts:
                     chosen.append(position)
             found = tuple(chosen)
-            self._random[key] = found  # type: ignore[index]
-        return found  # type: ignore[return-value]
+            self._random_cols[colset] = found
+        return found
 
     def _enough(self, hosts: float) -> bool:
         return hosts >= RANDOM_MIN_HOSTS and hosts > RANDOM_MIN_FRACTION * self.n_hosts

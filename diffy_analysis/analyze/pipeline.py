@@ -24,7 +24,7 @@ from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import score
 from diffy_analysis.analyze.verdict import judge
 from diffy_analysis.baselines import resolve_baseline
-from diffy_analysis.errors import BaselineError, HostDataError, UsageError
+from diffy_analysis.errors import BaselineError, UsageError
 from diffy_analysis.findings import (
     Analysis,
     Campaign,

@@ -37,6 +37,7 @@ from diffy_analysis.analyze.entries import EntryModel
 from diffy_analysis.errors import UsageError
 from diffy_analysis.findings import Confidence
 from diffy_analysis.load import LoadOptions, Results, open_results
+from diffy_analysis.normalize.build import build_fleet
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.rules import Config, load_config
 from diffy_analysis.normalize.volatile import TemplateStats
@@ -172,7 +173,7 @@ class _Leads:
             self._cache[fid] = cached
         if not cached:
             return False
-        return activity_reason(self.index.query_of(fid), self.index.row(fid), programs, set()) is None
+        return activity_reason(self.index.query_of(fid), self.index.row(fid), programs, frozenset()) is None
 
 
 def _open(
@@ -180,12 +181,9 @@ def _open(
 ) -> tuple[FleetIndex, Results]:
     options = LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024)
     results = results if results is not None else open_results(list(run_dirs), options)
-    index = FleetIndex(config=config)
-    for host in index.read(results):
-        index.add(host)
+    index = build_fleet(results, config).index
     if not index.hosts:
         raise results.nothing_usable()
-    index.finalize()
     return index, results
 
 
