@@ -33,9 +33,9 @@ def saved(tmp_path: Path):
     return save
 
 
-def test_table_is_the_default_and_exit_1_when_hosts_stand_out(saved):
+def test_table_is_the_default_and_exit_2_when_hosts_stand_out_and_others_are_missing(saved):
     result = diffy(str(saved(peers_analysis())))
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr  # outliers found, and hosts skipped: trouble wins
     assert "Hosts ranked by score" in result.stdout
     assert result.stdout.strip().splitlines()[-2].startswith("2 of 24 hosts stand out: i-0abc1234")
     assert "\x1b" not in result.stdout
@@ -55,7 +55,7 @@ def test_quiet_and_exit_0_when_nothing_stands_out(saved):
 def test_html_to_a_file_is_private_and_complete(saved, tmp_path):
     out = tmp_path / "report.html"
     result = diffy(str(saved(hostile_analysis())), "--format", "html", "--output", str(out))
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     doc = out.read_text("ascii")
     assert doc.rstrip().endswith("</html>")
@@ -67,7 +67,7 @@ def test_html_to_a_file_is_private_and_complete(saved, tmp_path):
 def test_json_round_trip_and_standard_input(saved):
     path = saved(baseline_analysis())
     result = diffy(str(path), "--format", "json")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert json.loads(result.stdout) == json.loads(path.read_text())
     piped = diffy("-", "-q", stdin=result.stdout)
     assert piped.stdout.startswith("1 of 3 hosts differs from the baseline web-clean-2026-11")
@@ -119,9 +119,9 @@ def test_json_output_keeps_non_utf8_values(saved, tmp_path):
     """A lone surrogate (a non-UTF-8 byte from a host) survives --format json, to a file and a pipe."""
     path = saved(hostile_analysis())
     out = tmp_path / "again.json"
-    assert diffy(str(path), "--format", "json", "--output", str(out)).returncode == 1
+    assert diffy(str(path), "--format", "json", "--output", str(out)).returncode == 2
     original = json.loads(path.read_text())
     assert json.loads(out.read_text("utf-8")) == original
     piped = diffy(str(path), "--format", "json")
-    assert piped.returncode == 1, piped.stderr
+    assert piped.returncode == 2, piped.stderr
     assert json.loads(piped.stdout) == original

@@ -13,7 +13,7 @@ from runbuilder import build_run, fleet
 from diffy_analysis.cli import es_options
 from diffy_analysis.cli.analyze import analyze
 from diffy_analysis.cli.main import run
-from diffy_analysis.errors import EXIT_FOUND, EXIT_TROUBLE
+from diffy_analysis.errors import EXIT_TROUBLE
 from diffy_analysis.store.mapping import IndexNames
 
 pytest_plugins = ["es_emulator"]
@@ -54,7 +54,7 @@ def diffy_analyze(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[
 def test_analyze_and_index_a_run_dir(small_run, es_emulator, es_prefix, es_client, capsys):
     args = [str(small_run), "--format", "json", "--es-url", es_emulator.url, "--es-index-prefix", es_prefix]
     code, out, err = diffy_analyze(args, capsys)
-    assert code == EXIT_FOUND, err
+    assert code == EXIT_TROUBLE, err
     report = json.loads(out)
     assert [h["host"] for h in report["hosts"] if h["outlier"]] == ["web-007"]
     assert "indexed run 20261129T101500Z-a1b2c3" in err and "12 host(s)" in err and "analysis" in err
@@ -66,7 +66,7 @@ def test_analyze_and_index_a_run_dir(small_run, es_emulator, es_prefix, es_clien
 
     # Analysed again (same method and runs): same analysis id, no duplicate documents.
     code, _, _ = diffy_analyze(args, capsys)
-    assert code == EXIT_FOUND
+    assert code == EXIT_TROUBLE
     assert count(es_client, names.findings) == sum(len(h["findings"]) for h in report["hosts"])
     assert count(es_client, names.analyses) == 1
 
@@ -85,7 +85,7 @@ def test_analyze_and_index_reads_the_run_twice(small_run, es_emulator, es_prefix
     monkeypatch.setattr(Results, "iter_hosts", counted)
     args = [str(small_run), "--format", "json", "--es-url", es_emulator.url, "--es-index-prefix", es_prefix]
     code, _, err = diffy_analyze(args, capsys)
-    assert code == EXIT_FOUND, err
+    assert code == EXIT_TROUBLE, err
     assert len(passes) == 2
 
 
@@ -103,7 +103,7 @@ def test_stored_run_gives_the_same_report_as_the_directory(indexed_fleet, capsys
         "json",
     ]
     code_es, stored, err = diffy_analyze(stored_args, capsys)
-    assert code_es == code_disk == EXIT_FOUND, err
+    assert code_es == code_disk == EXIT_TROUBLE, err
     assert stored == disk
 
     latest_args = [
@@ -120,11 +120,11 @@ def test_stored_run_gives_the_same_report_as_the_directory(indexed_fleet, capsys
     app = json.loads(disk)["app"]
     latest_args[latest_args.index("app_x")] = app
     code_latest, latest, err = diffy_analyze(latest_args, capsys)
-    assert code_latest == EXIT_FOUND, err
+    assert code_latest == EXIT_TROUBLE, err
     assert latest == disk
 
     code_table, table, _ = diffy_analyze(stored_args[:-2], capsys)
-    assert code_table == EXIT_FOUND and "outlier" in table.lower()
+    assert code_table == EXIT_TROUBLE and "outlier" in table.lower()
 
 
 def test_store_prevalence_over_the_app(indexed_fleet, capsys):
@@ -137,7 +137,7 @@ def test_store_prevalence_over_the_app(indexed_fleet, capsys):
         indexed_fleet.run_id,
     ]
     code, out, err = diffy_analyze([*args, "--format", "json", "--es-prevalence", "app"], capsys)
-    assert code == EXIT_FOUND, err
+    assert code == EXIT_TROUBLE, err
     report = json.loads(out)
     assert report["settings"]["external_prevalence_hosts"] == 8
     assert {f["hosts_compared"] for h in report["hosts"] for f in h["findings"]} == {8}

@@ -74,15 +74,6 @@ def _suid(r: Mapping[str, str]) -> str:
     )
 
 
-def _firewall_rule(r: Mapping[str, str]) -> str:
-    where = " ".join(clip(r.get(k)) for k in ("backend", "family", "table_name", "chain") if r.get(k))
-    if r.get("kind") == "chain":
-        return f"firewall chain {where} (policy {clip(r.get('policy')) or 'none'})"
-    if r.get("kind") == "set":
-        return f"firewall set {where} {clip(r.get('rule'))}"
-    return f"firewall rule in {where}: `{clip(r.get('rule'))}`"
-
-
 def _iptables(r: Mapping[str, str]) -> str:
     if r.get("policy") and not r.get("target"):
         chain = f"{clip(r.get('filter_name'))} chain {clip(r.get('chain'))}"
@@ -429,19 +420,5 @@ SPECS = (
         significance=0.8,
         describe=_kernel,
         subject="path",
-    ),
-    TableSpec(
-        name="firewall_rules",
-        sql="SELECT backend, family, table_name, kind, chain, chain_type, hook, priority, policy, position, rule, elements FROM diffy_firewall_rules;",
-        description="Packet filter rules whatever the backend: nftables (nft -j list ruleset) and legacy iptables. Diffy's own table, answered by the native engine under every collector (osquery's iptables table cannot see nftables rules, osquery issue #7323).",
-        value="A firewall rule added, removed or changed on one host of a fleet.",
-        # Diffy's own firewall table (no counters in it): a rule is identified by its chain and its
-        # text, so an added or removed rule is one row; its position, a chain's policy and a set's
-        # elements are values that can change.
-        keys=("backend", "family", "table_name", "kind", "chain", "rule"),
-        significance=1.0,
-        describe=_firewall_rule,
-        subject="rule",
-        numeric=("priority", "position"),
     ),
 )

@@ -31,6 +31,15 @@ SYSCTLS = (
 )
 
 
+def _firewall_rule(r: Mapping[str, str]) -> str:
+    where = " ".join(clip(r.get(k)) for k in ("backend", "family", "table_name", "chain") if r.get(k))
+    if r.get("kind") == "chain":
+        return f"firewall chain {where} (policy {clip(r.get('policy')) or 'none'})"
+    if r.get("kind") == "set":
+        return f"firewall set {where} {clip(r.get('rule'))}"
+    return f"firewall rule in {where}: `{clip(r.get('rule'))}`"
+
+
 def _socket(r: Mapping[str, str]) -> str:
     proto = PROTOCOLS.get(r.get("protocol", ""), r.get("protocol", "?"))
     family = FAMILIES.get(r.get("family", ""), r.get("family", "?"))
@@ -70,6 +79,20 @@ def _sysctl(r: Mapping[str, str]) -> str:
 
 
 SPECS = (
+    TableSpec(
+        name="firewall_rules",
+        sql="SELECT backend, family, table_name, kind, chain, chain_type, hook, priority, policy, position, rule, elements FROM diffy_firewall_rules;",
+        description="Packet filter rules whatever the backend: nftables (nft -j list ruleset) and legacy iptables. Diffy's own table, answered by the native engine under every collector (osquery's iptables table cannot see nftables rules, osquery issue #7323).",
+        value="A firewall rule added, removed or changed on one host of a fleet.",
+        # Diffy's own firewall table (no counters in it): a rule is identified by its chain and its
+        # text, so an added or removed rule is one row; its position, a chain's policy and a set's
+        # elements are values that can change.
+        keys=("backend", "family", "table_name", "kind", "chain", "rule"),
+        significance=1.0,
+        describe=_firewall_rule,
+        subject="rule",
+        numeric=("priority", "position"),
+    ),
     TableSpec(
         name="process_open_sockets",
         sql="SELECT s.family, s.protocol, s.local_address, s.local_port, s.remote_address, s.remote_port, s.state, s.pid, s.fd, s.socket, p.name, p.path AS process_path, p.uid FROM process_open_sockets AS s LEFT JOIN processes AS p USING (pid) WHERE s.family IN (2, 10, 17) AND NOT (s.protocol = 6 AND s.state IN ('LISTEN', 'TIME_WAIT', 'CLOSE')) AND NOT (s.protocol = 17 AND s.remote_port = 0 AND s.family != 17);",
