@@ -95,7 +95,7 @@ def files_under(root: Path) -> set[str]:
 def lab():
     config = LabConfig(
         name=unique_name("svc"),
-        apps=[("app_x", 3), ("app_y", 2)],
+        apps=[("app_x", 4), ("app_y", 2)],
         subnet="10.213.128.0/24",
         compromise={COMPROMISED: ["listener"]},
     )
