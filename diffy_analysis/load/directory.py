@@ -23,6 +23,7 @@ from diffy_analysis.load.model import (
     HostData,
     HostIdentity,
     HostRef,
+    ListingView,
     LoadOptions,
     QueryStatus,
     Reuse,
@@ -164,36 +165,13 @@ def read_host(
     )
 
 
-class Results:
+class Results(ListingView):
     """One or more results directories, read host by host (a ``HostSource``)."""
 
     def __init__(self, listing: RunListing, options: LoadOptions):
         self.listing = listing
         self.options = options
         self.hosts_read = 0
-
-    @property
-    def runs(self) -> list[RunInfo]:
-        return self.listing.runs
-
-    @property
-    def refs(self) -> list[HostRef]:
-        return self.listing.refs
-
-    @property
-    def skipped(self) -> list[Skip]:
-        return self.listing.skipped
-
-    @property
-    def run_ids(self) -> tuple[str, ...]:
-        return self.listing.run_ids
-
-    @property
-    def app(self) -> str | None:
-        return self.listing.app
-
-    def nothing_usable(self) -> ResultsError:
-        return self.listing.nothing_usable()
 
     def iter_hosts(
         self, text_filter: TextFilter | None = None, reuse: Reuse | None = None

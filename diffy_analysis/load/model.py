@@ -183,6 +183,37 @@ class RunListing:
         return ResultsError(f"{where}: no host could be analysed" + (f": {reasons}{more}" if reasons else ""))
 
 
+class ListingView:
+    """What every host source answers from its ``RunListing``: the runs, the hosts to read, the
+    hosts found unusable. The directory reader and the Elasticsearch reader both hold a listing and
+    take these from here (one delegation, not one copy per source)."""
+
+    listing: RunListing
+
+    @property
+    def runs(self) -> list[RunInfo]:
+        return self.listing.runs
+
+    @property
+    def refs(self) -> list[HostRef]:
+        return self.listing.refs
+
+    @property
+    def skipped(self) -> list[Skip]:
+        return self.listing.skipped
+
+    @property
+    def run_ids(self) -> tuple[str, ...]:
+        return self.listing.run_ids
+
+    @property
+    def app(self) -> str | None:
+        return self.listing.app
+
+    def nothing_usable(self) -> ResultsError:
+        return self.listing.nothing_usable()
+
+
 class HostSource(Protocol):
     """Where hosts come from: a results directory, or a run stored in Elasticsearch."""
 

@@ -27,6 +27,7 @@ from diffy_analysis.load import (
     HostData,
     HostIdentity,
     HostRef,
+    ListingView,
     LoadOptions,
     QueryStatus,
     Reuse,
@@ -153,7 +154,7 @@ class _RowCursor:
         return rows
 
 
-class EsResults:
+class EsResults(ListingView):
     """Runs stored in Elasticsearch, read like results directories (see the module docstring)."""
 
     def __init__(
@@ -185,29 +186,6 @@ class EsResults:
         self.listing = RunListing(runs, refs, skipped)
         self.options = options or LoadOptions()
         self.hosts_read = 0
-
-    @property
-    def runs(self) -> list[RunInfo]:
-        return self.listing.runs
-
-    @property
-    def refs(self) -> list[HostRef]:
-        return self.listing.refs
-
-    @property
-    def skipped(self) -> list[Skip]:
-        return self.listing.skipped
-
-    @property
-    def run_ids(self) -> tuple[str, ...]:
-        return self.listing.run_ids
-
-    @property
-    def app(self) -> str | None:
-        return self.listing.app
-
-    def nothing_usable(self) -> ResultsError:
-        return self.listing.nothing_usable()
 
     # -- opening --------------------------------------------------------------------------------
 
