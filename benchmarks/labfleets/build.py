@@ -11,6 +11,7 @@ Bring-ups that share the machine with other lab users must hold /tmp/diffy-lab.l
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -29,6 +30,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", help="a scenario name, or 'all' (repeatable)")
     parser.add_argument("--name", default="evl", help="lab name (default evl)")
     parser.add_argument("--subnet", default="10.213.64.0/24", help="lab subnet (default 10.213.64.0/24)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="replace each scenario's seed (a development variant: other hosts get the sizes, releases,"
+        " noise and attacks; held-out figures come only from the scenarios' own seeds)",
+    )
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -43,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; see --list")
     for name in names:
         try:
-            built = build(SCENARIOS[name], args.out, name=args.name, subnet=args.subnet)
+            scenario = SCENARIOS[name]
+            if args.seed is not None:
+                scenario = dataclasses.replace(scenario, seed=args.seed)
+            built = build(scenario, args.out, name=args.name, subnet=args.subnet)
         except DiffyError as err:
             print(f"{name}: {err}", file=sys.stderr)
             return 2
