@@ -14,6 +14,8 @@ Regenerate deliberately (after a change that is MEANT to change the engine's out
     .venv/bin/python tests/golden.py --update
 
 which rewrites tests/data/golden/digests.json (commit it with the change that explains why).
+Each analysis JSON also has a "NAME without facts" case: the document with the findings' ``facts``
+removed (``without_facts``), whose digest must not move when only facts are added or reworded.
 ``.venv/bin/python tests/golden.py --out DIR`` writes the case files themselves, to diff two trees.
 """
 
@@ -72,8 +74,40 @@ def _fingerprints(client: Any, names: Any) -> bytes:
     return ("\n".join(sorted(lines)) + "\n").encode()
 
 
+WITHOUT_FACTS = " without facts"
+"""Suffix of the derived cases: an analysis JSON with every finding's ``facts`` removed."""
+
+
+def without_facts(data: bytes) -> bytes:
+    """The analysis JSON as it was before findings carried ``facts`` (issue 15): those objects
+    removed from findings, population differences and campaign artifacts, and nothing else, written
+    the way ``--format json`` writes (report/json.py).  Its digest staying put while the full one
+    changes is what shows the facts were purely additive."""
+    doc = json.loads(data)
+    for item in [
+        *(f for h in doc.get("hosts") or () for f in h.get("findings") or ()),
+        *(doc.get("population_differences") or ()),
+        *(a for c in doc.get("campaigns") or () for a in c.get("artifacts") or ()),
+    ]:
+        item.pop("facts", None)
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(doc, indent=2, ensure_ascii=True, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
 def cases(root: Path, es_client: Any | None) -> Iterator[tuple[str, bytes]]:
-    """Yield (case name, bytes) for every golden case; ES cases only when a client is given."""
+    """Yield (case name, bytes) for every golden case, and for each analysis JSON its form without
+    ``facts`` (``without_facts``); ES cases only when a client is given."""
+    for name, data in _cases(root, es_client):
+        yield name, data
+        if name.endswith(".json"):
+            yield name + WITHOUT_FACTS, without_facts(data)
+
+
+def _cases(root: Path, es_client: Any | None) -> Iterator[tuple[str, bytes]]:
     from diffy_analysis.api import analyze
     from diffy_analysis.fleetgen import FleetOptions, generate_fleet
 

@@ -12,6 +12,8 @@ commit them with that change:
     .venv/bin/python tests/golden.py --update
 
 (``.venv/bin/python tests/golden.py --out DIR`` writes the cases themselves, to diff before/after.)
+Every analysis JSON also has a "NAME without facts" case (its findings' ``facts`` removed): its digest
+must hold when a change only adds or rewords facts.
 """
 
 from __future__ import annotations
