@@ -11,9 +11,40 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from diffy_analysis.contract import ANALYSIS_FORMAT
+from diffy_analysis.finding_facts import (
+    Change,
+    Facts,
+    Method,
+    population_sentence,
+    says_fleet_count,
+    sentence,
+)
+
+__all__ = [
+    "Analysis",
+    "Campaign",
+    "CampaignArtifact",
+    "Change",
+    "Cluster",
+    "Confidence",
+    "Dendrogram",
+    "Facts",
+    "Finding",
+    "FindingKind",
+    "FleetChange",
+    "HostResult",
+    "Method",
+    "PopulationDifference",
+    "QueryGap",
+    "SinceComparison",
+    "SkippedHost",
+    "Strength",
+    "population_sentence",
+    "says_fleet_count",
+    "sentence",
+]
 
 FindingKind = Literal["added", "missing", "changed"]
-Method = Literal["peers", "baseline"]
 Strength = Literal["strong", "weak"]
 
 
@@ -39,11 +70,23 @@ class Finding:
     """hosts_with_row / hosts_compared (0..1); None in baseline mode."""
     strength: Strength = "strong"
     """``weak``: evidence that varies on almost every host (a random port, a per-host name)."""
+    facts: Facts | None = None
+    """What ``explanation`` is made of (additive to diffy-analysis/1; None in older documents)."""
 
     def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["changed_columns"] = list(self.changed_columns)
-        return doc
+        return _with_facts(self, asdict(self))
+
+
+def _with_facts(
+    item: Finding | PopulationDifference | CampaignArtifact, doc: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON form: ``facts`` last (additive) and only when known, so older readers see what they did."""
+    if "changed_columns" in doc:
+        doc["changed_columns"] = list(doc["changed_columns"])
+    del doc["facts"]
+    if item.facts is not None:
+        doc["facts"] = item.facts.to_json()
+    return doc
 
 
 @dataclass(frozen=True)
@@ -127,11 +170,11 @@ class PopulationDifference:
     hosts_compared: int
     changed_columns: tuple[str, ...] = ()
     reference_row: dict[str, str] | None = None
+    facts: Facts | None = None
+    """What ``explanation`` is made of (additive; the count is ``hosts`` of ``hosts_compared``)."""
 
     def to_json(self) -> dict[str, Any]:
-        doc = asdict(self)
-        doc["changed_columns"] = list(self.changed_columns)
-        return doc
+        return _with_facts(self, asdict(self))
 
 
 @dataclass(frozen=True)
@@ -144,9 +187,15 @@ class CampaignArtifact:
     hosts: int
     """How many hosts of the campaign hold it."""
     explanation: str
+    facts: Facts | None = None
+    """What ``explanation`` is made of (additive)."""
+
+    @property
+    def words(self) -> str:
+        return self.facts.statement if self.facts is not None else self.explanation
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return _with_facts(self, asdict(self))
 
 
 @dataclass(frozen=True)
@@ -159,7 +208,7 @@ class Campaign:
 
     @property
     def summary(self) -> str:
-        shown = " and ".join(f"{a.query} row {a.explanation}" for a in self.artifacts[:2])
+        shown = " and ".join(f"{a.query} row {a.words}" for a in self.artifacts[:2])
         more = f" (+{len(self.artifacts) - 2} more)" if len(self.artifacts) > 2 else ""
         return f"campaign: {len(self.hosts)} hosts share {shown}{more}"
 
@@ -346,6 +395,7 @@ class Analysis:
         def finding(d: dict[str, Any]) -> Finding:
             d = dict(d)
             d["changed_columns"] = tuple(d.get("changed_columns") or ())
+            d["facts"] = Facts.from_json(d.get("facts"))
             return Finding(**d)
 
         hosts = tuple(
@@ -385,14 +435,23 @@ class Analysis:
             pack=doc.get("pack") or {},
             settings=doc.get("settings") or {},
             population_differences=tuple(
-                PopulationDifference(**{**p, "changed_columns": tuple(p.get("changed_columns") or ())})
+                PopulationDifference(
+                    **{
+                        **p,
+                        "changed_columns": tuple(p.get("changed_columns") or ()),
+                        "facts": Facts.from_json(p.get("facts")),
+                    }
+                )
                 for p in doc.get("population_differences") or ()
             ),
             campaigns=tuple(
                 Campaign(
                     id=c["id"],
                     hosts=tuple(c["hosts"]),
-                    artifacts=tuple(CampaignArtifact(**a) for a in c.get("artifacts") or ()),
+                    artifacts=tuple(
+                        CampaignArtifact(**{**a, "facts": Facts.from_json(a.get("facts"))})
+                        for a in c.get("artifacts") or ()
+                    ),
                 )
                 for c in doc.get("campaigns") or ()
             ),

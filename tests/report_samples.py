@@ -14,11 +14,13 @@ from diffy_analysis.findings import (
     Analysis,
     Cluster,
     Dendrogram,
+    Facts,
     Finding,
     HostResult,
     PopulationDifference,
     QueryGap,
     SkippedHost,
+    sentence,
 )
 
 HOSTILE_SCRIPT = "<script>window.__pwned=1</script>"
@@ -33,12 +35,16 @@ HOSTILE_SURROGATE = "bad-\udcff-\udc80-utf8"
 HOSTILE_LONG = "A" * 200_000
 
 
-def _peer_finding(query, kind, row, explanation, weight, with_row, compared, strength="strong"):  # noqa: PLR0917
+def _peer_finding(query, kind, row, statement, weight, with_row, compared, strength="strong"):  # noqa: PLR0917
+    """A peers finding as analyze makes one: its sentence worded from its facts (here, a statement
+    written by hand; analyze/explain.py writes real ones)."""
+    facts = Facts(subject_column=None, subject=None, statement=statement, compared_with="peers")
     return Finding(
         query=query,
         kind=kind,
         row=row,
-        explanation=explanation,
+        explanation=sentence(kind, facts, with_row, compared),
+        facts=facts,
         weight=weight,
         hosts_with_row=with_row,
         hosts_compared=compared,
@@ -70,7 +76,7 @@ def peers_analysis(n_hosts: int = 24) -> Analysis:
         "listening_ports",
         "added",
         {"port": "4444", "protocol": "6", "address": "0.0.0.0", "name": "nc", "path": "/usr/bin/nc.openbsd"},
-        f"listens on tcp/4444 (nc), on 1 of {compared} hosts",
+        "listens on tcp/4444 (nc)",
         9.0,
         1,
         compared,
@@ -246,7 +252,7 @@ def hostile_analysis() -> Analysis:
             "processes",
             "added",
             {"name": v, "cmdline": v, "path": f"/tmp/{v}", "long": HOSTILE_LONG, v: "column named evil"},
-            f"runs process {v}, on 1 of {compared} hosts",
+            f"runs process {v}",
             10.0 - i,
             1,
             compared,

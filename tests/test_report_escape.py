@@ -50,8 +50,9 @@ def test_known_escapes():
 
 @pytest.mark.timeout(60)
 def test_explanations_with_huge_numbers_do_not_make_the_words_slow():
-    """A 200,000-digit "port" in an explanation: the prevalence patterns stay linear (a pattern that
-    backtracked over it took minutes, so this test would hit its timeout)."""
+    """A 200,000-digit "port" in an explanation stays fast to show (the reports once parsed the
+    sentence with patterns, one of which backtracked over such a value for minutes; they now word
+    findings from their facts and show a sentence without facts as written)."""
     huge = "9" * 200_000
     for explanation in (
         f"listens on tcp 0.0.0.0:{huge} (process nc)",

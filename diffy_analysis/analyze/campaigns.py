@@ -11,15 +11,23 @@ from __future__ import annotations
 from collections import defaultdict
 
 from diffy_analysis.analyze.candidates import Candidate
-from diffy_analysis.analyze.explain import Context, explain
-from diffy_analysis.findings import Campaign, CampaignArtifact
+from diffy_analysis.analyze.explain import Context, facts
+from diffy_analysis.findings import Campaign, CampaignArtifact, Facts, sentence
 from diffy_analysis.normalize.index import FleetIndex
 
 MAX_ARTIFACTS = 10
 
 
-def _describe(index: FleetIndex, kind: str, fid: int, method: str) -> str:
-    return explain(index.query_of(fid), kind, index.row(fid), Context(method))
+def _facts(index: FleetIndex, kind: str, fid: int, method: str) -> Facts:
+    query = index.query_of(fid)
+    return facts(
+        query,
+        kind,
+        index.row(fid),
+        Context(method),
+        keys=index.rule(query).keys,
+        significance=index.significance(fid),
+    )
 
 
 def find_campaigns(
@@ -63,9 +71,11 @@ def find_campaigns(
                         kind=kind,  # type: ignore[arg-type]
                         row=index.row(fid),
                         hosts=len(hosts),
-                        explanation=_describe(index, kind, fid, method),
+                        explanation=sentence(kind, found),
+                        facts=found,
                     )
                     for (kind, fid), hosts in artifacts[:MAX_ARTIFACTS]
+                    for found in (_facts(index, kind, fid, method),)
                 ),
             )
         )

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections import Counter
 
 from diffy_analysis.analyze.candidates import Candidate, order_key
-from diffy_analysis.analyze.explain import Context, explain
+from diffy_analysis.analyze.explain import Context, facts
 from diffy_analysis.errors import HostDataError
-from diffy_analysis.findings import Finding
+from diffy_analysis.findings import Finding, sentence
 from diffy_analysis.load import HostSource
 from diffy_analysis.normalize.index import FleetIndex, HostEntry
 from diffy_analysis.tables import REGISTRY
@@ -109,6 +109,17 @@ def build_findings(
             weak=c.strength == "weak",
             reason=c.reason,
         )
+        # The sentence is worded from the facts it carries: one build, so the two cannot drift.
+        found = facts(
+            query,
+            c.kind,
+            row,
+            ctx,
+            reference_row=reference,
+            changed_columns=columns,
+            keys=index.rule(query).keys,
+            significance=index.significance(c.fid),
+        )
         prevalence = None
         if c.hosts_with_row is not None and c.hosts_compared:
             prevalence = min(1.0, round(c.hosts_with_row / c.hosts_compared, 6))
@@ -117,9 +128,7 @@ def build_findings(
                 query=query,
                 kind=c.kind,  # type: ignore[arg-type]
                 row=dict(row),
-                explanation=explain(
-                    query, c.kind, row, ctx, reference_row=reference, changed_columns=columns
-                ),
+                explanation=sentence(c.kind, found, c.hosts_with_row, c.hosts_compared),
                 weight=round(c.weight, 6),
                 changed_columns=columns,
                 reference_row=reference,
@@ -127,6 +136,7 @@ def build_findings(
                 hosts_compared=c.hosts_compared,
                 prevalence=prevalence,
                 strength=c.strength,  # type: ignore[arg-type]
+                facts=found,
             )
         )
     return tuple(out)

@@ -19,7 +19,8 @@ from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.confidence import confidence
 from diffy_analysis.analyze.entries import EntryModel
 from diffy_analysis.analyze.evidence import EVIDENCE_HOST_LIMIT, build_findings, raw_rows, top_candidates
-from diffy_analysis.analyze.explain import Context, explain
+from diffy_analysis.analyze.explain import Context
+from diffy_analysis.analyze.explain import facts as explain_facts
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import score
 from diffy_analysis.analyze.verdict import judge
@@ -34,6 +35,7 @@ from diffy_analysis.findings import (
     PopulationDifference,
     QueryGap,
     SkippedHost,
+    population_sentence,
 )
 from diffy_analysis.load import HostSource, LoadOptions, open_results
 from diffy_analysis.normalize.build import Fleet, build_fleet
@@ -97,17 +99,27 @@ def _population_differences(
         ctx = Context(
             "baseline", weak=cand.strength == "weak", varying_column=cand.varying_column, reason=cand.reason
         )
-        text = explain(query, cand.kind, row, ctx, reference_row=reference, changed_columns=columns)
+        found = explain_facts(
+            query,
+            cand.kind,
+            row,
+            ctx,
+            reference_row=reference,
+            changed_columns=columns,
+            keys=index.rule(query).keys,
+            significance=index.significance(cand.fid),
+        )
         out.append(
             PopulationDifference(
                 query=query,
                 kind=cand.kind,  # type: ignore[arg-type]
                 row=row,
-                explanation=f"{text}; on {count} of {n_hosts} hosts",
+                explanation=population_sentence(cand.kind, found, count, n_hosts),
                 hosts=count,
                 hosts_compared=n_hosts,
                 changed_columns=columns,
                 reference_row=reference,
+                facts=found,
             )
         )
     return tuple(out)

@@ -7,11 +7,18 @@ bounded), but it is *not* markup-escaped: each reporter escapes for its own medi
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from diffy_analysis.findings import Analysis, Finding, HostResult, PopulationDifference
+from diffy_analysis.findings import (
+    Analysis,
+    Finding,
+    HostResult,
+    PopulationDifference,
+    population_sentence,
+    says_fleet_count,
+    sentence,
+)
 from diffy_analysis.report._escape import safe_text, shorten, to_text
 
 # How many outliers the verdict names before it says "and N more".
@@ -21,19 +28,6 @@ VERDICT_HOSTS = 5
 VERDICT_FINDINGS = 2
 VERDICT_FINDINGS_MANY = 1
 SHORT_FINDING_CHARS = 72
-
-# Explanations quote attacker-controlled values (a 100,000-digit "port"), so these patterns are
-# written to stay linear: counts are digit runs that must start with a digit, the optional words
-# before a trailing count are letters only, and the trailing pattern only ever sees the last
-# TAIL_CHARS characters (a prevalence clause is far shorter).
-TAIL_CHARS = 120
-# "; on 1 of 250 hosts" anywhere in an explanation (the short forms append the count themselves).
-_PREVALENCE_CLAUSE = re.compile(r"[,;] ?on \d[\d,]* of \d[\d,]* hosts?\b")
-# "..., present on 1 of 250 hosts" (and similar) at the end: dropped in the short forms.
-_TRAILING_PREVALENCE = re.compile(
-    r"[,;(]? ?(?:[A-Za-z]+ ){0,2}(?:on )?\d[\d,]* of \d[\d,]* (?:hosts?|peers?)\)?\s*$"
-)
-
 
 SKIP_STATUS_WORDS = {
     "unreachable": "unreachable",
@@ -55,50 +49,76 @@ def prevalence_text(finding: Finding) -> str | None:
     return f"present {counted}" if finding.kind == "missing" else counted
 
 
+def _sentence(finding: Finding, *, counts: bool) -> str:
+    """The finding's line worded from its facts.  A finding without facts (a document written before
+    they existed, a hand-made finding) keeps its sentence as written, never parsed: the reports then
+    add the count and the changed columns to it, as for a sentence that does not carry them."""
+    if finding.facts is None:
+        return finding.explanation.strip() or f"{finding.kind} row in {finding.query}"
+    return sentence(
+        finding.kind, finding.facts, finding.hosts_with_row, finding.hosts_compared, counts=counts
+    )
+
+
 def finding_words(
     finding: Finding, limit: int | None = 300, *, short: bool = False, prevalence: bool = True
 ) -> str:
-    """The finding's explanation, with its prevalence appended unless the explanation has it.
+    """The finding's line, with the fleet count appended when the line does not carry it.
 
-    ``short``: for table cells -- the explanation cut with an ellipsis at ``limit`` characters, then
-    the prevalence, so the count is never what gets cut.  ``prevalence=False``: for tables that
-    show the count in a column of its own (the explanation is kept whole)."""
+    ``short``: for table cells -- the line without counts cut with an ellipsis at ``limit``
+    characters, then the prevalence, so the count is never what gets cut.  ``prevalence=False``: for
+    tables that show the count in a column of its own (the line is kept whole)."""
     if short:
         words = shorten(plain_words(finding), limit or SHORT_FINDING_CHARS)
         counted = prevalence_text(finding)
         return f"{words}, {counted}" if counted else words
-    words = finding.explanation.strip() or f"{finding.kind} row in {finding.query}"
-    counted = prevalence_text(finding) if prevalence else None
-    if counted and not any(
-        said in words
-        for said in (f"of {finding.hosts_compared:,} hosts", f"of {finding.hosts_compared} hosts")
-    ):
+    words = _sentence(finding, counts=True)
+    said = finding.facts is not None and says_fleet_count(
+        finding.kind, finding.facts, finding.hosts_with_row, finding.hosts_compared
+    )
+    counted = prevalence_text(finding) if prevalence and not said else None
+    if counted:
         words = f"{words}, {counted}"
-    if finding.changed_columns and not any(column in words for column in finding.changed_columns):
+    if finding.facts is None and finding.changed_columns:
         words = f"{words} (changed: {', '.join(finding.changed_columns)})"
     return safe_text(words, limit)
 
 
+def weak_note_shown(finding: Finding, limit: int | None = 300, *, short: bool = False) -> bool:
+    """Does ``finding_words(finding, limit, short=short)`` show the words "weak evidence" of the
+    facts' note (not cut off)?  Reporters add a "(weak evidence)" mark when it does not."""
+    if finding.facts is None or not finding.facts.weak:
+        return False
+    # The note comes last in the line: what precedes its label is the line worded without it.
+    counts = not short
+    full = _sentence(finding, counts=counts)
+    label = _sentence(replace(finding, facts=replace(finding.facts, weak=None)), counts=counts)
+    label += "; weak evidence"
+    if short:  # as shorten() cuts: escaped text, at limit - 1 characters plus an ellipsis
+        cut = limit or SHORT_FINDING_CHARS
+        return len(safe_text(full[: cut * 2], None)) <= cut or len(safe_text(label, None)) <= cut - 1
+    return limit is None or len(label) <= limit  # as safe_text() cuts: before escaping
+
+
 def population_words(difference: PopulationDifference, limit: int | None = 300) -> str:
     """A difference from the baseline shared by many hosts, with how many share it."""
-    words = difference.explanation.strip() or f"{difference.kind} row in {difference.query}"
-    total = difference.hosts_compared
-    if not any(said in words for said in (f"of {total:,} hosts", f"of {total} hosts")):
-        words = f"{words}, on {difference.hosts:,} of {total:,} hosts"
+    if difference.facts is None:
+        words = difference.explanation.strip() or f"{difference.kind} row in {difference.query}"
+        words = f"{words}, on {difference.hosts:,} of {difference.hosts_compared:,} hosts"
+    else:
+        words = population_sentence(
+            difference.kind, difference.facts, difference.hosts, difference.hosts_compared
+        )
     return safe_text(words, limit)
 
 
 def plain_words(finding: Finding) -> str:
-    """The explanation without its trailing prevalence (raw: not yet made safe)."""
-    words = finding.explanation.strip()
-    words = _PREVALENCE_CLAUSE.sub("", words)
-    head, tail = words[:-TAIL_CHARS], words[-TAIL_CHARS:]
-    stripped = (head + _TRAILING_PREVALENCE.sub("", tail)).rstrip(" ,;")
-    return stripped or words or f"{finding.kind} {finding.query} row"
+    """The finding's line without its counts (raw: not yet made safe)."""
+    return _sentence(finding, counts=False)
 
 
 def short_words(finding: Finding) -> str:
-    """A few words for the one-line verdict: the explanation without its prevalence, cut short."""
+    """A few words for the one-line verdict: the line without its counts, cut short."""
     return shorten(plain_words(finding), SHORT_FINDING_CHARS)
 
 

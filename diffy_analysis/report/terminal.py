@@ -32,6 +32,7 @@ from diffy_analysis.report._words import (
     summary_items,
     top_findings,
     verdict_lines,
+    weak_note_shown,
 )
 
 # Hosts listed in the ranked table besides every outlier; the rest is summarised in one line.
@@ -259,9 +260,8 @@ def _finding_text(finding: Finding, limit: int | None = 300, *, short: bool = Fa
     style = "dim" if finding.strength == "weak" else ""
     text = Text()
     text.append(f"[{finding.kind}] ", style=KIND_STYLE.get(finding.kind, "bold"))
-    words = finding_words(finding, limit, short=short)
-    text.append(words, style=style)
-    if finding.strength == "weak" and "weak evidence" not in words:
+    text.append(finding_words(finding, limit, short=short), style=style)
+    if finding.strength == "weak" and not weak_note_shown(finding, limit, short=short):
         text.append(" (weak evidence)", style="dim")
     return text
 
