@@ -54,3 +54,19 @@ def test_ecs_identity_from_the_flat_host_identity():
     }
     assert doc["@timestamp"] == "2026-11-29T10:15:00Z"
     assert ecs_identity("h", "h", None) == {"ecs": doc["ecs"], "host": {"name": "h", "id": "h"}}
+
+
+def test_finding_documents_carry_the_facts_and_the_mapping_indexes_them():
+    """Kibana can match a finding's subject or count without matching its sentence's wording."""
+    from report_samples import peers_analysis
+
+    from diffy_analysis.store.documents import analysis_actions
+    from diffy_analysis.store.mapping import FINDING_PROPERTIES, IndexNames
+
+    names = IndexNames("t")
+    actions = analysis_actions(names, peers_analysis())
+    docs = [a["_source"]["diffy"]["finding"] for a in actions if a["_index"] == names.findings]
+    assert docs and all(d["facts"]["statement"] and d["facts"]["compared_with"] == "peers" for d in docs)
+    assert docs[0]["explanation"].startswith(docs[0]["facts"]["statement"])
+    mapped = FINDING_PROPERTIES["diffy"]["properties"]["finding"]["properties"]["facts"]["properties"]
+    assert set(docs[0]["facts"]) == set(mapped)

@@ -385,6 +385,9 @@ def _host_result_actions(
                         "prevalence": finding.prevalence,
                         "row": finding.row,
                         "reference_row": finding.reference_row,
+                        # What the explanation says, as data: search and aggregate on the subject
+                        # (a path, a user) or the peers' count instead of matching the sentence.
+                        "facts": finding.facts.to_json() if finding.facts is not None else None,
                     },
                 },
             },

@@ -286,6 +286,17 @@ FINDING_PROPERTIES: dict[str, Any] = {
             prevalence={"type": "double"},
             row=RAW,
             reference_row=RAW,
+            facts=_props(
+                subject_column=KEYWORD,
+                subject=KEYWORD,
+                statement={"type": "text", "fields": {"keyword": KEYWORD}},
+                compared_with=KEYWORD,
+                changes=RAW,
+                peers_with_row={"type": "integer"},
+                peers={"type": "integer"},
+                weak=KEYWORD,
+                significance={"type": "double"},
+            ),
         ),
     ),
 }
