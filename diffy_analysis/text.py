@@ -1,11 +1,14 @@
 """Making text a compromised host chose safe to show: the one place that escapes unprintable characters.
 
-Two spellings, both kept because they are part of Diffy's output (the golden analyses pin them):
+Two spellings of an escape, both kept because they are part of Diffy's output (the golden analyses
+pin them), and one way to drop what cannot be shown:
 
 * :func:`escape_unprintable` -- ``\\xNN`` of the code point (``\\x202e`` for U+202E): what analyze's
   explanations, CLI messages and the collection progress have always written;
 * :func:`printable` -- the reports' precise form: ``\\n``/``\\r``/``\\t``, ``\\xNN`` up to U+00FF and for
-  undecodable bytes carried as lone surrogates, ``\\uNNNN`` and ``\\UNNNNNNNN`` above.
+  undecodable bytes carried as lone surrogates, ``\\uNNNN`` and ``\\UNNNNNNNN`` above;
+* :func:`strip_unprintable` -- the unprintable characters removed: for a short label shown next to
+  the real name (the hostname a host reported, in the collection summary).
 """
 
 from __future__ import annotations
@@ -40,3 +43,10 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escape_char(ch) for ch in text)
+
+
+def strip_unprintable(text: str) -> str:
+    """``text`` without the characters that are not printable (``str.isprintable``)."""
+    if text.isprintable():
+        return text
+    return "".join(ch for ch in text if ch.isprintable())

@@ -10,6 +10,7 @@ from typing import Any
 
 from diffy_analysis.contract import HOST_RECORD_NAME, HOST_STATUSES, HOSTS_DIR, MANIFEST_NAME
 from diffy_analysis.errors import CollectionError
+from diffy_analysis.text import strip_unprintable
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _hostname(run_dir: Path, host_id: str) -> str | None:
         return None
     if not isinstance(value, str):
         return None
-    return "".join(c for c in value if c.isprintable())[:64] or None
+    return strip_unprintable(value)[:64] or None
 
 
 def read_result(run_dir: Path, *, runner_status: str, rc: int, elapsed_s: float, why: str) -> CollectResult:
