@@ -13,7 +13,7 @@ from diffy_analysis.cli.machine_output import machine_format_option
 from diffy_analysis.errors import LabError, UsageError
 
 try:  # dev tooling: in a checkout, not in the wheel (pyproject.toml packages.find exclude)
-    from diffy_analysis.lab import ARTIFACTS, Lab, LabConfig
+    from diffy_analysis.lab import INJECTIONS, Lab, LabConfig
     from diffy_analysis.lab.spec import parse_apps
 except ModuleNotFoundError as err:
     raise LabError(
@@ -22,7 +22,7 @@ except ModuleNotFoundError as err:
         hint="git clone the project and run scripts/setup.sh, then `diffy lab` from there",
     ) from err
 
-_ARTIFACT_HELP = "; ".join(f"{k}: {v}" for k, v in ARTIFACTS.items())
+_ARTIFACT_HELP = "; ".join(f"{k}: {v}" for k, v in INJECTIONS.items())
 
 
 def _lab_options(func):
@@ -44,10 +44,10 @@ def _parse_compromise(values: tuple[str, ...]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for value in values:
         host, _, arts = value.partition("=")
-        artifacts = [a for a in arts.split(",") if a] or list(ARTIFACTS)
-        unknown = [a for a in artifacts if a not in ARTIFACTS]
+        artifacts = [a for a in arts.split(",") if a] or list(INJECTIONS)
+        unknown = [a for a in artifacts if a not in INJECTIONS]
         if unknown:
-            raise UsageError(f"unknown artifact(s) {', '.join(unknown)}; known: {', '.join(ARTIFACTS)}")
+            raise UsageError(f"unknown artifact(s) {', '.join(unknown)}; known: {', '.join(INJECTIONS)}")
         out[host] = artifacts
     return out
 
@@ -134,11 +134,11 @@ def status(name, lab_dir, as_json) -> None:
 @lab.command()
 @_lab_options
 @click.argument("host")
-@click.argument("artifacts", nargs=-1, type=click.Choice(list(ARTIFACTS)))
+@click.argument("artifacts", nargs=-1, type=click.Choice(list(INJECTIONS)))
 def inject(name, lab_dir, host, artifacts) -> None:
     """Plant real attacker ARTIFACTS (all when none named) on a running HOST (name or instance id)."""
     the_lab = _load(name, lab_dir)
-    done = the_lab.inject(host, list(artifacts) or list(ARTIFACTS))
+    done = the_lab.inject(host, list(artifacts) or list(INJECTIONS))
     click.echo(f"{done.name} ({done.instance_id}): {', '.join(done.artifacts)}")
 
 

@@ -10,6 +10,6 @@ See docs/lab.md.
 from __future__ import annotations
 
 from diffy_analysis.lab.fleet import Lab, LabConfig
-from diffy_analysis.lab.spec import ARTIFACTS, LabHost
+from diffy_analysis.lab.spec import INJECTIONS, LabHost
 
-__all__ = ["ARTIFACTS", "Lab", "LabConfig", "LabHost"]
+__all__ = ["INJECTIONS", "Lab", "LabConfig", "LabHost"]

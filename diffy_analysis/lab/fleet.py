@@ -206,7 +206,7 @@ class Lab:
         self.save()
         self.wait_ready(self.hosts, timeout=timeout)
         for name, artifacts in cfg.compromise.items():
-            self.inject(name, artifacts or list(spec.ARTIFACTS))
+            self.inject(name, artifacts or list(spec.INJECTIONS))
 
     def wait_ready(self, targets: list[spec.LabHost], *, timeout: float = READY_TIMEOUT) -> None:
         """Wait (at most ``timeout`` seconds) until every target's sshd answers inside the lab."""

@@ -171,7 +171,7 @@ def nsenter(host: spec.LabHost, command: list[str], *, timeout: float = 15) -> s
 
 
 def inject(lab_dir: Path, host: spec.LabHost, artifact: str, attacker_pubkey: str) -> None:
-    """Plant one real attacker artifact (see ``spec.ARTIFACTS``) on a running host."""
+    """Plant one real attacker artifact (see ``spec.INJECTIONS``) on a running host."""
     base = host_dir(lab_dir, host)
     if artifact == "listener":
         nc = shutil.which("nc", path=HOST_ENV["PATH"])
@@ -192,7 +192,7 @@ def inject(lab_dir: Path, host: spec.LabHost, artifact: str, attacker_pubkey: st
     elif artifact == "user":
         _add_user(base, attacker_pubkey)
     else:
-        raise LabError(f"unknown artifact {artifact!r}; known: {', '.join(spec.ARTIFACTS)}")
+        raise LabError(f"unknown artifact {artifact!r}; known: {', '.join(spec.INJECTIONS)}")
     if artifact not in host.artifacts:
         host.artifacts.append(artifact)
 

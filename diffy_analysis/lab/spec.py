@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-# Artifacts `inject` can plant on a host, with what each one does (shown by `diffy lab --help`).
-ARTIFACTS: dict[str, str] = {
+# Real attacker artifacts `inject` can plant on a running lab host, with what each one does (shown by
+# `diffy lab --help`).  Not fleetgen.ARTIFACTS, the synthetic generator's evidence kinds.
+INJECTIONS: dict[str, str] = {
     "listener": "a process listening on tcp/4444 (nc, or a Python socket listener without nc)",
     "cron": "a cron entry in the host's /etc/crontab fetching and running a script",
     "user": "a new login user 'svc-backup' (passwd, group, shadow) with an ssh authorized key",
