@@ -149,3 +149,29 @@ def test_a_finding_without_facts_is_shown_as_written():
     old = dataclasses.replace(old, hosts_with_row=2, hosts_compared=3)
     assert finding_words(old) == "cron x is missing; on 1 of 3 hosts, present on 2 of 3 hosts"
     assert short_words(old) == "cron x is missing; on 1 of 3 hosts"
+
+
+def test_campaign_artifacts_carry_facts_and_the_reports_show_their_words(tmp_path, monkeypatch):
+    """Three hosts of 24 share a uid-0 user: one campaign, its summary worded from the artifact's
+    facts (here a reworded describer), in the terminal and HTML reports alike."""
+    from runbuilder import build_run, clean_fleet
+
+    monkeypatch.setitem(
+        explain.DESCRIBERS, "users", lambda row: f"account <{row['username']}> with uid {row['uid']}"
+    )
+    hosts = clean_fleet(24)
+    members = ["web-003", "web-004", "web-005"]
+    for name in members:
+        hosts[name]["users"].append(
+            {"username": "svc-backup", "uid": "0", "gid": "0", "shell": "/bin/bash", "directory": "/root"}
+        )
+    analysis = analyze([build_run(tmp_path, hosts)], method="peers")
+    (campaign,) = analysis.campaigns
+    (artifact,) = [a for a in campaign.artifacts if a.query == "users"]
+    assert artifact.facts is not None and artifact.facts.subject == "svc-backup"
+    assert artifact.explanation == artifact.facts.statement == "account <svc-backup> with uid 0"
+    assert campaign.summary.startswith("campaign: 3 hosts share users row account <svc-backup> with uid 0")
+    reports = _reports(analysis)
+    assert "users row account <svc-backup> with uid 0" in reports["table"]
+    assert "users row account &lt;svc-backup&gt; with uid 0" in reports["html"]
+    assert "<svc-backup>" not in reports["html"]
