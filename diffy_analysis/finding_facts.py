@@ -8,7 +8,7 @@ counted, without counts) from the facts and never parse the sentence.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 Method = Literal["peers", "baseline"]
@@ -59,8 +59,12 @@ class Facts:
     def from_json(cls, doc: dict[str, Any] | None) -> Facts | None:
         if not doc:
             return None
-        changes = tuple(Change(**c) for c in doc.get("changes") or ())
-        return cls(**{**doc, "changes": changes})
+        # Fields a later version may add are left out rather than refused (the facts are additive).
+        known = {f.name for f in fields(cls)}
+        changes = tuple(
+            Change(c.get("column", ""), c.get("before"), c.get("after")) for c in doc.get("changes") or ()
+        )
+        return cls(**{k: v for k, v in doc.items() if k in known and k != "changes"}, changes=changes)
 
 
 def says_fleet_count(kind: str, facts: Facts, hosts_with_row: int | None, hosts_compared: int | None) -> bool:

@@ -57,7 +57,8 @@ class Finding:
     row: dict[str, str]
     """The row as collected, before normalization (for ``missing``: the reference's row)."""
     explanation: str
-    """Plain words a responder can act on, e.g. "listens on tcp/4444 (nc), on 1 of 250 hosts"."""
+    """Plain words a responder can act on, e.g. "listens on tcp/4444 (nc); on 1 of 250 hosts":
+    ``sentence()`` of ``facts``.  Reporters render from the facts and never parse it."""
     weight: float
     """Contribution to the host's score; findings are ordered by it."""
     changed_columns: tuple[str, ...] = ()

@@ -175,3 +175,12 @@ def test_campaign_artifacts_carry_facts_and_the_reports_show_their_words(tmp_pat
     assert "users row account <svc-backup> with uid 0" in reports["table"]
     assert "users row account &lt;svc-backup&gt; with uid 0" in reports["html"]
     assert "<svc-backup>" not in reports["html"]
+
+
+def test_facts_from_a_later_version_are_read_leniently():
+    """Facts are additive: a field a later version adds is left out, not a crash of `diffy report`."""
+    doc = {"subject_column": "path", "subject": "/x", "statement": "s", "compared_with": "peers"}
+    later = {**doc, "changes": [{"column": "mode", "before": "0755", "after": "4755"}], "novel": 1}
+    expected = Facts("path", "/x", "s", "peers", changes=(Change("mode", "0755", "4755"),))
+    assert Facts.from_json(later) == expected
+    assert Facts.from_json(None) is None
