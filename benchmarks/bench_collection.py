@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "module_utils"))
+sys.path.insert(0, str(REPO / "plugins" / "module_utils"))
 
 import diffy_native_engine  # noqa: E402
 

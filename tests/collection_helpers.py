@@ -22,7 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 ROLE_DIR = REPO / "roles" / "diffy_collect"
-MODULE_UTILS = ROLE_DIR / "module_utils"
+MODULE_UTILS = REPO / "plugins" / "module_utils"
+MODULES = REPO / "plugins" / "modules"
 STANDIN_SRC = REPO / "tests" / "standin" / "osqueryi_standin.py"
 STANDIN_DEB_NAME = "diffy-osqueryi-standin"
 STANDIN_DEB_VERSION = "0.0.0-1"

@@ -91,7 +91,7 @@ def test_collection_builds_without_dev_files(tmp_path):
     (artifact,) = tmp_path.glob("diffy-diffy-*.tar.gz")
     with tarfile.open(artifact) as tar:
         names = set(tar.getnames())
-    assert "roles/diffy_collect/library/diffy_run_pack.py" in names
+    assert "plugins/modules/diffy_run_pack.py" in names
     assert "roles/osquery/meta/argument_specs.yml" in names
     assert "playbooks/collect.yml" in names
     assert not any(n.startswith((".venv", "diffy_analysis", ".git/")) for n in names)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from diffy_analysis import contract
 
-sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "module_utils"))
-sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "library"))
+sys.path.insert(0, str(REPO / "plugins" / "module_utils"))
+sys.path.insert(0, str(REPO / "plugins" / "modules"))
 import diffy_host_id
 
 COLLECT = REPO / "playbooks" / "collect.yml"
@@ -348,6 +348,9 @@ def test_role_works_from_the_built_collection(tmp_path):
             "install",
             "--offline",
             "--no-deps",
+            # the checkout is itself diffy.diffy on ansible.cfg's collections_path: without --force
+            # ansible-galaxy says "already installed" and installs nothing
+            "--force",
             "-p",
             str(tmp_path / "cols"),
             str(artifact),

@@ -1,5 +1,5 @@
 """The result bundle a host sends back is hostile input on the controller: the collect role's
-diffy_unbundle module (roles/diffy_collect/library/diffy_unbundle.py) must write only flat, reported,
+diffy_unbundle module (plugins/modules/diffy_unbundle.py) must write only flat, reported,
 regular .json files whose hashes match, never follow or create links, never write outside the host's
 directory, and fail with one clear message (the role then records the host as failed)."""
 
@@ -14,10 +14,9 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from collection_helpers import MODULES
 
-from tests.collection_helpers import ROLE_DIR
-
-_spec = importlib.util.spec_from_file_location("diffy_unbundle", ROLE_DIR / "library" / "diffy_unbundle.py")
+_spec = importlib.util.spec_from_file_location("diffy_unbundle", MODULES / "diffy_unbundle.py")
 diffy_unbundle = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(diffy_unbundle)
 FAILURES = (ValueError, OSError, tarfile.TarError, EOFError)  # what the module turns into fail_json

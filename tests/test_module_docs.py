@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-LIBRARY = REPO / "roles" / "diffy_collect" / "library"
+LIBRARY = REPO / "plugins" / "modules"
 MODULES = sorted(p.stem for p in LIBRARY.glob("*.py"))
 
 
@@ -34,11 +34,11 @@ def argument_spec(name: str) -> dict[str, Any]:
             spec.update(argument_spec)
             raise _Captured
 
-    sys.path.insert(0, str(REPO / "roles" / "diffy_collect" / "module_utils"))
+    sys.path.insert(0, str(REPO / "plugins" / "module_utils"))
     try:
         loader_spec = importlib.util.spec_from_file_location(f"_doc_{name}", LIBRARY / f"{name}.py")
         module = importlib.util.module_from_spec(loader_spec)
-        for path in sorted((REPO / "roles/diffy_collect/module_utils").glob("*.py")):
+        for path in sorted((REPO / "plugins/module_utils").glob("*.py")):
             util = path.stem
             sys.modules.setdefault(f"ansible.module_utils.{util}", importlib.import_module(util))
         loader_spec.loader.exec_module(module)
@@ -46,18 +46,53 @@ def argument_spec(name: str) -> dict[str, Any]:
         with pytest.raises(_Captured):
             module.main()
     finally:
-        sys.path.remove(str(REPO / "roles" / "diffy_collect" / "module_utils"))
+        sys.path.remove(str(REPO / "plugins" / "module_utils"))
     return spec
 
 
-def ansible_doc(name: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-doc"), "-t", "module", "--json", name],
-        capture_output=True, text=True, timeout=120,
-        env={**os.environ, "ANSIBLE_LIBRARY": str(LIBRARY), "ANSIBLE_DEPRECATION_WARNINGS": "False"},
+def _ansible_doc(*args: str) -> subprocess.CompletedProcess[str]:
+    """ansible-doc as a user of the checkout runs it: the repository's ansible.cfg, whose
+    collections_path finds diffy.diffy through collections/ansible_collections/diffy/diffy."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-doc"), *args],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+             "ANSIBLE_DEPRECATION_WARNINGS": "False"},
     )  # fmt: skip
+
+
+def ansible_doc(name: str) -> dict[str, Any]:
+    proc = _ansible_doc("-t", "module", "--json", f"diffy.diffy.{name}")
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)[name]
+    return json.loads(proc.stdout)[f"diffy.diffy.{name}"]
+
+
+def test_modules_are_real_files_listed_by_ansible_doc() -> None:
+    """Symlinked modules were invisible to `ansible-doc -l` and skipped by validate-modules."""
+    assert MODULES, "no module found under plugins/modules"
+    for path in [*LIBRARY.glob("*.py"), *(REPO / "plugins/module_utils").glob("*.py")]:
+        assert not path.is_symlink(), f"{path} must be a real file"
+    assert not (REPO / "roles/diffy_collect/library").exists(), "roles call the collection's modules by FQCN"
+    proc = _ansible_doc("-t", "module", "-l", "diffy.diffy", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(json.loads(proc.stdout)) == [f"diffy.diffy.{name}" for name in MODULES]
+    roles = _ansible_doc("-t", "role", "-l", "diffy.diffy", "--json")
+    assert roles.returncode == 0, roles.stderr
+    assert {"diffy.diffy.diffy_collect", "diffy.diffy.osquery"} <= set(json.loads(roles.stdout))
+
+
+def test_roles_call_the_modules_by_fqcn() -> None:
+    tasks = [
+        t for f in sorted((REPO / "roles").glob("*/tasks/*.yml")) for t in yaml.safe_load(f.read_text()) or []
+    ]
+
+    def keys(task: dict[str, Any]) -> list[str]:
+        inner = [k for key in ("block", "rescue", "always") for t in task.get(key, []) for k in keys(t)]
+        return [*task, *inner]
+
+    used = {k for task in tasks for k in keys(task)}
+    assert not used & set(MODULES), "a module called by its short name (it only resolved from library/)"
+    assert {f"diffy.diffy.{name}" for name in MODULES} <= used
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,4 +1,4 @@
-"""The native collector (roles/diffy_collect/module_utils): osquery tables from /proc and /etc, queried
+"""The native collector (plugins/module_utils): osquery tables from /proc and /etc, queried
 with SQLite.  These tests run it in-process against this machine's real state."""
 
 from __future__ import annotations

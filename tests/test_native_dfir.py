@@ -1,4 +1,4 @@
-"""The native tables the DFIR pack added (roles/diffy_collect/module_utils/diffy_native_dfir.py):
+"""The native tables the DFIR pack added (plugins/module_utils/diffy_native_dfir.py):
 fixture trees for file-backed tables, this machine's real /proc for the live ones."""
 
 from __future__ import annotations

@@ -161,6 +161,41 @@ def test_ephemeral_binary_is_used_then_removed(standin, tmp_path, no_installed_s
     )
 
 
+def test_osquery_staged_by_the_user_then_diffy_collect_leaves_nothing(
+    standin, tmp_path, no_installed_standin
+):
+    """A play stages osqueryi with the osquery role itself, then includes diffy_collect (whose osquery
+    setup runs again): one staged dir, used, then removed; nothing stays on the host (issue 16)."""
+    playbook = tmp_path / "own.yml"
+    playbook.write_text(
+        "- name: A responder's own play\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Stage osqueryi myself\n      ansible.builtin.include_role:\n"
+        "        name: diffy.diffy.osquery\n"
+        "    - name: Collect for Diffy\n      ansible.builtin.include_role:\n"
+        "        name: diffy.diffy.diffy_collect\n"
+        "- name: Manifest\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - name: Write manifest.json\n      ansible.builtin.include_role:\n"
+        "        name: diffy.diffy.diffy_collect\n        tasks_from: manifest\n"
+    )
+    run = run_playbook(
+        playbook,
+        inventory=LOCALHOST,
+        extra_vars={
+            "diffy_results_root": str(tmp_path / "results"),
+            "diffy_collect_remote_tmp_parent": str(host_tmp(tmp_path)),
+            "osquery_tmp_parent": str(host_tmp(tmp_path)),
+            "diffy_collect_collector": "osquery",
+            "osquery_install_mode": "ephemeral",
+            "osquery_ephemeral_src": str(standin["binary"]),
+        },
+    )
+    assert run.rc == 0, run.stdout[-3000:]
+    (run_dir,) = run_dirs(tmp_path / "results")
+    assert validate_run_dir(run_dir)["hosts"]["localhost"]["status"] == "ok"
+    assert json.loads((run_dir / "hosts/localhost/host.json").read_text())["collector"] == "osquery"
+    assert not any(host_tmp(tmp_path).iterdir()), "no staged osqueryi and no temp dir left on the host"
+
+
 def test_ephemeral_tarball_records_errors_and_timeouts_from_osqueryi(standin, tmp_path):
     pack = tmp_path / "edge.json"
     pack.write_text(

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from collection_helpers import MODULE_UTILS, REPO, ROLE_DIR
+from collection_helpers import MODULE_UTILS, MODULES, REPO
 
 sys.path.insert(0, str(MODULE_UTILS))
 import diffy_bounded_engine  # noqa: F401 - the hung-mount child reaches it as test_run_pack.diffy_bounded_engine
@@ -27,7 +27,7 @@ import diffy_tmpdirs
 # (every module_utils file, so a helper added there needs no edit here).
 for _path in sorted(MODULE_UTILS.glob("*.py")):
     sys.modules.setdefault(f"ansible.module_utils.{_path.stem}", importlib.import_module(_path.stem))
-_spec = importlib.util.spec_from_file_location("diffy_run_pack", ROLE_DIR / "library" / "diffy_run_pack.py")
+_spec = importlib.util.spec_from_file_location("diffy_run_pack", MODULES / "diffy_run_pack.py")
 run_pack = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(run_pack)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).parents[1]
-UTILS = REPO / "roles" / "diffy_collect" / "module_utils"
+UTILS = REPO / "plugins" / "module_utils"
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def run_pack():
     for path in sorted(UTILS.glob("*.py")):
         sys.modules.setdefault(f"ansible.module_utils.{path.stem}", importlib.import_module(path.stem))
     spec = importlib.util.spec_from_file_location(
-        "_diffy_run_pack", REPO / "roles/diffy_collect/library/diffy_run_pack.py"
+        "_diffy_run_pack", REPO / "plugins/modules/diffy_run_pack.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -20,25 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from diffy_analysis.collect.content import collections_root, project_dir
 from diffy_analysis.collect.events import EventTracker, HostEventCallback
 from diffy_analysis.collect.options import COLLECTORS, CollectOptions
 from diffy_analysis.collect.result import CollectResult, read_result
 from diffy_analysis.contract import is_run_id, new_run_id
 from diffy_analysis.errors import CollectionError, UsageError
-
-
-def project_dir() -> Path:
-    """The Ansible project (playbooks/, roles/, inventory/): $DIFFY_PROJECT_DIR, else the checkout
-    this package lives in."""
-    candidates = [os.environ.get("DIFFY_PROJECT_DIR"), str(Path(__file__).resolve().parents[2])]
-    for candidate in filter(None, candidates):
-        path = Path(candidate)
-        if (path / "playbooks").is_dir():
-            return path
-    raise CollectionError(
-        "cannot find the Diffy Ansible project (playbooks/, roles/)",
-        hint="set DIFFY_PROJECT_DIR to the directory holding playbooks/",
-    )
 
 
 def runner_env(project: Path) -> dict[str, str]:
@@ -54,8 +41,13 @@ def runner_env(project: Path) -> dict[str, str]:
         env["ANSIBLE_CONFIG"] = str(config)
     else:
         env["ANSIBLE_ROLES_PATH"] = str(project / "roles")
-        if (project / "collections").is_dir():
-            env["ANSIBLE_COLLECTIONS_PATH"] = str(project / "collections")
+    # diffy.diffy.* must resolve to THIS copy (the wheel's has no collections/ beside its ansible.cfg);
+    # Ansible's usual places follow, and collections inside the `ansible` package are always searched.
+    root = collections_root(project)
+    if root is not None:
+        env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(
+            [str(root), "~/.ansible/collections", "/usr/share/ansible/collections"]
+        )
     return env
 
 

@@ -5,7 +5,7 @@ analyze (explain, evidence), store (documents) and the pack file itself, which i
 ``python -m diffy_analysis.tables --write`` rewrites roles/diffy_collect/files/packs/linux-dfir.json and
 ``--check`` fails when the file and the registry disagree. Adding a table means adding one
 ``TableSpec`` to a group module (core.py, persistence.py, runtime.py) and, when its SQL reads an
-osquery table the native collector lacks, a builder under roles/diffy_collect/module_utils/.
+osquery table the native collector lacks, a builder under plugins/module_utils/.
 """
 
 from __future__ import annotations

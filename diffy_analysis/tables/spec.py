@@ -6,7 +6,7 @@ rationale, the normalization defaults (key and volatile columns, significance, t
 explanations name it (row describer, subject column and prefix, account column), Elasticsearch
 mapping hints (numeric columns), the columns never treated as population variants (content hashes,
 keys), and the osquery tables its SQL reads, each of which the native collector must implement
-(``roles/diffy_collect/module_utils``: the target side is stdlib-only and cannot import this package,
+(``plugins/module_utils``: the target side is stdlib-only and cannot import this package,
 so the two sides are tied together by tests, not imports: tests/test_tables.py).
 """
 

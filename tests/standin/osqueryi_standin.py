@@ -8,7 +8,7 @@ exercised against this stand-in.  It answers the two ways Diffy calls osqueryi:
     osqueryi --version                    ->  "osqueryi version 0.0.0-diffy-standin (STAND-IN ...)"
     osqueryi [--flag[=value] ...] '<SQL>'  ->  the rows as a JSON array on stdout, like --json
 
-by reusing the native collector's table code (roles/diffy_collect/module_utils), which is bundled
+by reusing the native collector's table code (plugins/module_utils), which is bundled
 next to this file when tests build the stand-in as a zipapp (tests/collection_helpers.py).
 Errors go to stderr as "Error: ..." with exit code 1, as osqueryi does.
 """
