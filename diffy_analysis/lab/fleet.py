@@ -53,6 +53,10 @@ class LabConfig:
     subnet: str = "10.213.0.0/24"
     compromise: dict[str, list[str]] = field(default_factory=dict)
     """Lab host name -> artifacts to inject right after `up`."""
+    keys: Path | None = None
+    """A directory holding ``id_ed25519`` and ``attacker_ed25519`` (+ ``.pub``) to reuse instead of
+    generating new ones: successive labs then look like instances of one image (``diffy validate``
+    compares hosts of several labs)."""
     isolation: str = "bind"
     """Hosts' filesystem isolation: "bind" (per-host /etc, /root, /home, /tmp, /var/tmp, /run) or
     "overlay" (the whole root too, for running attack procedures: see lab/rootfs.py)."""
@@ -180,6 +184,10 @@ class Lab:
         (self.lab_dir / "cp").mkdir(mode=0o700)
         keys = ((self.client_key, "diffy-lab-controller"), (self.attacker_key, "x@203.0.113.66"))
         for key, comment in keys:
+            if cfg.keys is not None and (Path(cfg.keys) / key.name).is_file():
+                for suffix in ("", ".pub"):
+                    shutil.copy2(Path(cfg.keys) / (key.name + suffix), str(key) + suffix)
+                continue
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
         prefixlen = ipaddress.ip_network(cfg.subnet).prefixlen
         network.create_lab_ns(self.lab_ns, spec.gateway(cfg.subnet))

@@ -31,7 +31,8 @@ BIND_MOUNTS = {
 OPTIONAL_BIND_MOUNTS = {"/srv": "srv"}
 
 SSHD_CONFIG = """\
-# Lab host {name}: written by `diffy lab up`. Key-only root login with the lab's generated key.
+# Lab host: written by `diffy lab up`. Key-only root login with the lab's generated key.
+# (The same on every host, like instances of one image: no host name in it.)
 Port 22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
@@ -85,7 +86,7 @@ def prepare(lab_dir: Path, host: spec.LabHost, client_pubkey: str) -> None:
     ssh_dir.mkdir(exist_ok=True)
     for old in ssh_dir.glob("ssh_host_*"):
         old.unlink()
-    (ssh_dir / "sshd_config").write_text(SSHD_CONFIG.format(name=host.name))
+    (ssh_dir / "sshd_config").write_text(SSHD_CONFIG)
     run(
         [
             "ssh-keygen",
