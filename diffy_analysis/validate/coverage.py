@@ -32,6 +32,8 @@ class Verdict:
     score: float | None = None
     finding: str | None = None
     """The top finding, "query: explanation" (what caught it), when the host was flagged."""
+    top: str | None = None
+    """The host's top finding whether or not it was flagged: a miss with one was seen, not judged."""
 
     @classmethod
     def of(cls, result: HostResult | None) -> Verdict:
@@ -39,10 +41,11 @@ class Verdict:
             return cls(False, None, "host missing from the analysis")
         top = result.findings[0] if result.findings else None
         text = f"{top.query}: {top.explanation}" if top else None
-        return cls(bool(result.outlier), round(float(result.score), 3), text if result.outlier else None)
+        flagged = bool(result.outlier)
+        return cls(flagged, round(float(result.score), 3), text if flagged else None, text)
 
     def to_json(self) -> dict[str, Any]:
-        return {"detected": self.detected, "score": self.score, "finding": self.finding}
+        return {"detected": self.detected, "score": self.score, "finding": self.finding, "top": self.top}
 
 
 @dataclass
@@ -72,12 +75,14 @@ class AtomicOutcome:
             return "peers: the host's difference did not pass the peers gate"
         if self.peers.detected:
             return "baseline: the host's difference did not pass the baseline verdict"
+        if self.baseline.top or self.peers.top:
+            return "collected and different, but the engine's verdict did not flag the host"
         return "nothing the pack collects differed from the clean host"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "technique": self.technique, "test": self.test, "name": self.name, "guid": self.guid,
-            "host": self.host, "batch": self.batch, **self.execution,
+            **self.execution, "lab_host": self.execution.get("host"), "host": self.host, "batch": self.batch,
             "baseline": self.baseline.to_json(), "peers": self.peers.to_json(),
             "miss_reason": self.miss_reason,
         }  # fmt: skip
