@@ -224,3 +224,52 @@ def test_kernel_modules_and_kernel_info(tmp_path):
             "device": "UUID=1234-abcd",
         }
     ]
+
+
+def test_process_binaries_hash_every_running_executable_once(tmp_path):
+    """The registry's process_binaries query (diffy_analysis/tables/runtime.py). osquery answers the
+    hash side of `hash AS h ON h.path = p.path` per processes row: hash.path is a REQUIRED/INDEX
+    column (specs/hash.table:4), so xBestIndex hands the join's value to hash as an EQUALS path
+    constraint (osquery/sql/virtual_table.cpp:762-791, xFilter :921-967) and genHashImpl hashes
+    each regular file named so (osquery/tables/system/hash.cpp:260-272); a path that is not a
+    regular file gives no hash row, so the LEFT JOIN prints sha256 "". on_disk and the stripped
+    " (deleted)" suffix are getOnDisk's (osquery/tables/system/linux/processes.cpp:409-445)."""
+    import hashlib
+
+    from diffy_analysis.tables import REGISTRY
+
+    root = _proc_tree(tmp_path)
+    extra = {"/proc/30/stat": "30 (init2) S 1 30 30 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 60 0 0\n",
+             "/proc/30/status": "Name:\tinit2\n",
+             "/proc/40/stat": "40 (x) S 1 40 40 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 70 0 0\n",
+             "/proc/40/status": "Name:\tx\n"}  # fmt: skip
+    tree(root, extra, {"/proc/30/exe": "/usr/sbin/init", "/proc/40/exe": "/memfd:payload (deleted)"})
+    rows = query(root, REGISTRY["process_binaries"].sql)
+    init_sha = hashlib.sha256(b"ELF").hexdigest()  # the fixture's /usr/sbin/init
+    by_path = {r["path"]: r for r in rows}
+    # pids 1 and 30 run one binary: one row (DISTINCT); the kernel thread (no exe, path "") is left out
+    assert sorted(by_path) == ["/memfd:payload", "/opt/gone", "/usr/sbin/init"]
+    assert by_path["/usr/sbin/init"] == {"path": "/usr/sbin/init", "on_disk": "1", "sha256": init_sha}
+    assert by_path["/opt/gone"] == {"path": "/opt/gone", "on_disk": "0", "sha256": ""}
+    assert by_path["/memfd:payload"] == {"path": "/memfd:payload", "on_disk": "0", "sha256": ""}
+    from diffy_analysis.analyze.explain import DESCRIBERS
+
+    describe = DESCRIBERS["process_binaries"]
+    assert describe(by_path["/memfd:payload"]) == "running binary /memfd:payload is memory-only (memfd)"
+    assert describe(by_path["/opt/gone"]) == "running binary /opt/gone is deleted from disk"
+    assert describe(by_path["/usr/sbin/init"]).startswith(
+        f"running binary /usr/sbin/init (sha256 {init_sha[:12]}"
+    )
+
+
+def test_join_constraint_sources_and_cap():
+    from diffy_native_engine import MAX_JOIN_PATHS, join_sources
+
+    assert join_sources("SELECT * FROM processes AS p LEFT JOIN hash AS h ON h.path = p.path", "hash") == [
+        ("processes", "path")
+    ]
+    assert join_sources("SELECT * FROM processes p JOIN hash h ON p.path = h.path", "hash") == [
+        ("processes", "path")
+    ]
+    assert join_sources("SELECT * FROM hash WHERE path = '/x'", "hash") == []
+    assert MAX_JOIN_PATHS >= 1024

@@ -1,5 +1,6 @@
 """`diffy validate --atomics PATH`: which Atomic Red Team procedures a validation runs, and why the
-others are left out (diffy_analysis/validate/atomics.py)."""
+others are left out (diffy_analysis/validate/atomics.py); with --run, run them on isolated lab
+hosts and print the coverage table (diffy_analysis/validate/runner.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 import click
 
 from diffy_analysis.cli.machine_output import machine_format_option
-from diffy_analysis.errors import EXIT_CLEAN
+from diffy_analysis.errors import EXIT_CLEAN, EXIT_FOUND, UsageError
+from diffy_analysis.validate.atomics import Plan
 
 
 @click.command()
@@ -26,19 +28,50 @@ from diffy_analysis.errors import EXIT_CLEAN
 )
 @machine_format_option("the selected tests and a count of exclusions by reason")
 @click.option("--show-excluded", is_flag=True, help="List every excluded test with its reason.")
-def validate(atomics: Path, techniques: tuple[str, ...], as_json: bool, show_excluded: bool) -> int:
+@click.option("--run", "run_them", is_flag=True, help="Run the selection on isolated lab hosts (needs root).")
+@click.option("--limit", type=click.IntRange(min=1), help="With --run: only the first N selected tests.")
+@click.option("--work", type=click.Path(path_type=Path, file_okay=False), help="With --run: results, logs.")
+@click.option("--name", default="val", show_default=True, help="With --run: the lab's name.")
+@click.option("--subnet", default="10.213.112.0/24", show_default=True, help="With --run: the lab's subnet.")
+@click.option("--batch", type=click.IntRange(1, 60), default=6, show_default=True, help="Atomic hosts a lab.")
+@click.option(
+    "--reference", type=click.IntRange(2, 60), default=8, show_default=True, help="Clean reference hosts."
+)
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), help="Also write HTML.")
+def validate(
+    *,
+    atomics: Path,
+    techniques: tuple[str, ...],
+    as_json: bool,
+    show_excluded: bool,
+    run_them: bool,
+    limit: int | None,
+    work: Path | None,
+    name: str,
+    subnet: str,
+    batch: int,
+    reference: int,
+    html_out: Path | None,
+) -> int:
     """Select the Linux atomic tests that run offline, unattended, and leave durable state.
 
     Prints the selected tests (technique, test number, name) and a count of exclusions by reason;
-    --show-excluded lists each one. Running the selection on isolated lab hosts and analysing the
-    results is not part of this command yet (docs/validation.md).
+    --show-excluded lists each one. With --run, runs each selected test on its own lab host with full
+    filesystem isolation (docs/validation.md), collects with playbooks/collect.yml, analyses in
+    baseline and peers mode, and prints the coverage table.
 
-    Exit status: 0, or 2 when the checkout cannot be read.
+    Exit status: 0 (with --run: every test detected both ways, no clean host flagged), 1 with --run
+    when a test was missed or a clean host flagged, 2 on trouble.
     """
     from diffy_analysis.report._escape import safe_text  # noqa: PLC0415 - lazy, keeps --help fast
     from diffy_analysis.validate.atomics import plan  # noqa: PLC0415
 
     result = plan(atomics, techniques=techniques)
+    if run_them:
+        return _run(
+            result, atomics=atomics, limit=limit, work=work, as_json=as_json, html_out=html_out,
+            lab=(name, subnet, batch, reference),
+        )  # fmt: skip
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return EXIT_CLEAN
@@ -57,3 +90,32 @@ def validate(atomics: Path, techniques: tuple[str, ...], as_json: bool, show_exc
         for e in result.excluded:
             click.echo(f"  skip {e.technique}-{e.number:<6} {safe_text(e.name)}: {safe_text(e.reason)}")
     return EXIT_CLEAN
+
+
+def _run(
+    result: Plan, *, atomics: Path, limit: int | None, work: Path | None, as_json: bool,
+    html_out: Path | None, lab: tuple[str, str, int, int],
+) -> int:  # fmt: skip
+    """Run the selection (``lab``: name, subnet, batch size, reference hosts) and print coverage."""
+    import tempfile  # noqa: PLC0415
+
+    from diffy_analysis.validate import report  # noqa: PLC0415
+    from diffy_analysis.validate.runner import RunConfig, validate  # noqa: PLC0415
+
+    selected = result.selected[:limit] if limit else result.selected
+    if not selected:
+        raise UsageError("no atomic test selected: nothing to run")
+    work = work or Path(tempfile.mkdtemp(prefix="diffy-validate-"))
+    name, subnet, batch, reference = lab
+    cfg = RunConfig(root=atomics, work=work, name=name, subnet=subnet, batch=batch, reference=reference)
+    coverage = validate(selected, cfg, say=lambda line: click.echo(line, err=True))
+    coverage.excluded = Counter(e.reason.split(" (")[0] for e in result.excluded)
+    doc = coverage.to_json()
+    (work / "coverage.json").write_text(json.dumps(doc, indent=2) + "\n")
+    if html_out:
+        html_out.write_text(report.html_page(coverage), encoding="utf-8")
+    click.echo(json.dumps(doc, indent=2) if as_json else report.text(coverage), nl=not as_json)
+    click.echo(f"results, logs and coverage.json: {work}", err=True)
+    summary = doc["summary"]
+    perfect = summary["baseline"]["missed"] == 0 and summary["peers"]["missed"] == 0
+    return EXIT_CLEAN if perfect and summary["clean_hosts_flagged"] == 0 else EXIT_FOUND

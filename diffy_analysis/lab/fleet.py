@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import ec2, hosts, network, spec
+from diffy_analysis.lab import ec2, hosts, network, rootfs, spec
 from diffy_analysis.lab.inventory import write_inventory
 from diffy_analysis.lab.system import require_root, require_tools, run, terminate
 
@@ -53,10 +53,19 @@ class LabConfig:
     subnet: str = "10.213.0.0/24"
     compromise: dict[str, list[str]] = field(default_factory=dict)
     """Lab host name -> artifacts to inject right after `up`."""
+    keys: Path | None = None
+    """A directory holding ``id_ed25519`` and ``attacker_ed25519`` (+ ``.pub``) to reuse instead of
+    generating new ones: successive labs then look like instances of one image (``diffy validate``
+    compares hosts of several labs)."""
+    isolation: str = "bind"
+    """Hosts' filesystem isolation: "bind" (per-host /etc, /root, /home, /tmp, /var/tmp, /run) or
+    "overlay" (the whole root too, for running attack procedures: see lab/rootfs.py)."""
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9]{0,11}", self.name):
             raise LabError(f"bad lab name {self.name!r}: 1-12 lowercase letters and digits, a letter first")
+        if self.isolation not in rootfs.ISOLATIONS:
+            raise LabError(f"bad lab isolation {self.isolation!r}: one of {', '.join(rootfs.ISOLATIONS)}")
         if self.lab_dir is None:
             self.lab_dir = DEFAULT_ROOT / self.name
         self.lab_dir = Path(self.lab_dir)
@@ -119,8 +128,9 @@ class Lab:
         except (OSError, ValueError) as err:
             raise LabError(f"unreadable lab state {lab_dir / STATE}: {err}") from err
         config = LabConfig(
-            name=doc["name"], lab_dir=lab_dir, apps=[tuple(a) for a in doc["apps"]], subnet=doc["subnet"]
-        )
+            name=doc["name"], lab_dir=lab_dir, apps=[tuple(a) for a in doc["apps"]], subnet=doc["subnet"],
+            isolation=doc.get("isolation", "bind"),
+        )  # fmt: skip
         lab = cls(config)
         lab.hosts = [spec.LabHost.from_json(h) for h in doc["hosts"]]
         lab.moto_pid = doc.get("moto_pid")
@@ -131,6 +141,7 @@ class Lab:
             "name": self.config.name,
             "apps": self.config.apps,
             "subnet": self.config.subnet,
+            "isolation": self.config.isolation,
             "lab_ns": self.lab_ns,
             "created_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "moto_pid": self.moto_pid,
@@ -166,11 +177,17 @@ class Lab:
         self.lab_dir.mkdir(parents=True, mode=0o700, exist_ok=True)
         (self.lab_dir / MARKER).write_text("created by diffy lab up; removed by diffy lab down\n")
         self.hosts = spec.plan_hosts(cfg.name, cfg.apps, cfg.subnet)
+        for host in self.hosts:
+            host.isolation = cfg.isolation
         self.save()  # from here on `down` knows what to remove
         (self.lab_dir / "ssh").mkdir(mode=0o700)
         (self.lab_dir / "cp").mkdir(mode=0o700)
         keys = ((self.client_key, "diffy-lab-controller"), (self.attacker_key, "x@203.0.113.66"))
         for key, comment in keys:
+            if cfg.keys is not None and (Path(cfg.keys) / key.name).is_file():
+                for suffix in ("", ".pub"):
+                    shutil.copy2(Path(cfg.keys) / (key.name + suffix), str(key) + suffix)
+                continue
             run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
         prefixlen = ipaddress.ip_network(cfg.subnet).prefixlen
         network.create_lab_ns(self.lab_ns, spec.gateway(cfg.subnet))

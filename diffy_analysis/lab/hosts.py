@@ -1,8 +1,10 @@
 """One lab host: its own /etc, /root, /home, /tmp (bind-mounted inside its mount namespace), sshd
 as PID 1 of its PID namespace, "the app" (a small HTTP server), and injected attacker artifacts.
 
-The root filesystem is shared between hosts; everything a host may change lives in its own directory
-under the lab dir and is bind-mounted over the shared path inside that host's mount namespace only.
+In "bind" isolation (the default) the root filesystem is shared between hosts; everything a host may
+change lives in its own directory under the lab dir and is bind-mounted over the shared path inside
+that host's mount namespace only. In "overlay" isolation (``diffy validate``: attack procedures run
+as root inside the host) the whole root is a per-host overlay as well; see ``rootfs``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import spec
+from diffy_analysis.lab import rootfs, spec
 from diffy_analysis.lab.system import HOST_ENV, HOST_PYTHON, SSHD, pid_alive, run, terminate
 
 # Shared path -> per-host directory name. /srv holds "the app"'s document root.
@@ -29,7 +31,8 @@ BIND_MOUNTS = {
 OPTIONAL_BIND_MOUNTS = {"/srv": "srv"}
 
 SSHD_CONFIG = """\
-# Lab host {name}: written by `diffy lab up`. Key-only root login with the lab's generated key.
+# Lab host: written by `diffy lab up`. Key-only root login with the lab's generated key.
+# (The same on every host, like instances of one image: no host name in it.)
 Port 22
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
@@ -83,7 +86,7 @@ def prepare(lab_dir: Path, host: spec.LabHost, client_pubkey: str) -> None:
     ssh_dir.mkdir(exist_ok=True)
     for old in ssh_dir.glob("ssh_host_*"):
         old.unlink()
-    (ssh_dir / "sshd_config").write_text(SSHD_CONFIG.format(name=host.name))
+    (ssh_dir / "sshd_config").write_text(SSHD_CONFIG)
     run(
         [
             "ssh-keygen",
@@ -111,23 +114,18 @@ def start(lab_dir: Path, host: spec.LabHost) -> int:
     """Start the host's namespaces with sshd as PID 1; return the PID of the holding `unshare`."""
     base = host_dir(lab_dir, host)
     optional = [(dst, src) for dst, src in OPTIONAL_BIND_MOUNTS.items() if Path(dst).is_dir()]
-    mounts = [f"mount --bind {base / src} {dst}" for dst, src in optional]
-    covers_lab = [dst for dst in BIND_MOUNTS if base.resolve().is_relative_to(dst)]
-    ordered = sorted(BIND_MOUNTS.items(), key=lambda item: item[0] in covers_lab)
-    mounts += [f"mount --bind {base / src} {dst}" for dst, src in ordered]
+    if host.isolation == "overlay":
+        binds = [(dst, str(base / src)) for dst, src in [*BIND_MOUNTS.items(), *optional]]
+        filesystem = rootfs.overlay_script(base, binds)
+    elif host.isolation == "bind":
+        filesystem = _bind_script(base, optional)
+    else:
+        raise LabError(f"unknown lab isolation {host.isolation!r}; known: {', '.join(rootfs.ISOLATIONS)}")
     script = " && ".join(
         [
             "set -e",
             f"hostname {host.name}",
-            # Forget the controller's mounts a real machine would not have: the netns handles of
-            # other lab hosts, and the sysfs `ip netns exec` mounted under this namespace's name.
-            "{ umount -l /run/netns 2>/dev/null || true; }",
-            "umount -l /sys",
-            "mount -t sysfs sysfs /sys",
-            *mounts,
-            # A private devpts: pty numbers count per host, like separate machines.
-            "mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts /dev/pts",
-            "mount --bind /dev/pts/ptmx /dev/ptmx",
+            *filesystem,
             "cd /srv/app" if Path("/srv").is_dir() else "cd /tmp",
             f"{{ {HOST_PYTHON} -m http.server {spec.APP_PORT} >/dev/null 2>&1 & }}",
             "cd /",
@@ -144,6 +142,25 @@ def start(lab_dir: Path, host: spec.LabHost) -> int:
     finally:
         log.close()
     return proc.pid
+
+
+def _bind_script(base: Path, optional: list[tuple[str, str]]) -> list[str]:
+    """Mount commands of "bind" isolation: per-host directories over the shared root."""
+    mounts = [f"mount --bind {base / src} {dst}" for dst, src in optional]
+    covers_lab = [dst for dst in BIND_MOUNTS if base.resolve().is_relative_to(dst)]
+    ordered = sorted(BIND_MOUNTS.items(), key=lambda item: item[0] in covers_lab)
+    mounts += [f"mount --bind {base / src} {dst}" for dst, src in ordered]
+    return [
+        # Forget the controller's mounts a real machine would not have: the netns handles of
+        # other lab hosts, and the sysfs `ip netns exec` mounted under this namespace's name.
+        "{ umount -l /run/netns 2>/dev/null || true; }",
+        "umount -l /sys",
+        "mount -t sysfs sysfs /sys",
+        *mounts,
+        # A private devpts: pty numbers count per host, like separate machines.
+        "mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts /dev/pts",
+        "mount --bind /dev/pts/ptmx /dev/ptmx",
+    ]
 
 
 def init_pid(host: spec.LabHost) -> int | None:

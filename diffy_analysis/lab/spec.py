@@ -34,6 +34,9 @@ class LabHost:
     artifacts: list[str] = field(default_factory=list)
     extra_pids: list[int] = field(default_factory=list)
     """Helper processes started for injected artifacts (nsenter), besides what the namespaces hold."""
+    isolation: str = "bind"
+    """"bind" (per-host /etc, /root, /home, /tmp, /var/tmp, /run over the shared root) or "overlay"
+    (the whole root is a per-host overlay too: see lab/rootfs.py)."""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)

@@ -73,6 +73,15 @@ def _startup(r: Mapping[str, str]) -> str:
     return f"start-up item {clip(r.get('name'))} -> {clip(r.get('path'))} in {clip(r.get('source'))}{owner}"
 
 
+def _binary(r: Mapping[str, str]) -> str:
+    path = clip(r.get("path"))
+    if r.get("on_disk") == "0":
+        kind = "memory-only (memfd)" if path.startswith("/memfd:") else "deleted from disk"
+        return f"running binary {path} is {kind}"
+    digest = f" (sha256 {clip(r.get('sha256'))[:12]}…)" if r.get("sha256") else ""
+    return f"running binary {path}{digest}"
+
+
 def _sysctl(r: Mapping[str, str]) -> str:
     configured = f" (configured {clip(r.get('config_value'))})" if r.get("config_value") else ""
     return f"sysctl {clip(r.get('name'))} = {clip(r.get('current_value'))}{configured}"
@@ -107,6 +116,19 @@ SPECS = (
         significance=0.7,
         describe=_socket,
         numeric=("family", "protocol", "local_port", "remote_port", "pid", "fd", "socket", "uid"),
+    ),
+    TableSpec(
+        name="process_binaries",
+        sql="SELECT DISTINCT p.path, p.on_disk, h.sha256 FROM processes AS p LEFT JOIN hash AS h ON h.path = p.path WHERE p.path != '';",
+        description="The executable of every running process, once per path, with its sha256 and whether it is still on disk (on_disk 0: deleted, or a memfd: memory-only).",
+        value="A replaced or trojaned binary that is running (its hash differs), or a process whose executable was deleted or never had a file (fileless memfd execution, T1620, T1070.004).",
+        keys=("path", "on_disk", "sha256"),
+        significance=1.0,
+        describe=_binary,
+        subject="path",
+        subject_prefix="running binary ",
+        numeric=("on_disk",),
+        never_variant=("on_disk",),
     ),
     TableSpec(
         name="user_groups",

@@ -11,6 +11,11 @@
 # the query (any table alias); LIKE patterns are expanded the way osquery expands them (glob, '%%'
 # recursive).  SQLite still evaluates the full WHERE clause, so the literals only bound what is read.
 # A query on file/hash without such a constraint is an error, as it would be pointless in osquery too.
+# A join constraint `h.path = p.path` (either order) where h is `file`/`hash` and p another table of
+# the query is what osquery answers by handing each p row's value to the hash table as a path
+# constraint (SQLite's xBestIndex/xFilter, osquery/sql/virtual_table.cpp): here p is built first and
+# its distinct non-empty values of that column become paths, at most MAX_JOIN_PATHS of them (more
+# is an error naming the cap, never a silent cut).
 #
 # Columns are typed as osquery's specs type them, and values are converted the way osquery's
 # virtual tables hand them to SQLite (osquery/sql/dynamic_table_row.cpp:89-150): TEXT as is; INTEGER
@@ -62,6 +67,30 @@ _EQ = r"(?:\b[A-Za-z_][A-Za-z0-9_]*\.)?\b%s\s*=\s*" + _LITERAL
 _IN = r"(?:\b[A-Za-z_][A-Za-z0-9_]*\.)?\b%s\s+IN\s*\(([^)]*)\)"
 _LIKE = r"(?:\b[A-Za-z_][A-Za-z0-9_]*\.)?\b%s\s+LIKE\s+" + _LITERAL
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?([A-Za-z0-9_]+)")
+_NAME = r"([A-Za-z_][A-Za-z0-9_]*)"
+_ALIAS = re.compile(r"\b(?:FROM|JOIN)\s+%s(?:\s+AS)?(?:\s+%s)?" % (_NAME, _NAME), re.IGNORECASE)
+_JOIN_PATH = re.compile(r"\b%s\.%s\s*=\s*%s\.%s\b" % (_NAME, _NAME, _NAME, _NAME), re.IGNORECASE)
+_KEYWORDS = frozenset({"on", "where", "using", "left", "join", "inner", "cross", "group", "order", "limit"})
+MAX_JOIN_PATHS = 4096
+
+
+def join_sources(sql, table):
+    """(other table, column) pairs whose values the SQL joins to `table`.path (`t.path = o.col`)."""
+    aliases = {}
+    for name, alias in _ALIAS.findall(sql):
+        aliases[name.lower()] = name.lower()
+        if alias and alias.lower() not in _KEYWORDS:
+            aliases[alias.lower()] = name.lower()
+    sources = []
+    for a_alias, a_col, b_alias, b_col in _JOIN_PATH.findall(sql):
+        sides = [(a_alias, a_col, b_alias, b_col), (b_alias, b_col, a_alias, a_col)]
+        for mine, my_col, other, other_col in sides:
+            mine_t, other_t = aliases.get(mine.lower()), aliases.get(other.lower())
+            source = (other_t, other_col.lower())
+            joined = mine_t == table and my_col.lower() == "path" and other_t not in (None, table)
+            if joined and source not in sources:
+                sources.append(source)
+    return sources
 
 
 def like_literals(sql, column):
@@ -144,6 +173,7 @@ class Engine:
         lowered = sql.lower()
         for table in CONSTRAINED:  # constraint-dependent tables are rebuilt for each query
             if re.search(r"\b%s\b" % table, lowered):
+                self._join_paths(sql, table, ctx)
                 if not (ctx.paths or ctx.directories or ctx.path_patterns or ctx.directory_patterns):
                     raise QueryFailed(
                         "error",
@@ -167,6 +197,22 @@ class Engine:
                     raise QueryFailed("error", str(exc)) from None
                 self._build(table, ctx)
         raise QueryFailed("error", "could not resolve the tables of the query")
+
+    def _join_paths(self, sql, table, ctx):
+        """Add to ctx.paths the values another table of the query joins to `table`.path."""
+        for other, column in join_sources(sql, table):
+            if other in CONSTRAINED or other not in BUILDERS or column not in COLUMNS[other]:
+                continue
+            if other not in self.loaded:
+                self._build(other, ctx)
+            select = 'SELECT DISTINCT "{c}" FROM "{t}" WHERE "{c}" IS NOT NULL AND "{c}" != \'\''
+            values = [v for (v,) in self.db.execute(select.format(c=column, t=other))]
+            if len(values) > MAX_JOIN_PATHS:
+                raise QueryFailed(
+                    "error", "%s.path joined to %d values of %s.%s: more than the cap of %d"
+                    % (table, len(values), other, column, MAX_JOIN_PATHS),
+                )  # fmt: skip
+            ctx.paths.extend(str(v) for v in values if str(v) not in ctx.paths)
 
     def _build(self, table, ctx):
         try:

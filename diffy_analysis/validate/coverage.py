@@ -1,0 +1,133 @@
+"""What ``diffy validate --run`` found: one row per atomic test run on a lab host, whether each
+analysis method flagged that host, and the finding that caught it; plus the clean hosts (which must
+not be flagged) and a summary.
+
+JSON schema ``diffy-validate/1`` (docs/validation.md documents every field)::
+
+    {"schema": "diffy-validate/1", "engine": {...}, "summary": {...},
+     "tests": [{"technique", "test", "name", "guid", "host", "batch", "exit_code", "seconds",
+                "prerequisites", "prerequisites_met",
+                "baseline": {"detected", "score", "finding"}, "peers": {...}, "miss_reason"}],
+     "clean_hosts": [{"host", "batch", "baseline_flagged", "peers_flagged", "finding"}],
+     "excluded": {"<reason>": count}}
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from diffy_analysis.findings import HostResult
+
+SCHEMA = "diffy-validate/1"
+METHODS = ("baseline", "peers")
+
+
+@dataclass
+class Verdict:
+    """One analysis method's view of one host."""
+
+    detected: bool
+    score: float | None = None
+    finding: str | None = None
+    """The top finding, "query: explanation" (what caught it), when the host was flagged."""
+    top: str | None = None
+    """The host's top finding whether or not it was flagged: a miss with one was seen, not judged."""
+
+    @classmethod
+    def of(cls, result: HostResult | None) -> Verdict:
+        if result is None:
+            return cls(False, None, "host missing from the analysis")
+        top = result.findings[0] if result.findings else None
+        text = f"{top.query}: {top.explanation}" if top else None
+        flagged = bool(result.outlier)
+        return cls(flagged, round(float(result.score), 3), text if flagged else None, text)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"detected": self.detected, "score": self.score, "finding": self.finding, "top": self.top}
+
+
+@dataclass
+class AtomicOutcome:
+    technique: str
+    test: int
+    name: str
+    guid: str
+    host: str
+    batch: int
+    execution: dict[str, Any]
+    baseline: Verdict
+    peers: Verdict
+
+    @property
+    def miss_reason(self) -> str | None:
+        """Why a test missed in at least one method, from what the run itself knows."""
+        if self.baseline.detected and self.peers.detected:
+            return None
+        if self.execution.get("exit_code") is None:
+            return "the command timed out (killed)"
+        if not self.execution.get("prerequisites_met", True):
+            return "a prerequisite could not be met offline"
+        if self.execution.get("exit_code"):
+            return f"the command failed (exit {self.execution['exit_code']}); it may have changed nothing"
+        if self.baseline.detected:
+            return "peers: the host's difference did not pass the peers gate"
+        if self.peers.detected:
+            return "baseline: the host's difference did not pass the baseline verdict"
+        if self.baseline.top or self.peers.top:
+            return "collected and different, but the engine's verdict did not flag the host"
+        return "nothing the pack collects differed from the clean host"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique, "test": self.test, "name": self.name, "guid": self.guid,
+            **self.execution, "lab_host": self.execution.get("host"), "host": self.host, "batch": self.batch,
+            "baseline": self.baseline.to_json(), "peers": self.peers.to_json(),
+            "miss_reason": self.miss_reason,
+        }  # fmt: skip
+
+
+@dataclass
+class CleanOutcome:
+    host: str
+    batch: int
+    baseline: Verdict
+    peers: Verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host, "batch": self.batch, "baseline_flagged": self.baseline.detected,
+            "peers_flagged": self.peers.detected, "finding": self.baseline.finding or self.peers.finding,
+        }  # fmt: skip
+
+
+@dataclass
+class Coverage:
+    tests: list[AtomicOutcome] = field(default_factory=list)
+    clean: list[CleanOutcome] = field(default_factory=list)
+    excluded: Counter = field(default_factory=Counter)
+    engine: dict[str, Any] = field(default_factory=dict)
+    """Facts about how it ran: collector, reference fleet size, batches, seconds."""
+
+    def summary(self) -> dict[str, Any]:
+        n = len(self.tests)
+        out: dict[str, Any] = {"tests_run": n}
+        for method in METHODS:
+            hit = sum(getattr(t, method).detected for t in self.tests)
+            out[method] = {"detected": hit, "missed": n - hit, "rate": round(hit / n, 4) if n else None}
+        out["either"] = sum(t.baseline.detected or t.peers.detected for t in self.tests)
+        out["clean_hosts"] = len(self.clean)
+        out["clean_hosts_flagged"] = sum(c.baseline.detected or c.peers.detected for c in self.clean)
+        out["techniques"] = len({t.technique for t in self.tests})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "engine": self.engine,
+            "summary": self.summary(),
+            "tests": [t.to_json() for t in self.tests],
+            "clean_hosts": [c.to_json() for c in self.clean],
+            "excluded": dict(self.excluded.most_common()),
+        }

@@ -1,0 +1,217 @@
+"""``diffy validate --run``: run the selected atomics on isolated lab hosts, collect with the real
+playbook, analyse both ways, and say which tests were detected.
+
+Layout of a validation (every lab uses ``cfg.name``/``cfg.subnet``, "overlay" isolation):
+
+1. A clean **reference fleet** (``cfg.reference`` hosts, nothing run on them) is brought up and
+   collected once. Its first host is the **baseline** (the "freshly launched instance"). When all
+   atomics fit in one batch, the reference hosts are simply more hosts of that batch's lab.
+2. The atomics go in **batches** of ``cfg.batch``: one lab per batch with one host per atomic plus
+   one clean **control** host. Each atomic runs on its own host (prerequisites first), then the whole
+   batch is collected with ``playbooks/collect.yml`` (native collector) over SSH, then the lab is
+   torn down: nothing an atomic did survives its batch.
+3. Each batch run is analysed together with the reference run twice: ``method="baseline"`` against
+   the baseline host, and ``method="peers"`` (the reference hosts being the clean part of the fleet).
+   A test is detected by a method when its host is flagged; the control and reference hosts must
+   not be.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from diffy_analysis.errors import CollectionError, LabError
+from diffy_analysis.findings import Analysis, HostResult
+from diffy_analysis.lab import Lab, LabConfig
+from diffy_analysis.lab.system import run
+from diffy_analysis.validate.atomics import Atomic
+from diffy_analysis.validate.coverage import AtomicOutcome, CleanOutcome, Coverage, Verdict
+from diffy_analysis.validate.execute import Execution, execute
+
+APP = "app_x"
+PER_HOST_COLLECT_S = 60.0
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    root: Path
+    """The Atomic Red Team checkout (hosts see it through their overlay's lower layer)."""
+    work: Path
+    """Results directories and per-host logs go here."""
+    name: str = "val"
+    subnet: str = "10.213.112.0/24"
+    batch: int = 6
+    reference: int = 8
+
+
+# Paths every lab host has its own copy of: a checkout there would be invisible to the hosts.
+_PER_HOST = ("/tmp", "/var/tmp", "/root", "/home", "/run", "/srv", "/etc")
+
+
+def check_root(root: Path) -> None:
+    resolved = root.resolve()
+    for path in _PER_HOST:
+        if resolved.is_relative_to(path):
+            raise LabError(
+                f"the atomics checkout {root} is under {path}, which every lab host has its own copy of",
+                hint="put the checkout elsewhere (e.g. under /opt or /work) so the hosts can read it",
+            )
+
+
+def _lab(cfg: RunConfig, hosts: int) -> Lab:
+    """A lab of ``hosts`` overlay-isolated hosts; every lab of the validation reuses one pair of SSH
+    keys, so root's authorized_keys is the same on all of them (one "image")."""
+    keys = cfg.work / "keys"
+    if not (keys / "id_ed25519").is_file():
+        keys.mkdir(parents=True, mode=0o700, exist_ok=True)
+        for name, comment in (("id_ed25519", "diffy-lab-controller"), ("attacker_ed25519", "x@203.0.113.66")):
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(keys / name)])
+    config = LabConfig(name=cfg.name, apps=[(APP, hosts)], subnet=cfg.subnet, isolation="overlay", keys=keys)
+    return Lab(config)
+
+
+def _collect(lab: Lab, results: Path, label: str) -> Path:
+    from diffy_analysis.collect.runner import project_dir, runner_env  # noqa: PLC0415
+    from diffy_analysis.contract import new_run_id  # noqa: PLC0415
+
+    project, run_id = project_dir(), new_run_id()
+    argv = ["ansible-playbook", str(project / "playbooks" / "collect.yml"), "-i", str(lab.inventory),
+            "-l", APP, "-e", f"diffy_results_root={results}", "-e", "diffy_collect_collector=native",
+            "-e", f"diffy_run_id={run_id}"]  # fmt: skip
+    timeout = 120 + PER_HOST_COLLECT_S * len(lab.hosts)
+    proc = lab.run_controller(
+        argv, timeout=timeout, cwd=project, env=runner_env(project), capture_output=True, text=True
+    )
+    run_dir = results / run_id
+    (results / f"{label}.ansible.log").write_text(proc.stdout[-200_000:] + proc.stderr[-50_000:])
+    if not (run_dir / "manifest.json").is_file():
+        raise CollectionError(
+            f"collection of the {label} lab wrote no manifest (ansible-playbook rc {proc.returncode})",
+            hint=f"see {results / (label + '.ansible.log')}",
+        )
+    return run_dir
+
+
+def _by_host(analysis: Analysis) -> dict[str, HostResult]:
+    return {key: h for h in analysis.hosts for key in (h.host, h.host_id)}
+
+
+def _analyse(runs: list[Path], baseline: Path) -> tuple[dict, dict]:
+    from diffy_analysis.analyze.pipeline import analyze  # noqa: PLC0415
+
+    return (
+        _by_host(analyze(runs, baseline=baseline, method="baseline")),
+        _by_host(analyze(runs, method="peers")),
+    )
+
+
+def _reference(cfg: RunConfig, results: Path, say: Progress) -> tuple[Path, list[str]]:
+    lab = _lab(cfg, cfg.reference)
+    try:
+        lab.up()
+        say(f"reference fleet: {cfg.reference} clean hosts up; collecting")
+        run = _collect(lab, results, "reference")
+        ids = [h.instance_id or h.name for h in lab.hosts]
+    finally:
+        lab.down()
+    return run, ids
+
+
+@dataclass
+class Batch:
+    run: Path
+    executions: dict[str, Execution]
+    placed: dict[str, Atomic]
+    """Atomic by host id."""
+    clean: list[str]
+    """Host ids of the batch's clean hosts (nothing run on them)."""
+
+
+def run_batch(
+    cfg: RunConfig, number: int, atomics: list[Atomic], results: Path, *, say: Progress, clean: int = 1
+) -> Batch:
+    """One lab: an atomic per host plus ``clean`` clean hosts, collected as one run."""
+    lab = _lab(cfg, len(atomics) + clean)
+    logs = cfg.work / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    batch = Batch(Path(), {}, {}, [])
+    try:
+        lab.up()
+        for atomic, host in zip(atomics, lab.hosts, strict=False):
+            record = execute(atomic, host, cfg.root, logs / f"{atomic.test_id}.log")
+            key = host.instance_id or host.name
+            batch.executions[key], batch.placed[key] = record, atomic
+            say(
+                f"batch {number}: {atomic.test_id} on {host.name}: exit {record.exit_code}, {record.seconds}s"
+            )
+        batch.clean = [h.instance_id or h.name for h in lab.hosts[len(atomics) :]]
+        batch.run = _collect(lab, results, f"batch-{number:03d}")
+    finally:
+        lab.down()
+    return batch
+
+
+def validate(atomics: list[Atomic], cfg: RunConfig, *, say: Progress = lambda _: None) -> Coverage:
+    """Run ``atomics`` (see the module's docstring); one lab only when they fit in one batch: the
+    reference hosts are then part of that lab."""
+    check_root(cfg.root)
+    started = time.monotonic()
+    results = cfg.work / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    coverage = Coverage()
+    batches = [atomics[i : i + cfg.batch] for i in range(0, len(atomics), cfg.batch)]
+    single = len(batches) == 1
+    reference_run, reference_ids = (None, []) if single else _reference(cfg, results, say)
+    for number, atomics_of_batch in enumerate(batches, start=1):
+        batch = run_batch(
+            cfg, number, atomics_of_batch, results, say=say, clean=cfg.reference if single else 1
+        )
+        runs = [batch.run] if reference_run is None else [batch.run, reference_run]
+        baseline_id = batch.clean[0] if single else reference_ids[0]
+        baseline = (batch.run if single else reference_run) / "hosts" / baseline_id
+        by_baseline, by_peers = _analyse(runs, baseline)
+        for key, atomic in batch.placed.items():
+            coverage.tests.append(
+                AtomicOutcome(
+                    technique=atomic.technique,
+                    test=atomic.number,
+                    name=atomic.name,
+                    guid=atomic.guid,
+                    host=key,
+                    batch=number,
+                    execution=batch.executions[key].to_json(),
+                    baseline=Verdict.of(by_baseline.get(key)),
+                    peers=Verdict.of(by_peers.get(key)),
+                )
+            )
+        for key in [*batch.clean, *reference_ids]:
+            coverage.clean.append(
+                CleanOutcome(key, number, Verdict.of(by_baseline.get(key)), Verdict.of(by_peers.get(key)))
+            )
+        # Written after every batch: a long validation stopped early still leaves its figures.
+        coverage.engine = {"batches_done": number, "batches": len(batches), "complete": False}
+        (cfg.work / "coverage.json").write_text(json.dumps(coverage.to_json(), indent=2) + "\n")
+        hit = [t for t in coverage.tests if t.batch == number]
+        say(
+            f"batch {number}/{len(batches)}: baseline {sum(t.baseline.detected for t in hit)}/{len(hit)}, "
+            f"peers {sum(t.peers.detected for t in hit)}/{len(hit)}"
+        )
+    coverage.engine = {
+        "collector": "native",
+        "playbook": "playbooks/collect.yml",
+        "isolation": "overlay",
+        "reference_hosts": cfg.reference,
+        "batch_size": cfg.batch,
+        "batches": len(batches),
+        "batches_done": len(batches),
+        "complete": True,
+        "baseline_host": baseline_id if batches else None,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    (cfg.work / "coverage.json").write_text(json.dumps(coverage.to_json(), indent=2) + "\n")
+    return coverage

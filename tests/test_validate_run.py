@@ -1,0 +1,88 @@
+"""`diffy validate --run`: atomic-format procedures written by the team (tests/data/validate-run, none of
+Atomic Red Team's text) run on real overlay-isolated lab hosts, collected with the real playbook
+over SSH, analysed both ways. The lab test is one lab of 4 atomic hosts + 3 clean hosts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from diffy_analysis.errors import LabError
+from diffy_analysis.lab.spec import LabHost
+from diffy_analysis.lab.testing import require_lab, unique_name
+from diffy_analysis.validate import report
+from diffy_analysis.validate.atomics import plan
+from diffy_analysis.validate.coverage import SCHEMA, AtomicOutcome, CleanOutcome, Coverage, Verdict
+from diffy_analysis.validate.execute import atomics_path, execute
+from diffy_analysis.validate.runner import RunConfig, check_root, validate
+
+DATA = Path(__file__).parent / "data" / "validate-run"
+# test id -> a word the catching finding must contain (it names the artifact)
+EXPECTED = {"T1053.003-1": "203.0.113.9", "T1136.001-1": "svc-diffyfix", "T1564.001-1": ".diffy-fixture"}
+NO_OP = "T1070.003-1"  # changes nothing on disk: the fixture set's expected miss
+
+
+def _outcome(detected: bool, exit_code: int | None = 0, finding: str = "crontab: x") -> AtomicOutcome:
+    verdict = Verdict(detected, 1.0, finding if detected else None)
+    return AtomicOutcome("T1", 1, "n<script>", "g", "h", 1, {"exit_code": exit_code}, verdict, verdict)
+
+
+def test_miss_reasons_and_summary():
+    cov = Coverage(tests=[_outcome(True), _outcome(False), _outcome(False, None)])
+    cov.clean = [CleanOutcome("c", 1, Verdict(False), Verdict(True, 2.0, "users: y"))]
+    assert [t.miss_reason for t in cov.tests] == [
+        None,
+        "nothing the pack collects differed from the clean host",
+        "the command timed out (killed)",
+    ]
+    s = cov.summary()
+    assert s["baseline"] == {"detected": 1, "missed": 2, "rate": round(1 / 3, 4)}
+    assert s["clean_hosts_flagged"] == 1
+    doc = cov.to_json()
+    assert doc["schema"] == SCHEMA and doc["clean_hosts"][0]["peers_flagged"] is True
+    page = report.html_page(cov)
+    assert "<script>" not in page and "n&lt;script&gt;" in page
+    assert "clean host c (batch 1) flagged: users: y" in report.text(cov)
+
+
+def test_paths_and_refusals(tmp_path):
+    assert atomics_path("cp PathToAtomicsFolder/T1/src/x $PathToAtomicsFolder/y", DATA) == (
+        f"cp {DATA}/atomics/T1/src/x {DATA}/atomics/y"
+    )
+    with pytest.raises(LabError, match="every lab host has its own copy"):
+        check_root(Path("/tmp/art"))
+    atomic = plan(DATA).selected[0]
+    host = LabHost(name="h", app="a", index=0, address="10.0.0.1", netns="n")  # bind isolation
+    with pytest.raises(LabError, match="not an overlay"):
+        execute(atomic, host, DATA, tmp_path / "log")
+
+
+@pytest.mark.lab
+def test_validate_runs_the_fixtures_on_isolated_hosts(tmp_path):
+    require_lab()
+    selection = plan(DATA)
+    name, subnet = unique_name("valt"), "10.213.114.0/24"
+    cfg = RunConfig(root=DATA, work=tmp_path, name=name, subnet=subnet, batch=4, reference=3)
+    cov = validate(selection.selected, cfg)
+    by_id = {f"{t.technique}-{t.test}": t for t in cov.tests}
+    assert set(by_id) == {*EXPECTED, NO_OP}
+    for test_id, word in EXPECTED.items():
+        outcome = by_id[test_id]
+        assert outcome.execution["exit_code"] == 0
+        for verdict in (outcome.baseline, outcome.peers):
+            assert verdict.detected and word in verdict.finding, (test_id, verdict)
+    assert by_id["T1136.001-1"].execution["prerequisites"] == ["prerequisite 1: met"]
+    miss = by_id[NO_OP]
+    assert not miss.baseline.detected and not miss.peers.detected
+    assert miss.miss_reason in (  # the engine may still list low-weight differences it does not flag
+        "nothing the pack collects differed from the clean host",
+        "collected and different, but the engine's verdict did not flag the host",
+    )
+    assert len(cov.clean) == 3 and not any(c.baseline.detected or c.peers.detected for c in cov.clean)
+    doc = json.loads((tmp_path / "coverage.json").read_text())
+    assert doc["summary"]["baseline"]["detected"] == 3 and doc["engine"]["isolation"] == "overlay"
+    cov.excluded = Counter(e.reason for e in selection.excluded)
+    assert "not a Linux test (windows)" in json.dumps(cov.to_json())
