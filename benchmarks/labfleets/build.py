@@ -1,7 +1,8 @@
 """Build held-out evaluation fleets from real lab hosts (needs root).
 
     python benchmarks/labfleets/build.py --out /work/eval-data/heldout-lab --scenario single-4
-    python benchmarks/labfleets/build.py --out DIR --scenario all      # every held-out scenario
+    python benchmarks/labfleets/build.py --out DIR --scenario all      # the six first held-out scenarios
+    python benchmarks/labfleets/build.py --out DIR --scenario v2-all --name ev2 --subnet 10.213.96.0/24
     python benchmarks/labfleets/build.py --list
 
 Each fleet lands in DIR/<scenario>/: results/<run_id>/ (the collected run), results/baselines/app_x/
@@ -17,8 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from benchmarks.labfleets import fleet_v2
 from benchmarks.labfleets.fleet import build
 from benchmarks.labfleets.scenarios import SCENARIOS
+from benchmarks.labfleets.scenarios_v2 import HELD_OUT_V2, SCENARIOS_V2
 from diffy_analysis.errors import DiffyError
 
 HELD_OUT = ["single-4", "campaign2-6", "single-12", "clean-12", "campaign20-30", "rolling-30"]
@@ -30,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", action="append", help="a scenario name, or 'all' (repeatable)")
     parser.add_argument("--name", default="evl", help="lab name (default evl)")
     parser.add_argument("--subnet", default="10.213.64.0/24", help="lab subnet (default 10.213.64.0/24)")
+    parser.add_argument("--keep-going", action="store_true", help="after a failed fleet, build the next one")
     parser.add_argument(
         "--seed",
         type=int,
@@ -39,30 +43,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, scenario in SCENARIOS.items():
-            print(f"{name:15} {scenario.description}")
+        for name, scenario in {**SCENARIOS, **SCENARIOS_V2}.items():
+            print(f"{name:20} {scenario.description}")
         return 0
     if not args.out or not args.scenario:
         parser.error("--out and --scenario are required")
-    names = [n for s in args.scenario for n in (HELD_OUT if s == "all" else [s])]
-    unknown = [n for n in names if n not in SCENARIOS]
+    groups = {"all": HELD_OUT, "v2-all": HELD_OUT_V2}
+    names = [n for s in args.scenario for n in groups.get(s, [s])]
+    unknown = [n for n in names if n not in SCENARIOS and n not in SCENARIOS_V2]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; see --list")
+    failed = 0
     for name in names:
         try:
-            scenario = SCENARIOS[name]
+            scenario = SCENARIOS.get(name) or SCENARIOS_V2[name]
             if args.seed is not None:
                 scenario = dataclasses.replace(scenario, seed=args.seed)
-            built = build(scenario, args.out, name=args.name, subnet=args.subnet)
+            builder = fleet_v2.build if name in SCENARIOS_V2 else build
+            built = builder(scenario, args.out, name=args.name, subnet=args.subnet)
         except DiffyError as err:
             print(f"{name}: {err}", file=sys.stderr)
+            failed += 1
+            if args.keep_going:
+                continue
             return 2
         t = built.timings
         print(
             f"{name}: {len(built.truth.hosts)} hosts, {len(built.truth.compromised)} compromised; "
             + ", ".join(f"{k} {v:.1f}" for k, v in t.items())
         )
-    return 0
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
