@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from diffy_analysis.errors import LabError
 from diffy_analysis.lab import Lab, LabConfig, hosts
 from diffy_analysis.lab.testing import running_lab, unique_name
 from diffy_analysis.verify import verify_run
@@ -87,19 +88,30 @@ class StopCollector(threading.Thread):
 
 
 class DropConnection(threading.Thread):
-    """Drop one host's SSH session ONCE while its collector runs, the host staying up: as soon as the
-    collector's temp dir (owner file) appears, SIGKILL every per-connection sshd process inside the
-    host (its PID 1, the listening sshd, stays).  The TCP connection dies, Ansible's ssh client (and
-    its ControlMaster) exits 255 in the middle of the diffy_run_pack task (bounded)."""
+    """Drop one host's SSH session ONCE in the middle of its diffy_run_pack task, the host staying
+    up.  Deterministic: as soon as the collector's owner file appears, the collector is SIGSTOPped
+    (so the task is certainly still waiting for it), then every per-connection sshd process inside
+    the host is SIGKILLed (its PID 1, the listening sshd, stays).  The TCP connection dies, Ansible's
+    ssh client and its ControlMaster exit 255; the first attempt's collector stays stopped until the
+    retry's clean-up kills it (bounded)."""
 
     def __init__(self, lab: Lab, name: str) -> None:
         super().__init__(daemon=True)
-        self.lab, self.name, self.killed = lab, name, []
+        self.lab, self.name, self.killed, self.stopped = lab, name, [], None
 
     def run(self) -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if any((self.lab.host_dir(self.name) / "tmp").glob("diffy-run-*/.diffy-owner")):
+            for owner in (self.lab.host_dir(self.name) / "tmp").glob("diffy-run-*/.diffy-owner"):
+                try:
+                    pid = int(json.loads(owner.read_text())["pid"])
+                except (OSError, ValueError, KeyError):
+                    continue
+                try:
+                    hosts.nsenter(self.lab.host(self.name), ["kill", "-STOP", str(pid)])
+                except LabError:
+                    return  # the collector had finished already: no mid-task drop (the test says so)
+                self.stopped = pid
                 self.killed = kill_ssh_sessions(self.lab, self.name)
                 return
             time.sleep(0.02)
@@ -219,10 +231,12 @@ def test_sshd_killed_exits_2_and_a_session_dropped_once_is_retried(lab, tmp_path
     finally:
         lab.start_host(down)
     dropper.join(5)
-    assert dropper.killed, "the dropped host's collector was never seen (no connection was dropped)"
+    (tmp_path / "playbook.log").write_text(proc.stdout)  # the whole -vv log, for a failure's reader
+    assert dropper.stopped and dropper.killed, "no connection was dropped while the collector ran"
     assert proc.returncode == 2, proc.stdout[-3000:]
     retried = [line for line in proc.stdout.splitlines() if "ssh_retry: attempt: 1" in line]
-    assert any(lab.host(dropped).address in line for line in retried), proc.stdout[-5000:]
+    about = [line for line in proc.stdout.splitlines() if lab.host(dropped).address in line]
+    assert any(lab.host(dropped).address in line for line in retried), "\n".join(about)[-5000:]
     assert not any(lab.host(clean).address in line for line in retried)
     run_dir = the_run(tmp_path)
     assert statuses(run_dir) == {_instance(lab, down): "unreachable", _instance(lab, dropped): "ok",
