@@ -3,6 +3,11 @@
 # Fails on any failing test, when no test ran, and (in CI, or with DIFFY_STRICT_SKIPS=1) when any test
 # was skipped other than the opt-in real-Elasticsearch tests: the lab and browser tests must run.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k peers).
+# Speed: the tests marked `lab` run in one pytest process, one after another (the lab fleets use fixed
+# names and subnets), and every other test in a second pytest process at the same time; its output
+# is printed when both are done (and kept in test-artifacts/pytest-other.log). DIFFY_TEST_SPLIT=0
+# runs everything in one process. (Not pytest-xdist: its `--dist loadgroup` silently ignores
+# xdist_group under pytest 9.2, which would run two lab fleets at once.)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,17 +27,60 @@ lint-imports
 echo "== mypy (diffy_analysis: [tool.mypy] in pyproject.toml)"
 mypy
 
-echo "== pytest"
 mkdir -p test-artifacts
+# run_pytest NAME ARGS...: pytest writing JUnit XML to test-artifacts/junit-NAME.xml; returns its exit code.
+run_pytest() {
+  local name="$1"; shift
+  python -m pytest -p no:cacheprovider --junitxml="test-artifacts/junit-$name.xml" "$@"
+}
+rm -f test-artifacts/junit*.xml
 set +e
-python -m pytest -p no:cacheprovider --junitxml=test-artifacts/junit.xml "$@"
-rc=$?
+if [[ "${DIFFY_TEST_SPLIT:-1}" == 1 ]]; then
+  echo "== pytest: lab tests here, the others alongside (printed below when done)"
+  run_pytest other -m "not lab" "$@" >test-artifacts/pytest-other.log 2>&1 &
+  other_pid=$!
+  run_pytest lab -m lab "$@"
+  rc_lab=$?
+  wait "$other_pid"
+  rc_other=$?
+  echo "== pytest: the tests not marked lab (test-artifacts/pytest-other.log)"
+  cat test-artifacts/pytest-other.log
+  runs=(lab:$rc_lab other:$rc_other)
+else
+  echo "== pytest"
+  run_pytest all "$@"
+  runs=(all:$?)
+fi
 set -e
-if [[ $rc -eq 5 ]]; then
+
+ran=() failed=0
+for run in "${runs[@]}"; do
+  name="${run%%:*}" rc="${run##*:}"
+  if [[ $rc -eq 5 ]]; then
+    continue  # this half collected nothing (e.g. -k selected only lab tests): fine if the other ran
+  fi
+  ran+=("test-artifacts/junit-$name.xml")
+  if [[ $rc -ne 0 ]]; then
+    echo "pytest ($name) failed with exit code $rc" >&2
+    failed=$rc
+  fi
+done
+if ((${#ran[@]} == 0)); then
   echo "pytest collected no tests: failing (a run that tests nothing must not pass)" >&2
   exit 1
 fi
-[[ $rc -eq 0 ]] || exit "$rc"
+# One test-artifacts/junit.xml for the whole run, as before the split.
+python - "${ran[@]}" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+merged = ET.Element("testsuites")
+for path in sys.argv[1:]:
+    root = ET.parse(path).getroot()
+    merged.extend(root.iter("testsuite"))
+ET.ElementTree(merged).write("test-artifacts/junit.xml", encoding="utf-8", xml_declaration=True)
+PY
+[[ $failed -eq 0 ]] || exit "$failed"
 
 if [[ "${CI:-}" == "true" || "${DIFFY_STRICT_SKIPS:-0}" == 1 ]]; then
   python "$repo/scripts/check_skips.py" test-artifacts/junit.xml

@@ -1,12 +1,16 @@
 """Run-level faults of the collect role, for real (ansible-playbook over local connections on this
 machine): two playbooks writing one run id, several playbook runs sharing one run id, Ctrl-C in the
 middle of a run (then finalize.yml and the next run's clean-up), a swapped pack.json and an "ok"
-host without its files (diffy verify)."""
+host without its files (diffy verify, on a copy of the shared run: no playbook run of its own).
+
+Speed: the first writer holds its run open on an event (a gate file the test creates once the
+second writer was refused), not on a query that runs until its timeout."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -31,6 +35,23 @@ SLOW_PACK = {
             "SELECT count(*) FROM c;",
             "timeout": 25,
         },
+    }
+}
+
+
+# STAND-IN for osqueryi: answers --version; a query waits (bounded, 60 s) for the gate file, then
+# answers `[]`, except the bad query, which fails like osqueryi on an unknown table (exit 1).
+GATED_OSQUERYI = """#!/bin/sh
+case "$*" in
+  *--version*) echo "osqueryi version 0 (stand-in)";;
+  *no_such_table*) echo "[]"; echo "Error: no such table: no_such_table" >&2; exit 1;;
+  *) i=0; while [ ! -e '{gate}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done; echo "[]";;
+esac
+"""
+GATED_PACK = {
+    "queries": {
+        "os_version": {"query": "SELECT name, version FROM os_version;"},
+        "zz_bad": {"query": "SELECT * FROM no_such_table;"},
     }
 }
 
@@ -75,25 +96,34 @@ def _status(run_dir: Path, host_id: str) -> str | None:
 
 def test_a_second_writer_of_one_run_id_is_refused(tmp_path):
     """Old: the second silently overwrote the first.  New: refused while the first holds .lock."""
-    inventory = _inventory(tmp_path, {"slow-1": {}})
+    gate = tmp_path / "gate"
+    gated = tmp_path / "gated-osqueryi"
+    gated.write_text(GATED_OSQUERYI.format(gate=gate))
+    gated.chmod(0o755)
+    inventory = _inventory(tmp_path, {"slow-1": {
+        "diffy_collect_collector": "osquery", "diffy_collect_osquery_setup": False,
+        "osquery_osqueryi_path": str(gated), "diffy_collect_query_timeout": 90}})  # fmt: skip
     results = tmp_path / "results"
     extra = {"diffy_results_root": str(results), "diffy_run_id": RUN_ID,
-             "diffy_collect_pack": str(_pack(tmp_path, SLOW_PACK, "slow"))}  # fmt: skip
+             "diffy_collect_pack": str(_pack(tmp_path, GATED_PACK, "gated"))}  # fmt: skip
     first = _start(inventory, extra)
     try:
         assert _wait_for((results / RUN_ID / ".lock").exists, 60), "the first run never took its lock"
         second = run_playbook(COLLECT, inventory=inventory, extra_vars=extra, timeout=120)
+        assert first.poll() is None, "the first run ended before the second writer was checked"
         assert second.rc != 0
         assert "being written by another playbook" in second.stdout, second.stdout[-2000:]
     finally:
+        gate.touch()  # let the first run finish
         out, _ = first.communicate(timeout=120)
-    assert first.returncode == 0, out[-3000:]  # partial (the slow query timed out) is not a failure
+    assert first.returncode == 0, out[-3000:]  # partial (the bad query failed) is not a failure
     manifest = json.loads((results / RUN_ID / "manifest.json").read_text())
     assert set(manifest["hosts"]) == {"slow-1"} and not (results / RUN_ID / ".lock").exists()
+    assert manifest["hosts"]["slow-1"]["status"] == "partial"
     assert verify_run(results / RUN_ID).ok
 
 
-def test_playbook_runs_sharing_one_run_id_append_into_one_consistent_run(tmp_path):
+def test_playbook_runs_sharing_one_run_id_append_into_one_consistent_run_that_verify_checks(tmp_path):
     inventory = _inventory(tmp_path, {"region-a": {}, "region-b": {}})
     results = tmp_path / "results"
     extra = {"diffy_results_root": str(results), "diffy_run_id": RUN_ID,
@@ -109,6 +139,7 @@ def test_playbook_runs_sharing_one_run_id_append_into_one_consistent_run(tmp_pat
     assert {h: e["status"] for h, e in manifest["hosts"].items()} == {"region-a": "ok", "region-b": "ok"}
     assert {p.name for p in (results / RUN_ID / "hosts").iterdir()} == {"region-a", "region-b"}
     assert verify_run(results / RUN_ID).ok
+    _verify_checks_the_pack_hash_and_that_ok_hosts_have_their_files(results / RUN_ID, tmp_path / "copy")
     other = {
         **extra,
         "diffy_collect_append": "true",
@@ -167,20 +198,17 @@ def test_ctrl_c_keeps_the_finished_hosts_and_the_next_run_cleans_up(tmp_path):
         assert list(host_tmp.glob("diffy-run-*")) == []
 
 
-def test_verify_checks_the_pack_hash_and_that_ok_hosts_have_their_files(tmp_path):
-    inventory = _inventory(tmp_path, {"h1": {}})
-    results = tmp_path / "results"
-    extra = {"diffy_results_root": str(results), "diffy_run_id": RUN_ID,
-             "diffy_collect_pack": str(_pack(tmp_path, FAST_PACK, "fast"))}  # fmt: skip
-    assert run_playbook(COLLECT, inventory=inventory, extra_vars=extra).rc == 0
-    run_dir = results / RUN_ID
+def _verify_checks_the_pack_hash_and_that_ok_hosts_have_their_files(finished: Path, run_dir: Path) -> None:
+    """Old: `diffy verify` OK with a swapped pack.json / an ok host without its files.  On a copy of
+    a finished run (was its own test with its own playbook run: the same check, one run less)."""
+    shutil.copytree(finished, run_dir)
     assert verify_run(run_dir).ok
     (run_dir / "pack.json").write_text(json.dumps(SLOW_PACK))  # swapped after collection
     problems = {(p.path, p.problem) for p in verify_run(run_dir).problems}
     assert ("pack.json", "changed") in problems
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.endswith("host.json")}
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if k != "hosts/region-a/host.json"}
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    (run_dir / "hosts" / "h1" / "host.json").unlink()
+    (run_dir / "hosts" / "region-a" / "host.json").unlink()
     problems = {(p.path, p.problem) for p in verify_run(run_dir).problems}
-    assert ("hosts/h1/host.json", "host-files-missing") in problems
+    assert ("hosts/region-a/host.json", "host-files-missing") in problems
