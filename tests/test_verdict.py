@@ -173,3 +173,81 @@ def test_json_round_trip_keeps_campaigns_and_confidence(tmp_path):
     again = Analysis.from_json(analysis.to_json())
     assert again.campaigns == analysis.campaigns and again.confidence == analysis.confidence
     assert again.to_json() == analysis.to_json()
+
+
+SUID = {"path": "/usr/bin/passwd", "username": "root", "groupname": "root", "permissions": "S"}
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_setuid_backdoor_among_300_decoys_on_one_host_flags_it(tmp_path, method):
+    # issue 19: one host's 300 decoy setuid files must not make the path column look random
+    hosts = clean_fleet(12)
+    for host in hosts.values():
+        host["suid_bin"] = [dict(SUID)]
+    bad = hosts["web-007"]["suid_bin"]
+    bad.extend(dict(SUID, path=f"/usr/share/doc/.d{k:03d}") for k in range(300))
+    bad.append(dict(SUID, path="/dev/shm/.bash"))
+    base = copy.deepcopy(hosts["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-007"]
+    host = analysis.hosts[0]
+    assert all(f.strength == "strong" for f in host.findings if f.query == "suid_bin")
+
+
+def _docker_noise(hosts):
+    """Per-host random listeners and mount units whose template ALSO holds a fixed row on every
+    host (the JVM's fixed service port; the system's own mount unit): the 4-host cause."""
+    for i, (_name, host) in enumerate(sorted(hosts.items())):
+        for port in ("8080", str(41000 + i * 17)):
+            host["listening_ports"].append(
+                dict(LISTENER, port=port, name="java", path="/usr/bin/java", cmdline="java -jar a.jar")
+            )
+        host["systemd_units"] = [
+            {"id": unit, "description": unit, "active_state": "active", "sub_state": "mounted"}
+            for unit in ("-.mount", f"var-lib-docker-overlay2-{i * 7919:x}.mount")
+        ]
+        # the container got one of two addresses: an entry whose value alternates between hosts
+        host["iptables"].append(
+            dict(host["iptables"][0], chain="DOCKER", dst_ip=f"172.17.0.{2 + i % 2}", target="ACCEPT")
+        )
+
+
+@pytest.mark.parametrize("size", [4, 12])
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_random_rows_sharing_a_template_with_fixed_rows_never_flag(tmp_path, size, method):
+    hosts = clean_fleet(size)
+    _docker_noise(hosts)
+    _attack(hosts["web-002"])
+    base = copy.deepcopy(hosts["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-002"]
+
+
+def test_a_state_several_units_pass_through_is_not_a_change(tmp_path):
+    hosts = clean_fleet(12)
+    timers = ("apt-daily.service", "logrotate.service", "fstrim.service", "man-db.service")
+    for host in hosts.values():
+        host["systemd_units"] = [
+            {"id": unit, "description": unit, "active_state": "inactive", "sub_state": "dead"}
+            for unit in timers
+        ] + [
+            {
+                "id": "falcon-sensor.service",
+                "description": "f",
+                "active_state": "active",
+                "sub_state": "running",
+            }
+        ]
+    for k in range(len(timers)):  # each caught starting on one host
+        host = hosts[f"web-{k + 1:03d}"]
+        host["systemd_units"][k] = dict(
+            host["systemd_units"][k], active_state="activating", sub_state="start"
+        )
+    stopped = hosts["web-010"]["systemd_units"][-1]
+    stopped.update(active_state="inactive", sub_state="dead")  # the security agent stopped
+    analysis = analyze([build_run(tmp_path, hosts)])
+    assert _flagged(analysis) == ["web-010"]

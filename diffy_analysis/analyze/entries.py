@@ -41,13 +41,16 @@ SICK_MIN = 0.7
 SECURITY_SIGNIFICANCE = 0.8
 """Tables at least this significant (normalize/defaults.py, or the config) are security tables."""
 RANDOM_MIN_HOSTS = 3
-RANDOM_MIN_FRACTION = 0.1
-"""Per-host randomness needs at least ``RANDOM_MIN_HOSTS`` and more than this share of the fleet holding
-the template: below that, distinct values on a few hosts are what independent compromises of the
-same kind look like (each intruder's own key, port or preload), not noise."""
+"""Per-host randomness is estimated from at least this many hosts holding the template (whatever
+share of the fleet they are: a JVM's ephemeral port may live in one sub-population only)."""
+RANDOM_NOVELTY = 0.5
+"""A template is per-host random when at least this share of the hosts holding it hold a value of
+it (almost) no other host holds: a new value there is what a healthy host shows, not evidence."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 2
+ONE_PER_HOST = 1.25
+"""A template whose hosts hold it at most this many times each is a one-per-host thing."""
 UNSTABLE_MIN_HOSTS = 3
 UNSTABLE_MIN_FRACTION = 0.05
 
@@ -71,10 +74,15 @@ class EntryModel:
         self._matrix = index.profile_matrix().tocsc() if index.n_features else None
         self._by_colset: dict[int, np.ndarray] | None = None
         self._keys: dict[int, dict[tuple[str, ...], list[int]]] = {}
-        self._random: dict[tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int]]] = {}
+        self._random: dict[
+            tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int, int, int]]
+        ] = {}
+        self._cache_alt: dict[int, int] = {}
         self._cache_random: dict[int, str | None] = {}
         self._random_cols: dict[int, tuple[int, ...]] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
+        self._cache_passing: dict[tuple[int, int, str], bool] = {}
+        self._cache_novelty: dict[str, float] = {}
         self._packages: np.ndarray | None = None
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
@@ -139,9 +147,10 @@ class EntryModel:
         if kind == "missing":
             same = max(0, total - have - 1)
             c = 2 if len(self._entry_values(fid)) <= 1 else self.cardinality(fid)
+            c = max(c, self.alternatives(fid))  # lacking one alternative = holding another
         else:
             same = max(0, have - 1)
-            c = self.cardinality(fid)
+            c = self.alternatives(fid)
         return (others + c) / (others + c * (same + 2))
 
     def unstable(self, fid: int) -> bool:
@@ -155,13 +164,80 @@ class EntryModel:
         usual = counts[0] >= 0.5 * self.n_hosts  # the thing itself is on most hosts (a timer unit)
         return usual and spread and minority >= max(UNSTABLE_MIN_HOSTS, UNSTABLE_MIN_FRACTION * self.n_hosts)
 
+    def usual_value(self, fid: int) -> int | None:
+        """The entry's value most hosts hold (same key), when it is not ``fid`` itself."""
+        values = self._entry_values(fid)
+        top = max(values, key=lambda f: (int(self.df[f]), -f))
+        return None if top == fid else top
+
+    def passing_state(self, fid: int, ref_fid: int) -> str | None:
+        """The changed column whose new value is a *passing state* of this table, or None.
+
+        Pooled over the table's entries (PeerPressure pools cardinality the same way): a value that is
+        never the usual value of any entry, yet shows up as the exception in several entries on
+        several hosts (a timer's unit caught ``activating`` here, another there) is what entries of
+        this table pass through, not a change made to one host. A stopped agent's ``inactive`` is
+        the usual value of many other units, so it stays evidence."""
+        colset = self.index.feature_colset[fid]
+        if self.index.feature_colset[ref_fid] != colset:
+            return None
+        row, ref = self.index.feature_values[fid], self.index.feature_values[ref_fid]
+        columns = self.index.colsets[colset].columns
+        for position, (mine, theirs) in enumerate(zip(row, ref, strict=True)):
+            if mine != theirs and self._passing(colset, position, mine):
+                return columns[position]
+        return None
+
+    def _passing(self, colset: int, position: int, value: str) -> bool:
+        key = (colset, position, value)
+        found = self._cache_passing.get(key)
+        if found is None:
+            self._entry_values(int(self._colset_features(colset)[0]))  # builds the key table
+            entries = 0
+            holders: list[int] = []
+            usual = False
+            for fids in self._keys[colset].values():
+                with_value = [f for f in fids if self.index.feature_values[f][position] == value]
+                if not with_value:
+                    continue
+                top = max(fids, key=lambda f: int(self.df[f]))
+                if self.index.feature_values[top][position] == value and len(fids) > 0:
+                    usual = True
+                    break
+                entries += 1
+                holders.extend(with_value)
+            hosts = 0.0
+            if not usual and entries >= 2:
+                fids = np.asarray(holders, dtype=np.int64)
+                hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
+            found = self._cache_passing[key] = (not usual) and entries >= 2 and hosts >= RANDOM_MIN_HOSTS
+        return found
+
+    def novelty_rate(self, query: str) -> float:
+        """Share of the OTHER hosts holding a row of ``query`` that (almost) no other host holds and
+        that is not per-host random: how often a healthy host of this fleet shows something new in
+        this table (a timer's job, an agent's worker). Counted in hosts, learned from the fleet."""
+        found = self._cache_novelty.get(query)
+        if found is None:
+            novel: list[int] = []
+            for c, cs in enumerate(self.index.colsets):
+                if cs.query != query:
+                    continue
+                fids = self._colset_features(c)
+                rare = fids[self.df[fids] <= self.rare_max]
+                novel.extend(f for f in rare.tolist() if self.random_column(f) is None)
+            arr = np.asarray(novel, dtype=np.int64)
+            hosts = self._hosts_of_groups(arr, np.zeros(len(arr), dtype=np.int64), 1)[0] if len(arr) else 0.0
+            found = self._cache_novelty[query] = float(max(0.0, hosts - 1) / max(1, self.n_hosts - 1))
+        return found
+
     # -- per-host random values -------------------------------------------------------------------
 
     def _templates(
         self, colset: int, positions: tuple[int, ...]
-    ) -> dict[tuple[str, ...], tuple[int, int, int]]:
+    ) -> dict[tuple[str, ...], tuple[int, int, int, int, int]]:
         """template (the row with ``positions`` blanked) -> (hosts holding it, hosts holding a rare
-        value of it, hosts of its commonest value)."""
+        value of it, hosts of its commonest value, distinct values, rows summed over hosts)."""
         key = (colset, positions)
         found = self._random.get(key)
         if found is not None:
@@ -176,9 +252,38 @@ class EntryModel:
         rare_hosts = self._hosts_of_groups(fids[rare], groups[rare], len(ids))
         top = np.zeros(len(ids))
         np.maximum.at(top, groups, self.df[fids].astype(np.float64))
-        found = {t: (int(hosts[g]), int(rare_hosts[g]), int(top[g])) for t, g in ids.items()}
+        distinct = np.bincount(groups, minlength=len(ids))
+        rows = np.bincount(groups, weights=self.df[fids].astype(np.float64), minlength=len(ids))
+        found = {
+            t: (int(hosts[g]), int(rare_hosts[g]), int(top[g]), int(distinct[g]), int(rows[g]))
+            for t, g in ids.items()
+        }
         self._random[key] = found
         return found
+
+    def alternatives(self, fid: int) -> int:
+        """Cardinality of the one-per-host thing this row is a value of (plus one for "absent").
+
+        The entry is not always the row's key: ``DOCKER ACCEPT -> 172.17.0.3:6379`` is one of the two
+        addresses each host's container got. Blank one column; if the hosts holding the rest hold it
+        about once each (a one-per-host thing, unlike a table of many modules per host) and more
+        hosts hold it than hold the row, its distinct values are the row's alternatives."""
+        found = self._cache_alt.get(fid)
+        if found is not None:
+            return found
+        colset = self.index.feature_colset[fid]
+        row = self.index.feature_values[fid]
+        best = self.cardinality(fid)
+        mine = int(self.df[fid])
+        for position in range(len(row)) if len(row) > 1 else ():
+            entry = self._templates(colset, (position,)).get(_blank(row, (position,)))
+            if entry is None:
+                continue
+            hosts, _, _, distinct, rows = entry
+            if hosts > mine and rows <= ONE_PER_HOST * hosts:
+                best = max(best, distinct + 1)
+        self._cache_alt[fid] = best
+        return best
 
     def _random_positions(self, colset: int) -> tuple[int, ...]:
         """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
@@ -203,20 +308,24 @@ class EntryModel:
                     np.zeros(int(np.isin(groups, rare_values).sum()), int),
                     1,
                 )[0]
-                if self._enough(table_hosts) and holders >= 0.5 * table_hosts:
+                if self._enough(table_hosts) and holders >= RANDOM_NOVELTY * table_hosts:
                     chosen.append(position)
             found = tuple(chosen)
             self._random_cols[colset] = found
         return found
 
     def _enough(self, hosts: float) -> bool:
-        return hosts >= RANDOM_MIN_HOSTS and hosts > RANDOM_MIN_FRACTION * self.n_hosts
+        return hosts >= RANDOM_MIN_HOSTS
 
-    def _is_random(self, entry: tuple[int, int, int] | None) -> bool:
+    def _is_random(self, entry: tuple[int, ...] | None) -> bool:
+        """The template's novelty rate: the share of its hosts holding a value nobody else holds.
+
+        Counted in hosts, so one host's 300 rows are one host; a common value next to the novel ones
+        (the ``-.mount`` unit beside per-host container mounts) does not make the template fixed."""
         if entry is None:
             return False
-        hosts, rare_hosts, top = entry
-        return self._enough(hosts) and rare_hosts >= 0.5 * hosts and top <= max(1.0, 0.5 * hosts - 1)
+        hosts, rare_hosts = entry[0], entry[1]
+        return self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts
 
     def random_column(self, fid: int) -> str | None:
         """The column whose values are per-host random for this row's template, or None.

@@ -33,6 +33,8 @@ from diffy_analysis.normalize.index import FleetIndex
 CAMPAIGN_MAX_FRACTION = 0.5
 """A security-table difference on fewer than this share of hosts is never excused as a population
 (unless a package difference travels with it)."""
+SHARED_SICK_MIN = 0.5
+"""A security row several hosts share decides when P(sick) exceeds this (sick more likely than not)."""
 OTHER_MIN = 1.0
 OTHER_SICK_MIN = 0.85
 NEW_ENTRY_MIN = 0.5
@@ -67,6 +69,15 @@ def refine(
     random = model.random_column(cand.fid) if cand.kind != "missing" else None
     if random is not None:
         return replace(cand, strength="weak", weight=significance * weak_weight, varying_column=random)
+    ref = cand.ref_fid if cand.ref_fid is not None else None
+    if ref is None and cand.kind == "added":
+        ref = model.usual_value(cand.fid)
+    passing = model.passing_state(cand.fid, ref) if ref is not None else None
+    if passing is not None:
+        reason = f"its {passing} is a passing state of this table (the exception in several entries)"
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
     if model.unstable(cand.fid):
         reason = "its entry takes several values on several hosts (state churn)"
         return replace(
@@ -102,24 +113,30 @@ def sickness(model: EntryModel, cand: Candidate) -> float:
 
 def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> Verdict:
     decisive = []
-    other = 0.0
+    per_table: dict[str, float] = {}
+    new_entry = False
     others = []
     for c in candidates:
         if c.strength != "strong":
             continue
         sick = sickness(model, c)
         if model.security(c.fid):
-            shared = _holders(index, model, c) >= 2
+            # shared by several hosts (a campaign): more likely sick than healthy is enough, the
+            # Bayes decision with equal priors; a split of an entry between two common values is not
+            shared = _holders(index, model, c) >= 2 and sick > SHARED_SICK_MIN
             if sick >= SICK_MIN or shared:
                 decisive.append(c)
         elif sick >= OTHER_SICK_MIN:
-            evidence = index.significance(c.fid) * sick
+            query = index.query_of(c.fid)
+            # discounted by how often healthy hosts show something new in this table; one table's
+            # findings on one host count once (one job spawns several processes)
+            evidence = index.significance(c.fid) * sick * (1.0 - model.novelty_rate(query))
             # a thing no other host has at all (a new mount point, a new program), not a new value
             if c.kind == "added" and model.cardinality(c.fid) == 2 and evidence >= NEW_ENTRY_MIN:
-                other = max(other, OTHER_MIN)
-            other += evidence
+                new_entry = True
+            per_table[query] = max(per_table.get(query, 0.0), evidence)
             others.append(c)
-    if not decisive and other >= OTHER_MIN:
+    if not decisive and (new_entry or sum(per_table.values()) >= OTHER_MIN):
         decisive = others
     return Verdict(bool(decisive), tuple(decisive))
 
