@@ -49,8 +49,9 @@ def _attack(host):
 def _noisy(hosts, seed=0, every=3):
     """Per-host noise no rule describes: a made-up table whose every column is per-host random, an
     overlay mount id per host, a JVM JMX port per host in one sub-population (security table) of
-    every ``every``-th host."""
+    every ``every``-th host, which runs the JVM."""
     for i, (_name, host) in enumerate(sorted(hosts.items())):
+        host.setdefault("processes", [])
         host["container_layers"] = [{"layer": f"sha256:{i:04d}{seed}{'ab' * 8}", "size": str(1000 + i)}]
         host.setdefault("mounts", []).append(
             {
@@ -60,6 +61,11 @@ def _noisy(hosts, seed=0, every=3):
             }
         )
         if i % every == 0:
+            # the JVM's process: a listener is always owned by a process the process table shows,
+            # which is what makes these hosts a sub-population (entries.py ``_rooted``)
+            host.setdefault("processes", []).append(
+                {"name": "java", "path": "/usr/bin/java", "cmdline": "java -jar app.jar", "uid": "998"}
+            )
             host["listening_ports"].append(
                 {
                     "protocol": "6",

@@ -49,8 +49,6 @@ it (almost) no other host holds: a new value there is what a healthy host shows,
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 2
-ONE_PER_HOST = 1.25
-"""A template whose hosts hold it at most this many times each is a one-per-host thing."""
 UNSTABLE_MIN_HOSTS = 3
 UNSTABLE_MIN_FRACTION = 0.05
 
@@ -77,7 +75,10 @@ class EntryModel:
         self._random: dict[
             tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int, int, int]]
         ] = {}
-        self._cache_alt: dict[int, int] = {}
+        self._cache_alt: dict[int, tuple[int, str | None]] = {}
+        self._template_fids: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, np.ndarray, dict]] = {}
+        self._fquery: np.ndarray | None = None
+        self._cache_rooted: dict[tuple[int, tuple[int, ...], tuple[str, ...]], bool] = {}
         self._cache_random: dict[int, str | None] = {}
         self._random_cols: dict[int, tuple[int, ...]] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
@@ -259,31 +260,72 @@ class EntryModel:
             for t, g in ids.items()
         }
         self._random[key] = found
+        self._template_fids[key] = (fids, groups, ids)
+        return found
+
+    def _feature_query(self) -> np.ndarray:
+        if self._fquery is None:
+            names: dict[str, int] = {}
+            per_colset = np.asarray(
+                [names.setdefault(cs.query, len(names)) for cs in self.index.colsets] or [0], dtype=np.int64
+            )
+            self._fquery = per_colset[np.asarray(self.index.feature_colset, dtype=np.int64)]
+        return self._fquery
+
+    def _rooted(self, colset: int, positions: tuple[int, ...], template: tuple[str, ...]) -> bool:
+        """Is a template held by a minority of hosts part of what those hosts *are*?
+
+        Its holders are, to ``COSIGNATURE_JACCARD``, the holders of some row of another table (the
+        JVM's random port and the ``java`` process or package of the hosts that run it). Otherwise a
+        handful of hosts each holding their own value are what independent compromises of the same
+        kind look like (each intruder's own preload library), not noise."""
+        key = (colset, positions, template)
+        found = self._cache_rooted.get(key)
+        if found is None:
+            found = False
+            fids, groups, ids = self._template_fids[(colset, positions)]
+            mine = fids[groups == ids[template]]
+            if self._matrix is not None and len(mine):
+                held = np.asarray(self._matrix[:, mine].sum(axis=1)).ravel() > 0
+                holders = held * self.weights
+                size = float(holders.sum())
+                inter = np.asarray(self._matrix.T @ holders).ravel()
+                union = self.df + size - inter
+                jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+                other = self._feature_query() != self._feature_query()[mine[0]]
+                found = bool(np.any((jaccard >= COSIGNATURE_JACCARD) & other & (self.df >= 2)))
+            self._cache_rooted[key] = found
         return found
 
     def alternatives(self, fid: int) -> int:
         """Cardinality of the one-per-host thing this row is a value of (plus one for "absent").
 
-        The entry is not always the row's key: ``DOCKER ACCEPT -> 172.17.0.3:6379`` is one of the two
-        addresses each host's container got. Blank one column; if the hosts holding the rest hold it
-        about once each (a one-per-host thing, unlike a table of many modules per host) and more
-        hosts hold it than hold the row, its distinct values are the row's alternatives."""
+        The entry is not always the row's key: ``DOCKER ACCEPT -> 172.17.0.3`` is one of the two
+        addresses each host's container got. Blank one column; if every host holding the rest holds
+        it exactly once (a one-per-host thing, unlike a table of many modules per host, or a host
+        that holds an opened port *beside* the usual one) and more hosts hold it than hold the row,
+        its distinct values are the row's alternatives: holding this one is a swap."""
         found = self._cache_alt.get(fid)
-        if found is not None:
-            return found
-        colset = self.index.feature_colset[fid]
-        row = self.index.feature_values[fid]
-        best = self.cardinality(fid)
-        mine = int(self.df[fid])
-        for position in range(len(row)) if len(row) > 1 else ():
-            entry = self._templates(colset, (position,)).get(_blank(row, (position,)))
-            if entry is None:
-                continue
-            hosts, _, _, distinct, rows = entry
-            if hosts > mine and rows <= ONE_PER_HOST * hosts:
-                best = max(best, distinct + 1)
-        self._cache_alt[fid] = best
-        return best
+        if found is None:
+            found = (self.cardinality(fid), None)
+            colset = self.index.feature_colset[fid]
+            row = self.index.feature_values[fid]
+            mine = int(self.df[fid])
+            columns = self.index.colsets[colset].columns
+            for position in range(len(row)) if len(row) > 1 else ():
+                entry = self._templates(colset, (position,)).get(_blank(row, (position,)))
+                if entry is None:
+                    continue
+                hosts, _, _, distinct, rows = entry
+                if hosts >= mine + COSIGNATURE_MIN_HOSTS and rows <= hosts and distinct >= 2:
+                    found = (max(found[0], distinct + 1), found[1] or columns[position])
+            self._cache_alt[fid] = found
+        return found[0]
+
+    def swap_column(self, fid: int) -> str | None:
+        """The column in which this row is one of several values of a one-per-host thing, or None."""
+        self.alternatives(fid)
+        return self._cache_alt[fid][1]
 
     def _random_positions(self, colset: int) -> tuple[int, ...]:
         """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
@@ -317,15 +359,19 @@ class EntryModel:
     def _enough(self, hosts: float) -> bool:
         return hosts >= RANDOM_MIN_HOSTS
 
-    def _is_random(self, entry: tuple[int, ...] | None) -> bool:
+    def _is_random(self, colset: int, positions: tuple[int, ...], template: tuple[str, ...]) -> bool:
         """The template's novelty rate: the share of its hosts holding a value nobody else holds.
 
         Counted in hosts, so one host's 300 rows are one host; a common value next to the novel ones
-        (the ``-.mount`` unit beside per-host container mounts) does not make the template fixed."""
+        (the ``-.mount`` unit beside per-host container mounts) does not make the template fixed. A
+        template on a minority of hosts must also be rooted in what those hosts are (``_rooted``)."""
+        entry = self._templates(colset, positions).get(template)
         if entry is None:
             return False
         hosts, rare_hosts = entry[0], entry[1]
-        return self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts
+        if not (self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts):
+            return False
+        return hosts > 0.5 * self.n_hosts or self._rooted(colset, positions, template)
 
     def random_column(self, fid: int) -> str | None:
         """The column whose values are per-host random for this row's template, or None.
@@ -341,14 +387,12 @@ class EntryModel:
         answer = None
         if len(columns) > 1:
             for position, column in enumerate(columns):
-                if self._is_random(self._templates(colset, (position,)).get(_blank(row, (position,)))):
+                if self._is_random(colset, (position,), _blank(row, (position,))):
                     answer = column
                     break
             if answer is None:
                 positions = self._random_positions(colset)
-                if len(positions) > 1 and self._is_random(
-                    self._templates(colset, positions).get(_blank(row, positions))
-                ):
+                if len(positions) > 1 and self._is_random(colset, positions, _blank(row, positions)):
                     answer = "+".join(columns[p] for p in positions)
         self._cache_random[fid] = answer
         return answer

@@ -29,6 +29,7 @@ from diffy_analysis.analyze.activity import CRON, SESSION, SESSION_COMMAND
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.entries import SICK_MIN, EntryModel
 from diffy_analysis.normalize.index import FleetIndex
+from diffy_analysis.normalize.volatile import NEVER_VARIANT
 
 CAMPAIGN_MAX_FRACTION = 0.5
 """A security-table difference on fewer than this share of hosts is never excused as a population
@@ -124,6 +125,11 @@ def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> 
             # shared by several hosts (a campaign): more likely sick than healthy is enough, the
             # Bayes decision with equal priors; a split of an entry between two common values is not
             shared = _holders(index, model, c) >= 2 and sick > SHARED_SICK_MIN
+            swap = model.swap_column(c.fid)  # lacking one alternative is holding another
+            if swap is not None and swap not in NEVER_VARIANT:
+                # one of the values a one-per-host thing takes (the address a container got): a
+                # group holding it is a share of the fleet, not a campaign, unless clearly sick
+                shared = False
             if sick >= SICK_MIN or shared:
                 decisive.append(c)
         elif sick >= OTHER_SICK_MIN:
