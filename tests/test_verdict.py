@@ -257,3 +257,35 @@ def test_a_state_several_units_pass_through_is_not_a_change(tmp_path):
     stopped.update(active_state="inactive", sub_state="dead")  # the security agent stopped
     analysis = analyze([build_run(tmp_path, hosts)])
     assert _flagged(analysis) == ["web-010"]
+
+
+def _account(name, uid):
+    return {"username": name, "uid": uid, "gid": uid, "shell": "/bin/sh", "directory": f"/home/{name}"}
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_an_agents_own_account_is_not_a_campaign_but_an_intruders_is(tmp_path, method):
+    hosts = clean_fleet(16)
+    for host in hosts.values():
+        host["processes"] = [
+            {"name": "amazon-ssm-agent", "path": "/snap/amazon-ssm-agent/7628/amazon-ssm-agent"}
+        ]
+    base = copy.deepcopy(hosts["web-001"])
+    for name in ("web-002", "web-003", "web-004"):  # the agent created its account on first session
+        hosts[name]["users"].append(_account("ssm-user", "1002"))
+        hosts[name]["sudoers"] = [
+            {
+                "source": "/etc/sudoers.d/ssm-agent-users",
+                "header": "ssm-user",
+                "rule_details": "ALL=(ALL) NOPASSWD:ALL",
+            }
+        ]
+    for name in ("web-010", "web-011"):  # an intruder's account on two hosts
+        hosts[name]["users"].append(_account("evil_user", "1003"))
+    hosts["web-013"]["users"].append(_account("ssm-admin", "0"))  # uid 0 is never excused
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-010", "web-011", "web-013"]
+    ssm = next(h for h in analysis.hosts if h.host == "web-002")
+    assert any("own account" in f.explanation for f in ssm.findings if f.query == "users")

@@ -34,6 +34,7 @@ from collections import defaultdict
 import numpy as np
 from scipy import sparse
 
+from diffy_analysis.analyze.provenance import Provenance
 from diffy_analysis.normalize.index import FleetIndex
 
 SICK_MIN = 0.7
@@ -86,6 +87,7 @@ class EntryModel:
         self._cache_novelty: dict[str, float] = {}
         self._packages: np.ndarray | None = None
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
+        self.provenance = Provenance(index, self.df)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (

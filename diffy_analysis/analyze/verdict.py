@@ -94,6 +94,12 @@ def refine(
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
         )
+    owner = model.provenance.owner(cand.fid) if cand.kind == "added" else None
+    if owner is not None:
+        reason = f"a new account named after {owner}, software on most hosts (its own account)"
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
     package = model.travels_with(cand.fid, absent=cand.kind == "missing")
     if package is not None:
         return replace(
