@@ -17,9 +17,10 @@ from diffy_analysis.analyze.baseline import analyze_baseline
 from diffy_analysis.analyze.campaigns import find_campaigns
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.confidence import confidence
-from diffy_analysis.analyze.entries import EntryModel
+from diffy_analysis.analyze.entries import SECURITY_SIGNIFICANCE, EntryModel
 from diffy_analysis.analyze.evidence import EVIDENCE_HOST_LIMIT, build_findings, raw_rows, top_candidates
 from diffy_analysis.analyze.explain import Context, explain
+from diffy_analysis.analyze.flood import Flood, find_floods
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import score
 from diffy_analysis.analyze.verdict import judge
@@ -30,6 +31,7 @@ from diffy_analysis.findings import (
     Campaign,
     Cluster,
     Dendrogram,
+    Finding,
     HostResult,
     PopulationDifference,
     QueryGap,
@@ -125,7 +127,15 @@ def _host_results(
     t = index.config.thresholds
     scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
     verdicts = [judge(index, model, found) for found in candidates]
-    outlier = np.asarray([v.outlier for v in verdicts], dtype=bool)
+    floods = find_floods(index)
+    # a flood of a security table, or a listing cut at its cap, flags its host whatever else it holds
+    outlier = np.asarray(
+        [
+            v.outlier or any(f.capped or model_security(index, f.query) for f in fl)
+            for v, fl in zip(verdicts, floods, strict=True)
+        ],
+        dtype=bool,
+    )
     # Raw evidence for the hosts that matter most: outliers, then other hosts with strong findings.
     strong = [any(c.strength == "strong" for c in found) for found in candidates]
     order = sorted(range(len(index.hosts)), key=lambda i: (not outlier[i], -scores[i], index.hosts[i].label))
@@ -146,7 +156,9 @@ def _host_results(
                 score=round(float(scores[i]), 6),
                 outlier=bool(outlier[i]),
                 cluster=clusters[i],
-                findings=build_findings(index, chosen, method=method, raw=raw),
+                findings=_with_floods(
+                    build_findings(index, chosen, method=method, raw=raw), floods[i], index
+                ),
                 gaps=_gaps(entry, all_queries, host_queries),
                 identity=entry.identity.as_dict(),
                 notes=tuple(entry.notes),
@@ -156,6 +168,30 @@ def _host_results(
     # flagged hosts first (a verdict, not a rank), then by score
     results.sort(key=lambda h: (not h.outlier, -h.score, h.host, h.run_id or "", h.host_id))
     return tuple(results), campaigns
+
+
+def model_security(index: FleetIndex, query: str) -> bool:
+    return index.rule(query).significance >= SECURITY_SIGNIFICANCE
+
+
+def _with_floods(
+    findings: tuple[Finding, ...], floods: list[Flood], index: FleetIndex
+) -> tuple[Finding, ...]:
+    """The host's flood findings, right after its heaviest finding (never pushing it down)."""
+    if not floods:
+        return findings
+    extra = tuple(
+        Finding(
+            query=f.query,
+            kind="added",
+            row={"rows": str(f.rows), "usual_rows": str(f.usual), "capped": "yes" if f.capped else "no"},
+            explanation=f.explanation(),
+            weight=round(index.rule(f.query).significance, 6),
+            strength="strong",
+        )
+        for f in floods
+    )
+    return findings[:1] + extra + findings[1:]
 
 
 def analyze(
