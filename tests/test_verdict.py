@@ -289,3 +289,26 @@ def test_an_agents_own_account_is_not_a_campaign_but_an_intruders_is(tmp_path, m
     assert _flagged(analysis) == ["web-010", "web-011", "web-013"]
     ssm = next(h for h in analysis.hosts if h.host == "web-002")
     assert any("own account" in f.explanation for f in ssm.findings if f.query == "users")
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_refreshed_revision_is_a_version_change_not_a_removal(tmp_path, method):
+    # a snap refresh renames the unit in its id, description and path at once, on a share of hosts
+    def unit(rev):
+        return {
+            "id": f"snap-amazon-ssm-agent-{rev}.mount",
+            "description": f"Mount unit for amazon-ssm-agent, revision {rev}",
+            "fragment_path": f"/etc/systemd/system/snap-amazon-ssm-agent-{rev}.mount",
+            "active_state": "active",
+            "sub_state": "mounted",
+        }
+
+    hosts = clean_fleet(20)
+    for i, host in enumerate(hosts.values()):
+        host["systemd_units"] = [unit(8012 if i % 4 == 1 else 7993)]
+    base = copy.deepcopy(hosts["web-001"])
+    _attack(hosts["web-009"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-009"]

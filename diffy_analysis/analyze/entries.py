@@ -29,6 +29,7 @@ HOSTS (never rows, so one host carrying 300 decoy rows weighs as one host):
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 
 import numpy as np
@@ -49,9 +50,16 @@ RANDOM_NOVELTY = 0.5
 it (almost) no other host holds: a new value there is what a healthy host shows, not evidence."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
-COSIGNATURE_MIN_HOSTS = 2
+COSIGNATURE_MIN_HOSTS = 3
+"""A package co-signature needs this many hosts: two hosts given attacker tools (masscan, nmap) are
+not a population whose make-up excuses their stopped agent."""
+ALTERNATIVE_MIN_HOSTS = 2
+"""Another value of a one-per-host thing counts as an alternative when this many hosts hold it."""
 UNSTABLE_MIN_HOSTS = 3
 UNSTABLE_MIN_FRACTION = 0.05
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def _blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
@@ -85,6 +93,7 @@ class EntryModel:
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
         self._cache_passing: dict[tuple[int, int, str], bool] = {}
         self._cache_novelty: dict[str, float] = {}
+        self._versions: dict[int, dict[tuple[str, ...], int]] = {}
         self._packages: np.ndarray | None = None
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
         self.provenance = Provenance(index, self.df)
@@ -213,7 +222,7 @@ class EntryModel:
             if not usual and entries >= 2:
                 fids = np.asarray(holders, dtype=np.int64)
                 hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
-            found = self._cache_passing[key] = (not usual) and entries >= 2 and hosts >= RANDOM_MIN_HOSTS
+            found = self._cache_passing[key] = (not usual) and entries >= 2 and hosts >= 2
         return found
 
     def novelty_rate(self, query: str) -> float:
@@ -233,6 +242,21 @@ class EntryModel:
             hosts = self._hosts_of_groups(arr, np.zeros(len(arr), dtype=np.int64), 1)[0] if len(arr) else 0.0
             found = self._cache_novelty[query] = float(max(0.0, hosts - 1) / max(1, self.n_hosts - 1))
         return found
+
+    def other_version(self, fid: int) -> bool:
+        """Another row of the table, identical once digit runs are masked, held by more hosts: this
+        row is a version of it (a refreshed snap revision renames the unit's id, description and
+        path at once)."""
+        colset = self.index.feature_colset[fid]
+        table = self._versions.get(colset)
+        if table is None:
+            table = {}
+            for f in self._colset_features(colset).tolist():
+                key = tuple(_DIGITS.sub("#", v) for v in self.index.feature_values[f])
+                table[key] = max(table.get(key, 0), int(self.df[f]))
+            self._versions[colset] = table
+        key = tuple(_DIGITS.sub("#", v) for v in self.index.feature_values[fid])
+        return table.get(key, 0) > int(self.df[fid])
 
     # -- per-host random values -------------------------------------------------------------------
 
@@ -319,7 +343,7 @@ class EntryModel:
                 if entry is None:
                     continue
                 hosts, _, _, distinct, rows = entry
-                if hosts >= mine + COSIGNATURE_MIN_HOSTS and rows <= hosts and distinct >= 2:
+                if hosts >= mine + ALTERNATIVE_MIN_HOSTS and rows <= hosts and distinct >= 2:
                     found = (max(found[0], distinct + 1), found[1] or columns[position])
             self._cache_alt[fid] = found
         return found[0]
