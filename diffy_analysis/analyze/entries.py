@@ -37,6 +37,7 @@ from scipy import sparse
 
 from diffy_analysis.analyze.provenance import Provenance
 from diffy_analysis.normalize.index import FleetIndex
+from diffy_analysis.normalize.volatile import NEVER_VARIANT
 
 SICK_MIN = 0.7
 """A strong finding in a security table decides a verdict when its value is at least this sick."""
@@ -196,6 +197,8 @@ class EntryModel:
         row, ref = self.index.feature_values[fid], self.index.feature_values[ref_fid]
         columns = self.index.colsets[colset].columns
         for position, (mine, theirs) in enumerate(zip(row, ref, strict=True)):
+            if columns[position] in NEVER_VARIANT:
+                continue  # a shell, hash, key or mode is never a passing state (a login shell given)
             if mine != theirs and self._passing(colset, position, mine):
                 return columns[position]
         return None
@@ -255,8 +258,11 @@ class EntryModel:
                 key = tuple(_DIGITS.sub("#", v) for v in self.index.feature_values[f])
                 table[key] = max(table.get(key, 0), int(self.df[f]))
             self._versions[colset] = table
-        key = tuple(_DIGITS.sub("#", v) for v in self.index.feature_values[fid])
-        return table.get(key, 0) > int(self.df[fid])
+        values = self.index.feature_values[fid]
+        key = tuple(_DIGITS.sub("#", v) for v in values)
+        # several columns carry the number (id, description, path): a version, not a sibling row
+        numbered = sum(1 for v in values if _DIGITS.search(v))
+        return numbered >= 2 and table.get(key, 0) > int(self.df[fid])
 
     # -- per-host random values -------------------------------------------------------------------
 

@@ -305,6 +305,11 @@ def _version_changes(
     def masked(fid: int) -> tuple[int, tuple[str, ...]]:
         return (index.feature_colset[fid], tuple(_DIGITS.sub("#", v) for v in index.feature_values[fid]))
 
+    def version_like(a: int, b: int) -> bool:
+        # a version number renames several columns at once (id, description, path); one differing
+        # number (a firewall rule's port) is another thing, not a version of it
+        return sum(x != y for x, y in zip(index.feature_values[a], index.feature_values[b], strict=True)) >= 2
+
     pool: dict[tuple[int, tuple[str, ...]], list[Candidate]] = defaultdict(list)
     for c in missing:
         pool[masked(c.fid)].append(c)
@@ -313,9 +318,10 @@ def _version_changes(
     for c in found:
         if c.kind != "added":
             continue
-        twins = pool.get(masked(c.fid))
+        twins = [r for r in pool.get(masked(c.fid), []) if version_like(c.fid, r.fid)]
         if twins:
-            ref = twins.pop(0)
+            ref = twins[0]
+            pool[masked(c.fid)].remove(ref)
             gone |= {("added", c.fid), ("missing", ref.fid)}
             weight = min(c.weight, ref.weight) * index.config.thresholds.weak_weight
             out.append(
@@ -337,7 +343,7 @@ def _version_changes(
         for fid in features.tolist():
             if index.feature_colset[fid] in colsets:
                 for ref in left.get(masked(fid), []):
-                    if ("missing", ref.fid) not in gone:
+                    if ("missing", ref.fid) not in gone and version_like(fid, ref.fid):
                         gone.add(("missing", ref.fid))
                         out.append(
                             replace(

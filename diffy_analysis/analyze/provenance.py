@@ -72,6 +72,9 @@ GENERIC = frozenset(
     ]
 )
 """Words too common to say which software an account belongs to."""
+PROVENANCE_MIN_HOSTS = 3
+"""An agent's behaviour repeats across the fleet; a lone account named after a daemon (``sshd-svc``
+on one host) is an intruder's disguise, never excused."""
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 
 
@@ -119,6 +122,8 @@ class Provenance:
         if row.get("uid") == "0" or (row.get("gid") == "0" and query == "users"):
             return None
         account = row.get(column, "").split(" ")[0]
+        if int(self.df[fid]) < PROVENANCE_MIN_HOSTS:
+            return None
         if not account or self._account_hosts().get(account, 0) > 0.5 * len(self.index.hosts):
             return None  # an existing account: a new rule for it is never the software's doing
         shared = _words(account) & self.software_words()

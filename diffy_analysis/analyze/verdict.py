@@ -41,6 +41,9 @@ SHARED_SICK_MIN = 0.5
 """A security row several hosts share decides when P(sick) exceeds this (sick more likely than not)."""
 OTHER_MIN = 1.0
 OTHER_SICK_MIN = 0.85
+NEW_ENTRY_MIN = 0.5
+ACTIVITY_TABLES = frozenset({"processes", "process_open_sockets", "logged_in_users"})
+"""Tables that show something happening rather than a state: a new row there alone never decides."""
 WRITABLE = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _PROC_PID = re.compile(r"^/proc/\d+(/|$)")
 ACTIVITY = frozenset({CRON, SESSION, SESSION_COMMAND})
@@ -140,6 +143,7 @@ def sickness(model: EntryModel, cand: Candidate) -> float:
 def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> Verdict:
     decisive = []
     per_table: dict[str, float] = {}
+    new_entry = False
     others = []
     for c in candidates:
         if c.strength != "strong":
@@ -161,10 +165,19 @@ def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> 
             # discounted by how often healthy hosts show something new in this table; one table's
             # findings on one host count once (one job spawns several processes)
             evidence = index.significance(c.fid) * sick * (1.0 - model.novelty_rate(query))
+            # a state no other host has at all (a new mount point, a new package), not a new value;
+            # processes show activity (jobs start and end): a new one alone never decides
+            if (
+                c.kind == "added"
+                and query not in ACTIVITY_TABLES
+                and model.cardinality(c.fid) == 2
+                and evidence >= NEW_ENTRY_MIN
+            ):
+                new_entry = True
             per_table[query] = max(per_table.get(query, 0.0), evidence)
             others.append(c)
-    # context tables are context: one of them alone (a timer's job caught running) never decides
-    if not decisive and len(per_table) >= 2 and sum(per_table.values()) >= OTHER_MIN:
+    # context tables are context: one activity row alone (a timer's job caught running) never decides
+    if not decisive and (new_entry or (len(per_table) >= 2 and sum(per_table.values()) >= OTHER_MIN)):
         decisive = others
     return Verdict(bool(decisive), tuple(decisive))
 
