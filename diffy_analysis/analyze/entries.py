@@ -223,8 +223,8 @@ class EntryModel:
                 holders.extend(with_value)
             hosts = 0.0
             if not usual and entries >= 2:
-                fids = np.asarray(holders, dtype=np.int64)
-                hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
+                chosen = np.asarray(holders, dtype=np.int64)
+                hosts = self._hosts_of_groups(chosen, np.zeros(len(chosen), dtype=np.int64), 1)[0]
             found = self._cache_passing[key] = (not usual) and entries >= 2 and hosts >= 2
         return found
 
