@@ -49,8 +49,9 @@ def _attack(host):
 def _noisy(hosts, seed=0, every=3):
     """Per-host noise no rule describes: a made-up table whose every column is per-host random, an
     overlay mount id per host, a JVM JMX port per host in one sub-population (security table) of
-    every ``every``-th host."""
+    every ``every``-th host, which runs the JVM."""
     for i, (_name, host) in enumerate(sorted(hosts.items())):
+        host.setdefault("processes", [])
         host["container_layers"] = [{"layer": f"sha256:{i:04d}{seed}{'ab' * 8}", "size": str(1000 + i)}]
         host.setdefault("mounts", []).append(
             {
@@ -60,6 +61,11 @@ def _noisy(hosts, seed=0, every=3):
             }
         )
         if i % every == 0:
+            # the JVM's process: a listener is always owned by a process the process table shows,
+            # which is what makes these hosts a sub-population (entries.py ``_rooted``)
+            host.setdefault("processes", []).append(
+                {"name": "java", "path": "/usr/bin/java", "cmdline": "java -jar app.jar", "uid": "998"}
+            )
             host["listening_ports"].append(
                 {
                     "protocol": "6",
@@ -173,3 +179,136 @@ def test_json_round_trip_keeps_campaigns_and_confidence(tmp_path):
     again = Analysis.from_json(analysis.to_json())
     assert again.campaigns == analysis.campaigns and again.confidence == analysis.confidence
     assert again.to_json() == analysis.to_json()
+
+
+SUID = {"path": "/usr/bin/passwd", "username": "root", "groupname": "root", "permissions": "S"}
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_setuid_backdoor_among_300_decoys_on_one_host_flags_it(tmp_path, method):
+    # issue 19: one host's 300 decoy setuid files must not make the path column look random
+    hosts = clean_fleet(12)
+    for host in hosts.values():
+        host["suid_bin"] = [dict(SUID)]
+    bad = hosts["web-007"]["suid_bin"]
+    bad.extend(dict(SUID, path=f"/usr/share/doc/.d{k:03d}") for k in range(300))
+    bad.append(dict(SUID, path="/dev/shm/.bash"))
+    base = copy.deepcopy(hosts["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-007"]
+    host = analysis.hosts[0]
+    assert all(f.strength == "strong" for f in host.findings if f.query == "suid_bin")
+
+
+def _docker_noise(hosts):
+    """Per-host random listeners and mount units whose template ALSO holds a fixed row on every
+    host (the JVM's fixed service port; the system's own mount unit): the 4-host cause."""
+    for i, (_name, host) in enumerate(sorted(hosts.items())):
+        for port in ("8080", str(41000 + i * 17)):
+            host["listening_ports"].append(
+                dict(LISTENER, port=port, name="java", path="/usr/bin/java", cmdline="java -jar a.jar")
+            )
+        host["systemd_units"] = [
+            {"id": unit, "description": unit, "active_state": "active", "sub_state": "mounted"}
+            for unit in ("-.mount", f"var-lib-docker-overlay2-{i * 7919:x}.mount")
+        ]
+        # the container got one of two addresses: an entry whose value alternates between hosts
+        host["iptables"].append(
+            dict(host["iptables"][0], chain="DOCKER", dst_ip=f"172.17.0.{2 + i % 2}", target="ACCEPT")
+        )
+
+
+@pytest.mark.parametrize("size", [4, 12])
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_random_rows_sharing_a_template_with_fixed_rows_never_flag(tmp_path, size, method):
+    hosts = clean_fleet(size)
+    _docker_noise(hosts)
+    _attack(hosts["web-002"])
+    base = copy.deepcopy(hosts["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-002"]
+
+
+def test_a_state_several_units_pass_through_is_not_a_change(tmp_path):
+    hosts = clean_fleet(12)
+    timers = ("apt-daily.service", "logrotate.service", "fstrim.service", "man-db.service")
+    for host in hosts.values():
+        host["systemd_units"] = [
+            {"id": unit, "description": unit, "active_state": "inactive", "sub_state": "dead"}
+            for unit in timers
+        ] + [
+            {
+                "id": "falcon-sensor.service",
+                "description": "f",
+                "active_state": "active",
+                "sub_state": "running",
+            }
+        ]
+    for k in range(len(timers)):  # each caught starting on one host
+        host = hosts[f"web-{k + 1:03d}"]
+        host["systemd_units"][k] = dict(
+            host["systemd_units"][k], active_state="activating", sub_state="start"
+        )
+    stopped = hosts["web-010"]["systemd_units"][-1]
+    stopped.update(active_state="inactive", sub_state="dead")  # the security agent stopped
+    analysis = analyze([build_run(tmp_path, hosts)])
+    assert _flagged(analysis) == ["web-010"]
+
+
+def _account(name, uid):
+    return {"username": name, "uid": uid, "gid": uid, "shell": "/bin/sh", "directory": f"/home/{name}"}
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_an_agents_own_account_is_not_a_campaign_but_an_intruders_is(tmp_path, method):
+    hosts = clean_fleet(16)
+    for host in hosts.values():
+        host["processes"] = [
+            {"name": "amazon-ssm-agent", "path": "/snap/amazon-ssm-agent/7628/amazon-ssm-agent"}
+        ]
+    base = copy.deepcopy(hosts["web-001"])
+    for name in ("web-002", "web-003", "web-004"):  # the agent created its account on first session
+        hosts[name]["users"].append(_account("ssm-user", "1002"))
+        hosts[name]["sudoers"] = [
+            {
+                "source": "/etc/sudoers.d/ssm-agent-users",
+                "header": "ssm-user",
+                "rule_details": "ALL=(ALL) NOPASSWD:ALL",
+            }
+        ]
+    for name in ("web-010", "web-011"):  # an intruder's account on two hosts
+        hosts[name]["users"].append(_account("evil_user", "1003"))
+    hosts["web-013"]["users"].append(_account("ssm-admin", "0"))  # uid 0 is never excused
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-010", "web-011", "web-013"]
+    ssm = next(h for h in analysis.hosts if h.host == "web-002")
+    assert any("own account" in f.explanation for f in ssm.findings if f.query == "users")
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_refreshed_revision_is_a_version_change_not_a_removal(tmp_path, method):
+    # a snap refresh renames the unit in its id, description and path at once, on a share of hosts
+    def unit(rev):
+        return {
+            "id": f"snap-amazon-ssm-agent-{rev}.mount",
+            "description": f"Mount unit for amazon-ssm-agent, revision {rev}",
+            "fragment_path": f"/etc/systemd/system/snap-amazon-ssm-agent-{rev}.mount",
+            "active_state": "active",
+            "sub_state": "mounted",
+        }
+
+    hosts = clean_fleet(20)
+    for i, host in enumerate(hosts.values()):
+        host["systemd_units"] = [unit(8012 if i % 4 == 1 else 7993)]
+    base = copy.deepcopy(hosts["web-001"])
+    _attack(hosts["web-009"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-009"]

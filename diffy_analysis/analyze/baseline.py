@@ -117,7 +117,7 @@ def analyze_baseline(
             for fid in np.setdiff1d(base, features, assume_unique=True).tolist()
         ]
         added = mark_activity(index, features, added, t.weak_weight)
-        found = pair_changed(index, added, missing)
+        found = pair_changed(index, added, missing, features)
         per_profile[profile] = [refine(index, model, c, t.weak_weight, stats.variant_column) for c in found]
 
     per_host: list[list[Candidate]] = []

@@ -29,27 +29,38 @@ HOSTS (never rows, so one host carrying 300 decoy rows weighs as one host):
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 
 import numpy as np
 from scipy import sparse
 
+from diffy_analysis.analyze.provenance import Provenance
 from diffy_analysis.normalize.index import FleetIndex
+from diffy_analysis.normalize.volatile import NEVER_VARIANT
 
 SICK_MIN = 0.7
 """A strong finding in a security table decides a verdict when its value is at least this sick."""
 SECURITY_SIGNIFICANCE = 0.8
 """Tables at least this significant (normalize/defaults.py, or the config) are security tables."""
 RANDOM_MIN_HOSTS = 3
-RANDOM_MIN_FRACTION = 0.1
-"""Per-host randomness needs at least ``RANDOM_MIN_HOSTS`` and more than this share of the fleet holding
-the template: below that, distinct values on a few hosts are what independent compromises of the
-same kind look like (each intruder's own key, port or preload), not noise."""
+"""Per-host randomness is estimated from at least this many hosts holding the template (whatever
+share of the fleet they are: a JVM's ephemeral port may live in one sub-population only)."""
+RANDOM_NOVELTY = 0.5
+"""A template is per-host random when at least this share of the hosts holding it hold a value of
+it (almost) no other host holds: a new value there is what a healthy host shows, not evidence."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
-COSIGNATURE_MIN_HOSTS = 2
+COSIGNATURE_MIN_HOSTS = 3
+"""A package co-signature needs this many hosts: two hosts given attacker tools (masscan, nmap) are
+not a population whose make-up excuses their stopped agent."""
+ALTERNATIVE_MIN_HOSTS = 2
+"""Another value of a one-per-host thing counts as an alternative when this many hosts hold it."""
 UNSTABLE_MIN_HOSTS = 3
 UNSTABLE_MIN_FRACTION = 0.05
+
+
+_DIGITS = re.compile(r"\d+")
 
 
 def _blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
@@ -71,12 +82,22 @@ class EntryModel:
         self._matrix = index.profile_matrix().tocsc() if index.n_features else None
         self._by_colset: dict[int, np.ndarray] | None = None
         self._keys: dict[int, dict[tuple[str, ...], list[int]]] = {}
-        self._random: dict[tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int]]] = {}
+        self._random: dict[
+            tuple[int, tuple[int, ...]], dict[tuple[str, ...], tuple[int, int, int, int, int]]
+        ] = {}
+        self._cache_alt: dict[int, tuple[int, str | None]] = {}
+        self._template_fids: dict[tuple[int, tuple[int, ...]], tuple[np.ndarray, np.ndarray, dict]] = {}
+        self._fquery: np.ndarray | None = None
+        self._cache_rooted: dict[tuple[int, tuple[int, ...], tuple[str, ...]], bool] = {}
         self._cache_random: dict[int, str | None] = {}
         self._random_cols: dict[int, tuple[int, ...]] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
+        self._cache_passing: dict[tuple[int, int, str], bool] = {}
+        self._cache_novelty: dict[str, float] = {}
+        self._versions: dict[int, dict[tuple[str, ...], int]] = {}
         self._packages: np.ndarray | None = None
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
+        self.provenance = Provenance(index, self.df)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (
@@ -139,9 +160,10 @@ class EntryModel:
         if kind == "missing":
             same = max(0, total - have - 1)
             c = 2 if len(self._entry_values(fid)) <= 1 else self.cardinality(fid)
+            c = max(c, self.alternatives(fid))  # lacking one alternative = holding another
         else:
             same = max(0, have - 1)
-            c = self.cardinality(fid)
+            c = self.alternatives(fid)
         return (others + c) / (others + c * (same + 2))
 
     def unstable(self, fid: int) -> bool:
@@ -155,13 +177,100 @@ class EntryModel:
         usual = counts[0] >= 0.5 * self.n_hosts  # the thing itself is on most hosts (a timer unit)
         return usual and spread and minority >= max(UNSTABLE_MIN_HOSTS, UNSTABLE_MIN_FRACTION * self.n_hosts)
 
+    def usual_value(self, fid: int) -> int | None:
+        """The entry's value most hosts hold (same key), when it is not ``fid`` itself."""
+        values = self._entry_values(fid)
+        top = max(values, key=lambda f: (int(self.df[f]), -f))
+        return None if top == fid else top
+
+    def passing_state(self, fid: int, ref_fid: int) -> str | None:
+        """The changed column whose new value is a *passing state* of this table, or None.
+
+        Pooled over the table's entries (PeerPressure pools cardinality the same way): a value that is
+        never the usual value of any entry, yet shows up as the exception in several entries on
+        several hosts (a timer's unit caught ``activating`` here, another there) is what entries of
+        this table pass through, not a change made to one host. A stopped agent's ``inactive`` is
+        the usual value of many other units, so it stays evidence."""
+        colset = self.index.feature_colset[fid]
+        if self.index.feature_colset[ref_fid] != colset:
+            return None
+        row, ref = self.index.feature_values[fid], self.index.feature_values[ref_fid]
+        columns = self.index.colsets[colset].columns
+        for position, (mine, theirs) in enumerate(zip(row, ref, strict=True)):
+            if columns[position] in NEVER_VARIANT:
+                continue  # a shell, hash, key or mode is never a passing state (a login shell given)
+            if mine != theirs and self._passing(colset, position, mine):
+                return columns[position]
+        return None
+
+    def _passing(self, colset: int, position: int, value: str) -> bool:
+        key = (colset, position, value)
+        found = self._cache_passing.get(key)
+        if found is None:
+            self._entry_values(int(self._colset_features(colset)[0]))  # builds the key table
+            entries = 0
+            holders: list[int] = []
+            usual = False
+            for fids in self._keys[colset].values():
+                with_value = [f for f in fids if self.index.feature_values[f][position] == value]
+                if not with_value:
+                    continue
+                top = max(fids, key=lambda f: int(self.df[f]))
+                if self.index.feature_values[top][position] == value and len(fids) > 0:
+                    usual = True
+                    break
+                entries += 1
+                holders.extend(with_value)
+            hosts = 0.0
+            if not usual and entries >= 2:
+                chosen = np.asarray(holders, dtype=np.int64)
+                hosts = self._hosts_of_groups(chosen, np.zeros(len(chosen), dtype=np.int64), 1)[0]
+            found = self._cache_passing[key] = (not usual) and entries >= 2 and hosts >= 2
+        return found
+
+    def novelty_rate(self, query: str) -> float:
+        """Share of the OTHER hosts holding a row of ``query`` that (almost) no other host holds and
+        that is not per-host random: how often a healthy host of this fleet shows something new in
+        this table (a timer's job, an agent's worker). Counted in hosts, learned from the fleet."""
+        found = self._cache_novelty.get(query)
+        if found is None:
+            novel: list[int] = []
+            for c, cs in enumerate(self.index.colsets):
+                if cs.query != query:
+                    continue
+                fids = self._colset_features(c)
+                rare = fids[self.df[fids] <= self.rare_max]
+                novel.extend(f for f in rare.tolist() if self.random_column(f) is None)
+            arr = np.asarray(novel, dtype=np.int64)
+            hosts = self._hosts_of_groups(arr, np.zeros(len(arr), dtype=np.int64), 1)[0] if len(arr) else 0.0
+            found = self._cache_novelty[query] = float(max(0.0, hosts - 1) / max(1, self.n_hosts - 1))
+        return found
+
+    def other_version(self, fid: int) -> bool:
+        """Another row of the table, identical once digit runs are masked, held by more hosts: this
+        row is a version of it (a refreshed snap revision renames the unit's id, description and
+        path at once)."""
+        colset = self.index.feature_colset[fid]
+        table = self._versions.get(colset)
+        if table is None:
+            table = {}
+            for f in self._colset_features(colset).tolist():
+                key = tuple(_DIGITS.sub("#", v) for v in self.index.feature_values[f])
+                table[key] = max(table.get(key, 0), int(self.df[f]))
+            self._versions[colset] = table
+        values = self.index.feature_values[fid]
+        key = tuple(_DIGITS.sub("#", v) for v in values)
+        # several columns carry the number (id, description, path): a version, not a sibling row
+        numbered = sum(1 for v in values if _DIGITS.search(v))
+        return numbered >= 2 and table.get(key, 0) > int(self.df[fid])
+
     # -- per-host random values -------------------------------------------------------------------
 
     def _templates(
         self, colset: int, positions: tuple[int, ...]
-    ) -> dict[tuple[str, ...], tuple[int, int, int]]:
+    ) -> dict[tuple[str, ...], tuple[int, int, int, int, int]]:
         """template (the row with ``positions`` blanked) -> (hosts holding it, hosts holding a rare
-        value of it, hosts of its commonest value)."""
+        value of it, hosts of its commonest value, distinct values, rows summed over hosts)."""
         key = (colset, positions)
         found = self._random.get(key)
         if found is not None:
@@ -176,9 +285,79 @@ class EntryModel:
         rare_hosts = self._hosts_of_groups(fids[rare], groups[rare], len(ids))
         top = np.zeros(len(ids))
         np.maximum.at(top, groups, self.df[fids].astype(np.float64))
-        found = {t: (int(hosts[g]), int(rare_hosts[g]), int(top[g])) for t, g in ids.items()}
+        distinct = np.bincount(groups, minlength=len(ids))
+        rows = np.bincount(groups, weights=self.df[fids].astype(np.float64), minlength=len(ids))
+        found = {
+            t: (int(hosts[g]), int(rare_hosts[g]), int(top[g]), int(distinct[g]), int(rows[g]))
+            for t, g in ids.items()
+        }
         self._random[key] = found
+        self._template_fids[key] = (fids, groups, ids)
         return found
+
+    def _feature_query(self) -> np.ndarray:
+        if self._fquery is None:
+            names: dict[str, int] = {}
+            per_colset = np.asarray(
+                [names.setdefault(cs.query, len(names)) for cs in self.index.colsets] or [0], dtype=np.int64
+            )
+            self._fquery = per_colset[np.asarray(self.index.feature_colset, dtype=np.int64)]
+        return self._fquery
+
+    def _rooted(self, colset: int, positions: tuple[int, ...], template: tuple[str, ...]) -> bool:
+        """Is a template held by a minority of hosts part of what those hosts *are*?
+
+        Its holders are, to ``COSIGNATURE_JACCARD``, the holders of some row of another table (the
+        JVM's random port and the ``java`` process or package of the hosts that run it). Otherwise a
+        handful of hosts each holding their own value are what independent compromises of the same
+        kind look like (each intruder's own preload library), not noise."""
+        key = (colset, positions, template)
+        found = self._cache_rooted.get(key)
+        if found is None:
+            found = False
+            fids, groups, ids = self._template_fids[(colset, positions)]
+            mine = fids[groups == ids[template]]
+            if self._matrix is not None and len(mine):
+                held = np.asarray(self._matrix[:, mine].sum(axis=1)).ravel() > 0
+                holders = held * self.weights
+                size = float(holders.sum())
+                inter = np.asarray(self._matrix.T @ holders).ravel()
+                union = self.df + size - inter
+                jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+                other = self._feature_query() != self._feature_query()[mine[0]]
+                found = bool(np.any((jaccard >= COSIGNATURE_JACCARD) & other & (self.df >= 2)))
+            self._cache_rooted[key] = found
+        return found
+
+    def alternatives(self, fid: int) -> int:
+        """Cardinality of the one-per-host thing this row is a value of (plus one for "absent").
+
+        The entry is not always the row's key: ``DOCKER ACCEPT -> 172.17.0.3`` is one of the two
+        addresses each host's container got. Blank one column; if every host holding the rest holds
+        it exactly once (a one-per-host thing, unlike a table of many modules per host, or a host
+        that holds an opened port *beside* the usual one) and more hosts hold it than hold the row,
+        its distinct values are the row's alternatives: holding this one is a swap."""
+        found = self._cache_alt.get(fid)
+        if found is None:
+            found = (self.cardinality(fid), None)
+            colset = self.index.feature_colset[fid]
+            row = self.index.feature_values[fid]
+            mine = int(self.df[fid])
+            columns = self.index.colsets[colset].columns
+            for position in range(len(row)) if len(row) > 1 else ():
+                entry = self._templates(colset, (position,)).get(_blank(row, (position,)))
+                if entry is None:
+                    continue
+                hosts, _, _, distinct, rows = entry
+                if hosts >= mine + ALTERNATIVE_MIN_HOSTS and rows <= hosts and distinct >= 2:
+                    found = (max(found[0], distinct + 1), found[1] or columns[position])
+            self._cache_alt[fid] = found
+        return found[0]
+
+    def swap_column(self, fid: int) -> str | None:
+        """The column in which this row is one of several values of a one-per-host thing, or None."""
+        self.alternatives(fid)
+        return self._cache_alt[fid][1]
 
     def _random_positions(self, colset: int) -> tuple[int, ...]:
         """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
@@ -203,20 +382,28 @@ class EntryModel:
                     np.zeros(int(np.isin(groups, rare_values).sum()), int),
                     1,
                 )[0]
-                if self._enough(table_hosts) and holders >= 0.5 * table_hosts:
+                if self._enough(table_hosts) and holders >= RANDOM_NOVELTY * table_hosts:
                     chosen.append(position)
             found = tuple(chosen)
             self._random_cols[colset] = found
         return found
 
     def _enough(self, hosts: float) -> bool:
-        return hosts >= RANDOM_MIN_HOSTS and hosts > RANDOM_MIN_FRACTION * self.n_hosts
+        return hosts >= RANDOM_MIN_HOSTS
 
-    def _is_random(self, entry: tuple[int, int, int] | None) -> bool:
+    def _is_random(self, colset: int, positions: tuple[int, ...], template: tuple[str, ...]) -> bool:
+        """The template's novelty rate: the share of its hosts holding a value nobody else holds.
+
+        Counted in hosts, so one host's 300 rows are one host; a common value next to the novel ones
+        (the ``-.mount`` unit beside per-host container mounts) does not make the template fixed. A
+        template on a minority of hosts must also be rooted in what those hosts are (``_rooted``)."""
+        entry = self._templates(colset, positions).get(template)
         if entry is None:
             return False
-        hosts, rare_hosts, top = entry
-        return self._enough(hosts) and rare_hosts >= 0.5 * hosts and top <= max(1.0, 0.5 * hosts - 1)
+        hosts, rare_hosts = entry[0], entry[1]
+        if not (self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts):
+            return False
+        return hosts > 0.5 * self.n_hosts or self._rooted(colset, positions, template)
 
     def random_column(self, fid: int) -> str | None:
         """The column whose values are per-host random for this row's template, or None.
@@ -232,14 +419,12 @@ class EntryModel:
         answer = None
         if len(columns) > 1:
             for position, column in enumerate(columns):
-                if self._is_random(self._templates(colset, (position,)).get(_blank(row, (position,)))):
+                if self._is_random(colset, (position,), _blank(row, (position,))):
                     answer = column
                     break
             if answer is None:
                 positions = self._random_positions(colset)
-                if len(positions) > 1 and self._is_random(
-                    self._templates(colset, positions).get(_blank(row, positions))
-                ):
+                if len(positions) > 1 and self._is_random(colset, positions, _blank(row, positions)):
                     answer = "+".join(columns[p] for p in positions)
         self._cache_random[fid] = answer
         return answer

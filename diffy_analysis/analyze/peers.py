@@ -23,9 +23,10 @@ be supplied as a :class:`PrevalenceSource`; see its docstring.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -35,7 +36,7 @@ from diffy_analysis.analyze.activity import mark_activity
 from diffy_analysis.analyze.candidates import Candidate, population_share
 from diffy_analysis.analyze.clustering import Clustering, cluster_profiles
 from diffy_analysis.analyze.entries import EntryModel
-from diffy_analysis.analyze.verdict import hidden_campaign_rows, refine
+from diffy_analysis.analyze.verdict import VERSION_CHANGE, hidden_campaign_rows, refine
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import TemplateStats
 
@@ -245,13 +246,15 @@ def _profile_candidates(
             )
         )
     added = mark_activity(index, features, added, t.weak_weight)
-    return pair_changed(index, added, missing)
+    return pair_changed(index, added, missing, features)
 
 
-def pair_changed(index: FleetIndex, added: list[Candidate], missing: list[Candidate]) -> list[Candidate]:
+def pair_changed(
+    index: FleetIndex, added: list[Candidate], missing: list[Candidate], features: np.ndarray | None = None
+) -> list[Candidate]:
     """Merge an added and a missing row with the same key into one 'changed' candidate."""
     if not added or not missing:
-        return added + missing
+        return _version_changes(index, added + missing, features)
     by_key: dict[tuple, list[Candidate]] = defaultdict(list)
     for cand in missing:
         if _has_keys(index, cand.fid):
@@ -282,7 +285,76 @@ def pair_changed(index: FleetIndex, added: list[Candidate], missing: list[Candid
         else:
             out.append(cand)
     out.extend(c for c in missing if c.fid not in used)
-    return out
+    return _version_changes(index, out, features)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _version_changes(
+    index: FleetIndex, found: list[Candidate], features: np.ndarray | None = None
+) -> list[Candidate]:
+    """An added and a missing row of one query that are the same once digit runs are masked
+    (``snap-amazon-ssm-agent-7993.mount`` -> ``-8012.mount``, in its id, description and path at once)
+    are one thing upgraded: one weak ``changed`` candidate. A trojaned binary's hash differs in
+    letters too, so it never pairs so."""
+    missing = [c for c in found if c.kind == "missing"]
+    if not missing:
+        return found
+
+    def masked(fid: int) -> tuple[int, tuple[str, ...]]:
+        return (index.feature_colset[fid], tuple(_DIGITS.sub("#", v) for v in index.feature_values[fid]))
+
+    def version_like(a: int, b: int) -> bool:
+        # a version number renames several columns at once (id, description, path); one differing
+        # number (a firewall rule's port) is another thing, not a version of it
+        return sum(x != y for x, y in zip(index.feature_values[a], index.feature_values[b], strict=True)) >= 2
+
+    pool: dict[tuple[int, tuple[str, ...]], list[Candidate]] = defaultdict(list)
+    for c in missing:
+        pool[masked(c.fid)].append(c)
+    out: list[Candidate] = []
+    gone: set[tuple[str, int]] = set()
+    for c in found:
+        if c.kind != "added":
+            continue
+        twins = [r for r in pool.get(masked(c.fid), []) if version_like(c.fid, r.fid)]
+        if twins:
+            ref = twins[0]
+            pool[masked(c.fid)].remove(ref)
+            gone |= {("added", c.fid), ("missing", ref.fid)}
+            weight = min(c.weight, ref.weight) * index.config.thresholds.weak_weight
+            out.append(
+                replace(
+                    c,
+                    kind="changed",
+                    ref_fid=ref.fid,
+                    strength="weak",
+                    weight=weight,
+                    reason=VERSION_CHANGE,
+                    varying_column=None,
+                    peers_with_row=ref.peers_with_row,
+                    peers=ref.peers,
+                )
+            )
+    if features is not None:  # the upgraded row may be common among the host's peers: no candidate
+        left = {k: v for k, v in pool.items() if v}
+        colsets = {k[0] for k in left}
+        for fid in features.tolist():
+            if index.feature_colset[fid] in colsets:
+                for ref in left.get(masked(fid), []):
+                    if ("missing", ref.fid) not in gone and version_like(fid, ref.fid):
+                        gone.add(("missing", ref.fid))
+                        out.append(
+                            replace(
+                                ref,
+                                strength="weak",
+                                weight=ref.weight * index.config.thresholds.weak_weight,
+                                reason=VERSION_CHANGE,
+                                varying_column=None,
+                            )
+                        )
+    return [c for c in found if (c.kind, c.fid) not in gone] + out
 
 
 def _has_keys(index: FleetIndex, fid: int) -> bool:

@@ -17,20 +17,23 @@ from diffy_analysis.analyze.baseline import analyze_baseline
 from diffy_analysis.analyze.campaigns import find_campaigns
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.confidence import confidence
-from diffy_analysis.analyze.entries import EntryModel
+from diffy_analysis.analyze.entries import SECURITY_SIGNIFICANCE, EntryModel
 from diffy_analysis.analyze.evidence import EVIDENCE_HOST_LIMIT, build_findings, raw_rows, top_candidates
 from diffy_analysis.analyze.explain import Context
 from diffy_analysis.analyze.explain import facts as explain_facts
+from diffy_analysis.analyze.flood import Flood, find_floods
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import score
 from diffy_analysis.analyze.verdict import judge
 from diffy_analysis.baselines import resolve_baseline
 from diffy_analysis.errors import BaselineError, UsageError
+from diffy_analysis.finding_facts import Facts, Method, sentence
 from diffy_analysis.findings import (
     Analysis,
     Campaign,
     Cluster,
     Dendrogram,
+    Finding,
     HostResult,
     PopulationDifference,
     QueryGap,
@@ -137,7 +140,15 @@ def _host_results(
     t = index.config.thresholds
     scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
     verdicts = [judge(index, model, found) for found in candidates]
-    outlier = np.asarray([v.outlier for v in verdicts], dtype=bool)
+    floods = find_floods(index)
+    # a flood of a security table, or a listing cut at its cap, flags its host whatever else it holds
+    outlier = np.asarray(
+        [
+            v.outlier or any(f.capped or model_security(index, f.query) for f in fl)
+            for v, fl in zip(verdicts, floods, strict=True)
+        ],
+        dtype=bool,
+    )
     # Raw evidence for the hosts that matter most: outliers, then other hosts with strong findings.
     strong = [any(c.strength == "strong" for c in found) for found in candidates]
     order = sorted(range(len(index.hosts)), key=lambda i: (not outlier[i], -scores[i], index.hosts[i].label))
@@ -158,7 +169,9 @@ def _host_results(
                 score=round(float(scores[i]), 6),
                 outlier=bool(outlier[i]),
                 cluster=clusters[i],
-                findings=build_findings(index, chosen, method=method, raw=raw),
+                findings=_with_floods(
+                    build_findings(index, chosen, method=method, raw=raw), floods[i], index, method
+                ),
                 gaps=_gaps(entry, all_queries, host_queries),
                 identity=entry.identity.as_dict(),
                 notes=tuple(entry.notes),
@@ -168,6 +181,48 @@ def _host_results(
     # flagged hosts first (a verdict, not a rank), then by score
     results.sort(key=lambda h: (not h.outlier, -h.score, h.host, h.run_id or "", h.host_id))
     return tuple(results), campaigns
+
+
+def model_security(index: FleetIndex, query: str) -> bool:
+    return index.rule(query).significance >= SECURITY_SIGNIFICANCE
+
+
+def _with_floods(
+    findings: tuple[Finding, ...], floods: list[Flood], index: FleetIndex, method: str
+) -> tuple[Finding, ...]:
+    """The host's flood findings, right after its heaviest finding (never pushing it down)."""
+    if not floods:
+        return findings
+    compared_with: Method = "baseline" if method == "baseline" else "peers"
+    extra = tuple(
+        _flood_finding(f, round(index.rule(f.query).significance, 6), compared_with) for f in floods
+    )
+    return findings[:1] + extra + findings[1:]
+
+
+def _flood_finding(flood: Flood, significance: float, compared_with: Method) -> Finding:
+    # The sentence is made from the facts, as every finding's is (finding_facts.sentence), so the
+    # reporters render a flood like any other finding.
+    facts = Facts(
+        subject_column=None,
+        subject=None,
+        statement=flood.explanation(),
+        compared_with=compared_with,
+        significance=significance,
+    )
+    return Finding(
+        query=flood.query,
+        kind="added",
+        row={
+            "rows": str(flood.rows),
+            "usual_rows": str(flood.usual),
+            "capped": "yes" if flood.capped else "no",
+        },
+        explanation=sentence("added", facts),
+        weight=significance,
+        strength="strong",
+        facts=facts,
+    )
 
 
 def analyze(

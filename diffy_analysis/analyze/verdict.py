@@ -11,15 +11,18 @@ own evidence, so fleet-wide noise can neither hide a host with a real finding no
    * in a **security table**, a difference shared by several hosts is a population trait only when it
      travels with a package difference held by the same hosts, or when most of the fleet has it;
      otherwise it is *strong* however many hosts share it (a campaign, not a population).
-2. A host is flagged when it has a **decisive** finding: strong, in a security table, and either
-   PeerPressure-sick (``P(sick) >= SICK_MIN``) or shared by a group of hosts that passed (1) - or when
-   its strong findings elsewhere (processes, mounts, unknown tables) add up to ``OTHER_MIN`` of
-   significance x sickness, i.e. two independent, clearly sick findings, or one that is a new
-   *entry* (a key no other host has: a mount point, a program) of at least ``NEW_ENTRY_MIN``.
+2. A host is flagged when it has a **decisive** finding: strong, in a security table (or a context
+   row that is a security finding by what it is: a program running from a writable directory or
+   deleted from disk, a mount over ``/proc/<pid>``), and either PeerPressure-sick
+   (``P(sick) >= SICK_MIN``) or shared by several hosts with ``P(sick) > SHARED_SICK_MIN`` (a
+   campaign; not for a swap between the values of a one-per-host thing) - or when clearly sick
+   strong findings in at least two context tables (processes, mounts, unknown tables), each table
+   counted once and discounted by its novelty rate, add up to ``OTHER_MIN``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -29,15 +32,23 @@ from diffy_analysis.analyze.activity import CRON, SESSION, SESSION_COMMAND
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.entries import SICK_MIN, EntryModel
 from diffy_analysis.normalize.index import FleetIndex
+from diffy_analysis.normalize.volatile import NEVER_VARIANT
 
 CAMPAIGN_MAX_FRACTION = 0.5
 """A security-table difference on fewer than this share of hosts is never excused as a population
 (unless a package difference travels with it)."""
+SHARED_SICK_MIN = 0.5
+"""A security row several hosts share decides when P(sick) exceeds this (sick more likely than not)."""
 OTHER_MIN = 1.0
 OTHER_SICK_MIN = 0.85
 NEW_ENTRY_MIN = 0.5
+ACTIVITY_TABLES = frozenset({"processes", "process_open_sockets", "logged_in_users"})
+"""Tables that show something happening rather than a state: a new row there alone never decides."""
+WRITABLE = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
+_PROC_PID = re.compile(r"^/proc/\d+(/|$)")
 ACTIVITY = frozenset({CRON, SESSION, SESSION_COMMAND})
 VARIANT = "one of several"
+VERSION_CHANGE = "a version change: the same row with other numbers (an upgrade, not a removal)"
 POPULATION = "travels with package {} (a population's make-up)"
 
 
@@ -61,12 +72,21 @@ def refine(
     variant: Callable[[int], str | None] | None = None,
 ) -> Candidate:
     """Re-judge one candidate's strength with the entry model (see the module docstring)."""
-    if cand.reason in ACTIVITY or (cand.reason or "").startswith(VARIANT):
+    if cand.reason in ACTIVITY or cand.reason == VERSION_CHANGE or (cand.reason or "").startswith(VARIANT):
         return cand  # transient activity; one of several shared variants of a one-per-host row
     significance = index.significance(cand.fid)
     random = model.random_column(cand.fid) if cand.kind != "missing" else None
     if random is not None:
         return replace(cand, strength="weak", weight=significance * weak_weight, varying_column=random)
+    ref = cand.ref_fid if cand.ref_fid is not None else None
+    if ref is None and cand.kind == "added":
+        ref = model.usual_value(cand.fid)
+    passing = model.passing_state(cand.fid, ref) if ref is not None else None
+    if passing is not None:
+        reason = f"its {passing} is a passing state of this table (the exception in several entries)"
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
     if model.unstable(cand.fid):
         reason = "its entry takes several values on several hosts (state churn)"
         return replace(
@@ -79,6 +99,12 @@ def refine(
     shape = variant(cand.fid) if variant is not None and cand.kind != "missing" else None
     if shape is not None:
         reason = f"{VARIANT} {shape} variants shared across the fleet (a population trait)"
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
+    owner = model.provenance.owner(cand.fid) if cand.kind == "added" else None
+    if owner is not None:
+        reason = f"a new account named after {owner}, software on most hosts (its own account)"
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
         )
@@ -96,30 +122,62 @@ def refine(
     return cand
 
 
+def hiding_or_writable(index: FleetIndex, cand: Candidate) -> bool:
+    """A context row that is a security finding by what it is: a program running from a writable
+    directory or deleted from disk, or a mount laid over ``/proc/<pid>`` (it hides a process)."""
+    if cand.kind == "missing":
+        return False
+    query = index.query_of(cand.fid)
+    row = index.row(cand.fid)
+    if query == "processes":
+        return row.get("path", "").startswith(WRITABLE) or row.get("on_disk") == "0"
+    if query == "mounts":
+        return bool(_PROC_PID.match(row.get("path", "")))
+    return False
+
+
 def sickness(model: EntryModel, cand: Candidate) -> float:
     return model.sickness(cand.fid, kind=cand.kind)
 
 
 def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> Verdict:
     decisive = []
-    other = 0.0
+    per_table: dict[str, float] = {}
+    new_entry = False
     others = []
     for c in candidates:
         if c.strength != "strong":
             continue
         sick = sickness(model, c)
-        if model.security(c.fid):
-            shared = _holders(index, model, c) >= 2
+        if model.security(c.fid) or hiding_or_writable(index, c):
+            # shared by several hosts (a campaign): more likely sick than healthy is enough, the
+            # Bayes decision with equal priors; a split of an entry between two common values is not
+            shared = _holders(index, model, c) >= 2 and sick > SHARED_SICK_MIN
+            swap = model.swap_column(c.fid)  # lacking one alternative is holding another
+            if swap is not None and swap not in NEVER_VARIANT:
+                # one of the values a one-per-host thing takes (the address a container got): a
+                # group holding it is a share of the fleet, not a campaign, unless clearly sick
+                shared = False
             if sick >= SICK_MIN or shared:
                 decisive.append(c)
         elif sick >= OTHER_SICK_MIN:
-            evidence = index.significance(c.fid) * sick
-            # a thing no other host has at all (a new mount point, a new program), not a new value
-            if c.kind == "added" and model.cardinality(c.fid) == 2 and evidence >= NEW_ENTRY_MIN:
-                other = max(other, OTHER_MIN)
-            other += evidence
+            query = index.query_of(c.fid)
+            # discounted by how often healthy hosts show something new in this table; one table's
+            # findings on one host count once (one job spawns several processes)
+            evidence = index.significance(c.fid) * sick * (1.0 - model.novelty_rate(query))
+            # a state no other host has at all (a new mount point, a new package), not a new value;
+            # processes show activity (jobs start and end): a new one alone never decides
+            if (
+                c.kind == "added"
+                and query not in ACTIVITY_TABLES
+                and model.cardinality(c.fid) == 2
+                and evidence >= NEW_ENTRY_MIN
+            ):
+                new_entry = True
+            per_table[query] = max(per_table.get(query, 0.0), evidence)
             others.append(c)
-    if not decisive and other >= OTHER_MIN:
+    # context tables are context: one activity row alone (a timer's job caught running) never decides
+    if not decisive and (new_entry or (len(per_table) >= 2 and sum(per_table.values()) >= OTHER_MIN)):
         decisive = others
     return Verdict(bool(decisive), tuple(decisive))
 
@@ -155,5 +213,5 @@ def hidden_campaign_rows(
             peers=n - 1,
         )
         for fid in chosen.tolist()
-        if fid not in known and variant(fid) is None
+        if fid not in known and variant(fid) is None and not model.other_version(fid)
     ]

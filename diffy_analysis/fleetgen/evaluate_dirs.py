@@ -75,6 +75,9 @@ def evaluate_fleet(truth_path: Path, method: str) -> FleetScore | None:
         return None
     started = time.perf_counter()
     analysis = analyze([truth.run_dir], baseline=baseline if method == "baseline" else None, method=method)
+    if analysis.method != method or (method == "baseline" and not analysis.baseline):
+        # the harness must never score one method under another's name (issue 12 check)
+        raise click.ClickException(f"{truth_path}: asked for {method}, the analysis ran {analysis.method}")
     s = score(analysis, truth, method=method)
     s.seconds = time.perf_counter() - started
     scenario = str(truth.options.get("scenario") or "unnamed")

@@ -173,7 +173,8 @@ def validate(atomics: list[Atomic], cfg: RunConfig, *, say: Progress = lambda _:
         )
         runs = [batch.run] if reference_run is None else [batch.run, reference_run]
         baseline_id = batch.clean[0] if single else reference_ids[0]
-        baseline = (batch.run if single else reference_run) / "hosts" / baseline_id
+        # reference_run is None exactly when the reference hosts are in this (single) batch
+        baseline = (batch.run if reference_run is None else reference_run) / "hosts" / baseline_id
         by_baseline, by_peers = _analyse(runs, baseline)
         for key, atomic in batch.placed.items():
             coverage.tests.append(
