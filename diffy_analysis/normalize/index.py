@@ -296,8 +296,14 @@ class FleetIndex:
         return entry
 
     def _profile(self, features: np.ndarray) -> int:
-        key = features.tobytes()
+        # keyed by a 128-bit digest, not by the bytes themselves: on a fleet of unique hosts the
+        # bytes would double the memory of the profiles (about 3 KB a host)
+        data = features.tobytes()
+        key = hashlib.blake2b(data, digest_size=16).digest()
         found = self._profile_ids.get(key)
+        if found is not None and not np.array_equal(self.profiles[found], features):
+            key = data  # a digest collision (never expected): this profile keeps its exact key
+            found = self._profile_ids.get(key)
         if found is None:
             found = self._profile_ids[key] = len(self.profiles)
             self.profiles.append(features)
