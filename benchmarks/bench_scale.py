@@ -88,9 +88,17 @@ def measure(hosts: int, method: str, kind: str = "reuse", cache: Path = CACHE) -
     """One measurement, in this process (called in a child by ``main``)."""
     fleet = generate_fleet(cache, fleet_options(hosts, kind), reuse=True)
     read_s, size = warm(fleet.run_dir)
+    # CPU seconds next to wall seconds: on a shared machine (load average far above the cores) wall
+    # time measures the other jobs as much as this one; process time is this process's own work
+    cpu = time.process_time()
     parse_s, files = bare_parse(fleet.run_dir)
+    parse_cpu = time.process_time() - cpu
+    cpu = time.process_time()
     orjson_s = orjson_parse(fleet.run_dir)
+    orjson_cpu = time.process_time() - cpu
+    cpu = time.process_time()
     analysis, analysis_s = run_method(fleet, method)
+    analysis_cpu = time.process_time() - cpu
     scores = score(analysis, fleet.truth(), method=method)
     return {
         "hosts": hosts,
@@ -104,6 +112,11 @@ def measure(hosts: int, method: str, kind: str = "reuse", cache: Path = CACHE) -
         "ratio": round(analysis_s / parse_s, 2),
         "orjson_s": None if orjson_s is None else round(orjson_s, 2),
         "ratio_orjson": None if not orjson_s else round(analysis_s / orjson_s, 2),
+        "parse_cpu_s": round(parse_cpu, 2),
+        "orjson_cpu_s": None if orjson_s is None else round(orjson_cpu, 2),
+        "analysis_cpu_s": round(analysis_cpu, 2),
+        "ratio_orjson_cpu": None if not orjson_s else round(analysis_cpu / orjson_cpu, 2),
+        "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "precision": round(scores.precision, 4),
         "recall": round(scores.recall, 4),
@@ -163,6 +176,8 @@ HEADER = (
     "ratio",
     "bare orjson s",
     "ratio vs orjson",
+    "CPU s (analysis / orjson)",
+    "CPU ratio vs orjson",
     "peak RSS MB",
     "precision",
     "recall",
@@ -175,6 +190,10 @@ def row(r: dict) -> str:
     if "error" in r:
         return f"| {r['hosts']} | {r['kind']} | {r['method']} | {r['error']} |" + " |" * (len(HEADER) - 4)
     orj = "- | -" if r.get("orjson_s") is None else f"{r['orjson_s']:.1f} | {r['ratio_orjson']:.2f}"
+    if r.get("orjson_cpu_s") is None:
+        orj += " | - | -"
+    else:
+        orj += f" | {r['analysis_cpu_s']:.1f} / {r['orjson_cpu_s']:.1f} | {r['ratio_orjson_cpu']:.2f}"
     return (
         f"| {r['hosts']} | {r['kind']} | {r['method']} | {r['analysis_s']:.1f} | {r['parse_s']:.1f} "
         f"| {r['ratio']:.2f} | "
