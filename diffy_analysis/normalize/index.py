@@ -209,15 +209,20 @@ class FleetIndex:
         cost of reading)."""
         return (query, digest) in self._file_cache
 
+    def _masker(self, identity: HostIdentity, query: str) -> IdentityMasker | None:
+        """The host's masker when the config and the query's rule ask for masking (one host at a
+        time: built once per host, shared by ``mask_text`` and ``_masked_rows``)."""
+        if not self.config.mask or not self.rule(query).mask:
+            return None
+        if self._masker_for is None or self._masker_for[0] is not identity:
+            self._masker_for = (identity, IdentityMasker.for_host(identity))
+        return self._masker_for[1]
+
     def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
         """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
         so). Reading hosts through it parses every file once (``build.build_fleet`` does)."""
-        if not self.config.mask or not self.rule(query).mask:
-            return text
-        if self._masker_for is None or self._masker_for[0] is not identity:  # one host at a time
-            self._masker_for = (identity, IdentityMasker.for_host(identity))
-        masker = self._masker_for[1]
-        if not masker.mentioned_in(text):
+        masker = self._masker(identity, query)
+        if masker is None or not masker.mentioned_in(text):
             return text
         if masker.masks_a_key(text):  # rare: keep the column names, mask the values one by one
             try:
@@ -231,20 +236,24 @@ class FleetIndex:
         """The query's rows with the host's identity masked; the very same list when nothing to mask.
 
         For hosts read without the ``mask_text`` filter (a baseline host, evidence re-reads, hosts
-        handed over already read): the same masking as at read time, one path (``mask_text``), and
-        the same fallback as the reader's (a masked text that does not parse leaves the rows as read).
+        handed over already read): the same masker and the same steps as ``mask_text``, on rows
+        already parsed. A text that is not the file's JSON (the Elasticsearch reader keeps the
+        values, one per line, as its stand-in) is masked value by value.
         """
         rows = host.rows.get(query, [])
         text = host.texts.get(query)
-        if text is None:
+        masker = self._masker(host.identity, query) if text is not None else None
+        if masker is None or text is None or not masker.mentioned_in(text):
             return rows
-        masked = self.mask_text(host.identity, query, text)
-        if masked is text or masked == text:
+        if masker.masks_a_key(text):  # a host named like a column: mask values, never keys
+            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
+        masked = masker.mask(text)
+        if masked == text:
             return rows
         try:
             masked_rows = parse_rows(masked, f"{query}.json")
         except HostDataError:
-            return rows
+            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
         return masked_rows if len(masked_rows) == len(rows) else rows
 
     def lookup(self, host: HostData, query: str) -> list[int]:
