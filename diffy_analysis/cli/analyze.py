@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import click
 
 from diffy_analysis import __version__
+from diffy_analysis.cli import progress
 from diffy_analysis.cli.es_options import analyze_store_options, analyze_with_store, finish_store
 from diffy_analysis.cli.output import report_output_options, write_report
 from diffy_analysis.errors import UsageError
@@ -41,6 +42,20 @@ def _with_since(
     from diffy_analysis.analyze.since import with_since  # noqa: PLC0415 - lazy: numpy
 
     return with_since(analysis, paths[0], since, results_root=results_root, config=config)
+
+
+def _analyze_with_progress(paths: list[Path], config_path: Path | None, settings: dict[str, Any]) -> Any:
+    """The analysis with "loading N of M hosts" on the terminal (cli/progress.py): the run is
+    opened here, with the load options the analysis would use, and read through a counting source."""
+    from diffy_analysis.api import analyze as run_analysis  # noqa: PLC0415 - lazy: numpy/scipy
+    from diffy_analysis.load import HostSource, LoadOptions, open_results  # noqa: PLC0415
+    from diffy_analysis.normalize.rules import load_config  # noqa: PLC0415
+
+    config = load_config(config_path)
+    options = LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024)
+    with progress.LoadProgress() as shown:
+        source = progress.CountingSource(open_results(paths, options), shown.on_host)
+        return run_analysis(paths, config=config, results=cast(HostSource, source), **settings)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,9 +148,16 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     paths = _check_inputs(run_dirs)
     from diffy_analysis.api import analyze as run_analysis  # noqa: PLC0415 - lazy: numpy/scipy
 
-    result = run_analysis(
-        paths, baseline=baseline, method=method, config=config_path, app=app, results_root=results_root
-    )
+    settings: dict[str, Any] = {
+        "baseline": baseline,
+        "method": method,
+        "app": app,
+        "results_root": results_root,
+    }
+    if progress.wanted(fmt, sys.stderr):
+        result = _analyze_with_progress(paths, config_path, settings)
+    else:
+        result = run_analysis(paths, config=config_path, **settings)
     if since:
         result = _with_since(result, paths, since, results_root, config_path)
     write_report(result, fmt, output, quiet=quiet)

@@ -546,3 +546,36 @@ def build_tables(spec: HostSpec, rng: random.Random) -> dict[str, list[dict]]:
         )
         tables["mounts"].append(_SESSION_MOUNT)
     return {q: tables[q] for q in QUERIES}
+
+
+def add_volatile_columns(tables: dict[str, list[dict]], spec: HostSpec, rng: random.Random) -> None:
+    """Per-host values osquery prints in ``mounts`` (sizes, free blocks and inodes) and
+    ``system_binaries`` (file times, inode numbers): they make those files differ on every host.
+    Rows are copied (shared rows are never mutated); only columns the default rules ignore are added."""
+    mounts = []
+    for row in tables["mounts"]:
+        blocks = rng.randrange(1 << 18, 1 << 24)
+        free = rng.randrange(blocks // 4, blocks)
+        mounts.append(
+            {
+                **row,
+                "blocks": str(blocks),
+                "blocks_free": str(free),
+                "blocks_available": str(max(0, free - blocks // 20)),
+                "inodes_free": str(rng.randrange(10_000, 4_000_000)),
+            }
+        )
+    tables["mounts"] = mounts
+    binaries = []
+    for row in tables["system_binaries"]:
+        installed = spec.boot_time - rng.randrange(86400, 90 * 86400)
+        binaries.append(
+            {
+                **row,
+                "mtime": str(installed),
+                "ctime": str(installed + rng.randrange(0, 600)),
+                "atime": str(spec.collected_at - rng.randrange(0, 86400)),
+                "inode": str(rng.randrange(100_000, 9_000_000)),
+            }
+        )
+    tables["system_binaries"] = binaries

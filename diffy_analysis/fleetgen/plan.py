@@ -16,7 +16,7 @@ from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
 from diffy_analysis.fleetgen.hostgen import HostSpec
 from diffy_analysis.fleetgen.processes import APP_VERSIONS
 
-_LATER_OPTIONS = frozenset({"patched_fraction", "campaign_hosts", "campaign_kinds"})
+_LATER_OPTIONS = frozenset({"patched_fraction", "campaign_hosts", "campaign_kinds", "per_host_volatile"})
 RUN_STARTED = calendar.timegm((2026, 11, 29, 12, 0, 0, 0, 0, 0))
 """Collection start of every generated run (fixed, so a seed always gives the same bytes)."""
 
@@ -52,6 +52,12 @@ class FleetOptions:
     """Hosts of one lateral-movement campaign sharing the same ``campaign_kinds`` artifacts (on top
     of, and drawn before, the ``compromised_fraction`` victims)."""
     campaign_kinds: tuple[str, ...] = ("cron_persistence", "ssh_key")
+    per_host_volatile: bool = False
+    """Per-host volatile values in every file whose real osquery output has them, not only in
+    processes, ports, iptables counters, module addresses and sessions: mount sizes and free
+    blocks/inodes (``mounts``), file times and inodes (``system_binaries``). Every host's mounts and
+    system_binaries files then differ from every other host's, as on a real fleet (issue 17's
+    per-host-unique fleets); the columns are the ones the default rules ignore, so the truth holds."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.inject) - set(ARTIFACTS))

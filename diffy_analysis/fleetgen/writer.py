@@ -26,7 +26,7 @@ from diffy_analysis.contract import (
 )
 from diffy_analysis.fleetgen.artifacts import ARTIFACTS
 from diffy_analysis.fleetgen.catalog_system import KERNEL_RELEASE
-from diffy_analysis.fleetgen.hostgen import QUERIES, HostSpec, build_tables, table_json
+from diffy_analysis.fleetgen.hostgen import QUERIES, HostSpec, add_volatile_columns, build_tables, table_json
 from diffy_analysis.fleetgen.plan import RUN_STARTED, FleetPlan, Injection
 
 CHUNK = 250
@@ -76,7 +76,12 @@ def host_record(spec: HostSpec, queries: dict[str, dict[str, Any]]) -> dict[str,
 
 
 def write_host(
-    host_dir: Path, spec: HostSpec, injections: list[Injection], rel_prefix: str
+    host_dir: Path,
+    spec: HostSpec,
+    injections: list[Injection],
+    rel_prefix: str,
+    *,
+    per_host_volatile: bool = False,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Write one host; return its manifest ``files`` entries (JSON text) and the injected evidence."""
     rng = random.Random(f"fleetgen/host/{spec.host_id}/{spec.index}")
@@ -87,6 +92,8 @@ def write_host(
         truth.append(
             {"artifact": inj.artifact, "campaign": inj.campaign, "params": inj.params, "evidence": evidence}
         )
+    if per_host_volatile:  # its own generator: every other value stays what the seed gives
+        add_volatile_columns(tables, spec, random.Random(f"fleetgen/volatile/{spec.host_id}"))
     Path(host_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     entries: list[str] = []
     queries: dict[str, dict[str, Any]] = {}
@@ -111,13 +118,17 @@ def write_host(
     return entries, truth
 
 
-def _write_chunk(args: tuple[str, list[HostSpec], dict[int, list[Injection]]]) -> tuple[str, dict[str, list]]:
-    run_dir, specs, injections = args
+def _write_chunk(
+    args: tuple[str, list[HostSpec], dict[int, list[Injection]], bool],
+) -> tuple[str, dict[str, list]]:
+    run_dir, specs, injections, volatile = args
     entries: list[str] = []
     truth: dict[str, list] = {}
     for spec in specs:
         rel = f"{HOSTS_DIR}/{spec.host_id}"
-        host_entries, host_truth = write_host(Path(run_dir) / rel, spec, injections.get(spec.index, []), rel)
+        host_entries, host_truth = write_host(
+            Path(run_dir) / rel, spec, injections.get(spec.index, []), rel, per_host_volatile=volatile
+        )
         entries.extend(host_entries)
         if host_truth:
             truth[spec.host_id] = host_truth
@@ -126,13 +137,14 @@ def _write_chunk(args: tuple[str, list[HostSpec], dict[int, list[Injection]]]) -
 
 def _chunks(
     plan: FleetPlan, run_dir: Path
-) -> Iterator[tuple[str, list[HostSpec], dict[int, list[Injection]]]]:
+) -> Iterator[tuple[str, list[HostSpec], dict[int, list[Injection]], bool]]:
     for start in range(0, len(plan.hosts), CHUNK):
         specs = plan.hosts[start : start + CHUNK]
         yield (
             str(run_dir),
             specs,
             {s.index: plan.injections[s.index] for s in specs if s.index in plan.injections},
+            plan.options.per_host_volatile,
         )
 
 

@@ -18,7 +18,7 @@ from diffy_analysis import contract
 from diffy_analysis.errors import HostDataError, ResultsError
 from diffy_analysis.load.files import MAX_META_BYTES, decode, is_plain_dir, parse_json, parse_rows, read_bytes
 from diffy_analysis.load.host_record import host_record_problems, identity_of
-from diffy_analysis.load.manifest import file_entry_ok, manifest_entry_problem, run_info
+from diffy_analysis.load.manifest import manifest_entry_problem, run_info
 from diffy_analysis.load.model import (
     HostData,
     HostIdentity,
@@ -86,19 +86,20 @@ def read_host(
     if not is_plain_dir(ref.path):
         raise HostDataError("host directory is missing or is a symlink")
     run = ref.run
+    host_files = run.files.get(ref.host_id, {})
 
     def checked(name: str, data: bytes, expected: str | None = None) -> str:
         """sha256 of ``data``, after comparing it with the manifest (and host.json) when asked."""
-        digest = hashlib.sha256(data).hexdigest()
+        digest = (hashed := hashlib.sha256(data)).hexdigest()
         if not options.verify_hashes:
             return digest
         if not run.bare:
-            entry = run.files.get(f"{contract.HOSTS_DIR}/{ref.host_id}/{name}")
-            if entry is None:
+            listed = host_files.get(name)
+            if listed is None:
                 raise HostDataError(f"{name} is not listed in the manifest")
-            if not file_entry_ok(entry):
+            if not listed:
                 raise HostDataError(f"the manifest entry for {name} is invalid")
-            if digest != entry["sha256"]:
+            if hashed.digest() != listed:
                 raise HostDataError(f"{name} sha256 differs from the manifest (changed after collection)")
         if expected and digest != expected:
             raise HostDataError(f"{name} sha256 differs from host.json")

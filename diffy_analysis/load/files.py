@@ -96,6 +96,17 @@ def parse_json(text: str, name: str, *, as_text: bool = False) -> Any:
         raise HostDataError(f"{name} cannot be read: {str(err).split(':')[0][:120]}") from None
 
 
+def parse_json_bytes(data: bytes, name: str) -> Any:
+    """``parse_json(decode(data, name, None), name)`` without a decoded copy of ``data`` when orjson
+    takes the bytes as they are (it checks UTF-8 itself): a 100k-host manifest is a few hundred MB."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except _orjson.JSONDecodeError:
+            pass  # json and decode decide, and name the problem
+    return parse_json(decode(data, name, None), name)
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value

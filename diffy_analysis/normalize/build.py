@@ -11,6 +11,7 @@ imports.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,8 +40,17 @@ def build_fleet(
     index = FleetIndex(config=config)
     entry = index.add_reference(reference) if reference is not None else None
     stream = hosts if isinstance(hosts, Iterable) else index.read(hosts)
-    for host in stream:
-        index.add(host)
+    # The build allocates millions of short-lived row dicts and keeps every distinct row: the cyclic
+    # collector would re-walk the growing index again and again (about a tenth of the build) and
+    # find nothing (rows, tuples and host records hold no cycles). Off for the build, back after.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for host in stream:
+            index.add(host)
+    finally:
+        if collecting:
+            gc.enable()
     index.end_build()
     index.drop_volatile(detect_volatile(index))
     return Fleet(index, entry)

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -115,29 +118,69 @@ class FleetIndex:
         return found
 
     def _feature(self, colset: int, values: tuple[str, ...]) -> int:
-        key = (colset, values)
-        found = self._features.get(key)
+        found = self._features.get((colset, values))
         if found is None:
-            found = self._features[key] = len(self.feature_values)
+            # interned: rows that differ in one column share the other columns' strings
+            values = tuple(map(sys.intern, values))
+            found = self._features[(colset, values)] = len(self.feature_values)
             self.feature_colset.append(colset)
             self.feature_values.append(values)
         return found
 
-    def _row_ids(
-        self, query: str, rows: list[dict[str, str]], masker: IdentityMasker | None, *, intern: bool = True
-    ) -> list[int]:
+    def _row_ids(self, query: str, rows: list[dict[str, str]], *, intern: bool = True) -> list[int]:
         """Feature ids of rows (interning new ones; with ``intern=False`` unknown rows get -1)."""
         rule = self.rule(query)
+        for name in rule.transforms:
+            rows = list(map(TRANSFORMS[name], rows))
+        if not rows:
+            return []
+        found = self._uniform_row_ids(query, rows, rule, intern)
+        return found if found is not None else self._mixed_row_ids(query, rows, rule, intern)
+
+    def _uniform_row_ids(
+        self, query: str, rows: list[dict[str, str]], rule: TableRule, intern: bool
+    ) -> list[int] | None:
+        """The fast path for a file whose rows all have the first row's columns (osquery's output):
+        values taken and looked up with C-level ``map``s, Python work only for rows not seen before.
+        None when the rows' columns differ (the caller then goes row by row)."""
+        first = rows[0]
+        width = len(first)
+        if len(rows) > 1 and set(map(len, rows)) != {width}:
+            return None
         ignore = set(rule.ignore)
-        transforms = [TRANSFORMS[name] for name in rule.transforms]
+        columns = tuple(sorted(k for k in first if k not in ignore))
+        ignored = tuple(k for k in first if k in ignore)
+        try:
+            # every row has the first row's width and all of its keys, so exactly its keys
+            if ignored:
+                deque(map(itemgetter(*ignored), rows), maxlen=0)
+            if len(columns) > 1:
+                values: list[tuple[str, ...]] = list(map(itemgetter(*columns), rows))
+            elif columns:
+                values = list(zip(map(itemgetter(columns[0]), rows)))
+            else:
+                values = [()] * len(rows)
+        except KeyError:
+            return None
+        colset = self._colset(query, columns)
+        out: list[Any] = list(map(self._features.get, zip(repeat(colset), values)))
+        if None in out:
+            for position, fid in enumerate(out):
+                if fid is None:
+                    out[position] = self._feature(colset, values[position]) if intern else -1
+        return out
+
+    def _mixed_row_ids(
+        self, query: str, rows: list[dict[str, str]], rule: TableRule, intern: bool
+    ) -> list[int]:
+        """Row by row, for files whose rows do not all have the same columns."""
+        ignore = set(rule.ignore)
         features = self._features
         out: list[int] = []
         current_keys: Any = None
         colset = -1
         getter: Any = None
         for row in rows:
-            for transform in transforms:
-                row = transform(row)  # noqa: PLW2901 - transformed copy
             if row.keys() != current_keys:
                 current_keys = row.keys()
                 columns = tuple(sorted(k for k in row if k not in ignore))
@@ -150,8 +193,6 @@ class FleetIndex:
                 else:
                     getter = lambda r: ()  # noqa: E731
             values = getter(row)
-            if masker is not None:
-                values = tuple(masker.mask(v) for v in values)
             fid = features.get((colset, values))
             if fid is None:
                 fid = self._feature(colset, values) if intern else -1
@@ -168,15 +209,20 @@ class FleetIndex:
         cost of reading)."""
         return (query, digest) in self._file_cache
 
+    def _masker(self, identity: HostIdentity, query: str) -> IdentityMasker | None:
+        """The host's masker when the config and the query's rule ask for masking (one host at a
+        time: built once per host, shared by ``mask_text`` and ``_masked_rows``)."""
+        if not self.config.mask or not self.rule(query).mask:
+            return None
+        if self._masker_for is None or self._masker_for[0] is not identity:
+            self._masker_for = (identity, IdentityMasker.for_host(identity))
+        return self._masker_for[1]
+
     def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
         """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
         so). Reading hosts through it parses every file once (``build.build_fleet`` does)."""
-        if not self.config.mask or not self.rule(query).mask:
-            return text
-        if self._masker_for is None or self._masker_for[0] is not identity:  # one host at a time
-            self._masker_for = (identity, IdentityMasker.for_host(identity))
-        masker = self._masker_for[1]
-        if not masker.mentioned_in(text):
+        masker = self._masker(identity, query)
+        if masker is None or not masker.mentioned_in(text):
             return text
         if masker.masks_a_key(text):  # rare: keep the column names, mask the values one by one
             try:
@@ -186,21 +232,24 @@ class FleetIndex:
             return json.dumps([{k: masker.mask(v) for k, v in r.items()} for r in rows], ensure_ascii=False)
         return masker.mask(text)
 
-    def _masked_rows(self, host: HostData, query: str, masker: IdentityMasker | None) -> list[dict[str, str]]:
+    def _masked_rows(self, host: HostData, query: str) -> list[dict[str, str]]:
         """The query's rows with the host's identity masked; the very same list when nothing to mask.
 
-        Masking works on the file's text (one regex pass in C, then one JSON parse) rather than on
-        every value in Python; tokens are restricted to characters that cannot break JSON syntax.
+        For hosts read without the ``mask_text`` filter (a baseline host, evidence re-reads, hosts
+        handed over already read): the same masker and the same steps as ``mask_text``, on rows
+        already parsed. A text that is not the file's JSON (the Elasticsearch reader keeps the
+        values, one per line, as its stand-in) is masked value by value.
         """
         rows = host.rows.get(query, [])
         text = host.texts.get(query)
-        if masker is None or not self.rule(query).mask or text is None or not masker.mentioned_in(text):
-            return rows
-        masked = masker.mask(text)
-        if masked == text:
+        masker = self._masker(host.identity, query) if text is not None else None
+        if masker is None or text is None or not masker.mentioned_in(text):
             return rows
         if masker.masks_a_key(text):  # a host named like a column: mask values, never keys
             return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
+        masked = masker.mask(text)
+        if masked == text:
+            return rows
         try:
             masked_rows = parse_rows(masked, f"{query}.json")
         except HostDataError:
@@ -210,8 +259,7 @@ class FleetIndex:
     def lookup(self, host: HostData, query: str) -> list[int]:
         """Feature ids (after automatic volatile columns were dropped) of one re-read file's rows, in
         file order; -1 for a row the index never saw. Used to find the raw rows behind findings."""
-        masker = IdentityMasker.for_host(host.identity) if self.config.mask else None
-        ids = self._row_ids(query, self._masked_rows(host, query, masker), None, intern=False)
+        ids = self._row_ids(query, self._masked_rows(host, query), intern=False)
         if self.mapping_applied is not None:
             ids = [int(self.mapping_applied[i]) if 0 <= i < len(self.mapping_applied) else i for i in ids]
         return ids
@@ -226,14 +274,11 @@ class FleetIndex:
 
     def add(self, host: HostData) -> HostEntry:
         """Intern one host's rows and record its profile. The host's rows can be dropped afterwards."""
-        masker = (
-            IdentityMasker.for_host(host.identity) if self.config.mask and host.filtered is None else None
-        )
         ids: list[int] = []
         for query in sorted(host.rows):
             self.queries_seen.add(query)
             if host.filtered is None:  # not read through mask_text: mask here
-                rows = self._masked_rows(host, query, masker)
+                rows = self._masked_rows(host, query)
                 unchanged = rows is host.rows[query]
             else:
                 rows = host.rows[query]
@@ -247,7 +292,7 @@ class FleetIndex:
                 self.file_cache_hits += 1
                 ids.extend(cached.tolist())
                 continue
-            row_ids = self._row_ids(query, rows, None)
+            row_ids = self._row_ids(query, rows)
             if cache_key and len(self._file_cache) < FILE_CACHE_LIMIT:
                 self._file_cache[cache_key] = np.asarray(row_ids, dtype=np.int32)
             ids.extend(row_ids)
@@ -255,13 +300,19 @@ class FleetIndex:
         collected = frozenset(q for q, s in host.queries.items() if s.status == "ok" and q in host.rows)
         gaps = tuple((q, s.status, s.error) for q, s in sorted(host.queries.items()) if s.status != "ok")
         entry = HostEntry(host.ref, host.identity, collected, gaps, tuple(host.notes))
-        entry.profile = self._profile(np.unique(np.asarray(ids, dtype=np.int32)))
+        entry.profile = self._profile(_sorted_unique(ids))
         self.hosts.append(entry)
         return entry
 
     def _profile(self, features: np.ndarray) -> int:
-        key = features.tobytes()
+        # keyed by a 128-bit digest, not by the bytes themselves: on a fleet of unique hosts the
+        # bytes would double the memory of the profiles (about 3 KB a host)
+        data = features.tobytes()
+        key = hashlib.blake2b(data, digest_size=16).digest()
         found = self._profile_ids.get(key)
+        if found is not None and not np.array_equal(self.profiles[found], features):
+            key = data  # a digest collision (never expected): this profile keeps its exact key
+            found = self._profile_ids.get(key)
         if found is None:
             found = self._profile_ids[key] = len(self.profiles)
             self.profiles.append(features)
@@ -358,3 +409,12 @@ class FleetIndex:
         for index, host in enumerate(self.hosts):
             out[host.profile].append(index)
         return out
+
+
+def _sorted_unique(ids: list[int]) -> np.ndarray:
+    """``np.unique`` of a host's feature ids, as int32 (sort and drop repeats: twice as fast here)."""
+    array = np.asarray(ids, dtype=np.int32)
+    array.sort()
+    if len(array) > 1:
+        array = array[np.concatenate(([True], array[1:] != array[:-1]))]
+    return array
