@@ -4,9 +4,10 @@
 # was skipped other than the opt-in real-Elasticsearch tests: the lab and browser tests must run.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k peers).
 # Speed: the tests marked `lab` run in one pytest process, one after another (the lab fleets use fixed
-# names and subnets), and every other test in a second pytest process at the same time; its output
-# is printed when both are done (and kept in test-artifacts/pytest-other.log). DIFFY_TEST_SPLIT=0
-# runs everything in one process. (Not pytest-xdist: its `--dist loadgroup` silently ignores
+# names and subnets); at the same time the other tests that drive Ansible or localhost run in a second
+# process and the pure-Python tests in a third (with extra arguments: lab and the rest, two processes);
+# their output is printed when all are done (and kept in test-artifacts/pytest-{other,pure}.log).
+# DIFFY_TEST_SPLIT=0 runs everything in one process. (Not pytest-xdist: its `--dist loadgroup` silently ignores
 # xdist_group under pytest 9.2, which would run two lab fleets at once.)
 set -euo pipefail
 
@@ -35,7 +36,29 @@ run_pytest() {
 }
 rm -f test-artifacts/junit*.xml
 set +e
-if [[ "${DIFFY_TEST_SPLIT:-1}" == 1 ]]; then
+if [[ "${DIFFY_TEST_SPLIT:-1}" == 1 && $# -eq 0 ]]; then
+  # Three processes: the lab tests; the other tests that drive Ansible or touch localhost (they stay
+  # together, one at a time: they collect this machine); and the pure-Python rest (analysis, reports,
+  # stores, conformance). A file counts as driving Ansible when it names ansible, localhost or a runner.
+  mapfile -t host_files < <(grep -lE "ansible|localhost|run_playbook|collection_helpers|runner" tests/test_*.py)
+  mapfile -t pure_files < <(grep -LE "ansible|localhost|run_playbook|collection_helpers|runner" tests/test_*.py)
+  echo "== pytest: lab tests here; ${#host_files[@]} Ansible/localhost files and ${#pure_files[@]} pure files alongside (printed below when done)"
+  run_pytest other -m "not lab" "${host_files[@]}" >test-artifacts/pytest-other.log 2>&1 &
+  other_pid=$!
+  run_pytest pure -m "not lab" "${pure_files[@]}" >test-artifacts/pytest-pure.log 2>&1 &
+  pure_pid=$!
+  run_pytest lab -m lab
+  rc_lab=$?
+  wait "$other_pid"
+  rc_other=$?
+  wait "$pure_pid"
+  rc_pure=$?
+  echo "== pytest: the Ansible/localhost tests not marked lab (test-artifacts/pytest-other.log)"
+  cat test-artifacts/pytest-other.log
+  echo "== pytest: the pure-Python tests (test-artifacts/pytest-pure.log)"
+  cat test-artifacts/pytest-pure.log
+  runs=(lab:$rc_lab other:$rc_other pure:$rc_pure)
+elif [[ "${DIFFY_TEST_SPLIT:-1}" == 1 ]]; then
   echo "== pytest: lab tests here, the others alongside (printed below when done)"
   run_pytest other -m "not lab" "$@" >test-artifacts/pytest-other.log 2>&1 &
   other_pid=$!

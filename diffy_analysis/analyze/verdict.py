@@ -42,7 +42,7 @@ SHARED_SICK_MIN = 0.5
 OTHER_MIN = 1.0
 OTHER_SICK_MIN = 0.85
 NEW_ENTRY_MIN = 0.5
-ACTIVITY_TABLES = frozenset({"processes", "process_open_sockets", "logged_in_users"})
+ACTIVITY_TABLES = frozenset({"processes", "process_binaries", "process_open_sockets", "logged_in_users"})
 """Tables that show something happening rather than a state: a new row there alone never decides."""
 WRITABLE = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _PROC_PID = re.compile(r"^/proc/\d+(/|$)")
@@ -129,7 +129,7 @@ def hiding_or_writable(index: FleetIndex, cand: Candidate) -> bool:
         return False
     query = index.query_of(cand.fid)
     row = index.row(cand.fid)
-    if query == "processes":
+    if query in ("processes", "process_binaries"):
         return row.get("path", "").startswith(WRITABLE) or row.get("on_disk") == "0"
     if query == "mounts":
         return bool(_PROC_PID.match(row.get("path", "")))

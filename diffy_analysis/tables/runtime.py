@@ -123,7 +123,10 @@ SPECS = (
         description="The executable of every running process, once per path, with its sha256 and whether it is still on disk (on_disk 0: deleted, or a memfd: memory-only).",
         value="A replaced or trojaned binary that is running (its hash differs), or a process whose executable was deleted or never had a file (fileless memfd execution, T1620, T1070.004).",
         keys=("path", "on_disk", "sha256"),
-        significance=1.0,
+        # Context, like `processes`: which programs run is activity (a cron job's run-parts, an admin's
+        # shell), so a binary running on one host alone never flags it; one running from a writable
+        # directory or deleted from disk does (analyze/verdict.py hiding_or_writable).
+        significance=0.6,
         describe=_binary,
         subject="path",
         subject_prefix="running binary ",
