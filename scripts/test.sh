@@ -4,9 +4,9 @@
 # was skipped other than the opt-in real-Elasticsearch tests: the lab and browser tests must run.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k peers).
 # Speed: the tests marked `lab` run in one pytest process, one after another (the lab fleets use fixed
-# names and subnets); at the same time the other tests that drive Ansible or localhost run in a second
-# process and the pure-Python tests in a third (with extra arguments: lab and the rest, two processes);
-# their output is printed when all are done (and kept in test-artifacts/pytest-{other,pure}.log).
+# names and subnets); at the same time the other tests run in two more processes, the files that drive
+# Ansible alternating between them (with extra arguments: lab and the rest, two processes);
+# their output is printed when all are done (and kept in test-artifacts/pytest-*.log).
 # DIFFY_TEST_SPLIT=0 runs everything in one process. (Not pytest-xdist: its `--dist loadgroup` silently ignores
 # xdist_group under pytest 9.2, which would run two lab fleets at once.)
 set -euo pipefail
@@ -37,27 +37,31 @@ run_pytest() {
 rm -f test-artifacts/junit*.xml
 set +e
 if [[ "${DIFFY_TEST_SPLIT:-1}" == 1 && $# -eq 0 ]]; then
-  # Three processes: the lab tests; the other tests that drive Ansible or touch localhost (they stay
-  # together, one at a time: they collect this machine); and the pure-Python rest (analysis, reports,
-  # stores, conformance). A file counts as driving Ansible when it names ansible, localhost or a runner.
-  mapfile -t host_files < <(grep -lE "ansible|localhost|run_playbook|collection_helpers|runner" tests/test_*.py)
-  mapfile -t pure_files < <(grep -LE "ansible|localhost|run_playbook|collection_helpers|runner" tests/test_*.py)
-  echo "== pytest: lab tests here; ${#host_files[@]} Ansible/localhost files and ${#pure_files[@]} pure files alongside (printed below when done)"
-  run_pytest other -m "not lab" "${host_files[@]}" >test-artifacts/pytest-other.log 2>&1 &
-  other_pid=$!
-  run_pytest pure -m "not lab" "${pure_files[@]}" >test-artifacts/pytest-pure.log 2>&1 &
-  pure_pid=$!
+  # Three processes: the lab tests; and the other tests in two halves. The files that drive Ansible or
+  # collect localhost alternate between the halves (each test's collection is isolated: its own
+  # results and host temp dirs, tests/collection_helpers.py), and the pure-Python files join the first.
+  mapfile -t host_files < <(grep -lE 'run_playbook\(|ansible_runner|"collect"' tests/test_*.py)
+  mapfile -t pure_files < <(grep -LE 'run_playbook\(|ansible_runner|"collect"' tests/test_*.py)
+  first=("${pure_files[@]}") second=()
+  for i in "${!host_files[@]}"; do
+    if ((i % 2 == 0)); then first+=("${host_files[$i]}"); else second+=("${host_files[$i]}"); fi
+  done
+  echo "== pytest: lab tests here; ${#first[@]} and ${#second[@]} other files in two processes alongside (printed below when done)"
+  run_pytest half2 -m "not lab" "${second[@]}" >test-artifacts/pytest-half2.log 2>&1 &
+  half2_pid=$!
+  run_pytest half1 -m "not lab" "${first[@]}" >test-artifacts/pytest-half1.log 2>&1 &
+  half1_pid=$!
   run_pytest lab -m lab
   rc_lab=$?
-  wait "$other_pid"
-  rc_other=$?
-  wait "$pure_pid"
-  rc_pure=$?
-  echo "== pytest: the Ansible/localhost tests not marked lab (test-artifacts/pytest-other.log)"
-  cat test-artifacts/pytest-other.log
-  echo "== pytest: the pure-Python tests (test-artifacts/pytest-pure.log)"
-  cat test-artifacts/pytest-pure.log
-  runs=(lab:$rc_lab other:$rc_other pure:$rc_pure)
+  wait "$half2_pid"
+  rc_half2=$?
+  wait "$half1_pid"
+  rc_half1=$?
+  echo "== pytest: the second half of the tests not marked lab (test-artifacts/pytest-half2.log)"
+  cat test-artifacts/pytest-half2.log
+  echo "== pytest: the first half of the tests not marked lab (test-artifacts/pytest-half1.log)"
+  cat test-artifacts/pytest-half1.log
+  runs=(lab:$rc_lab half1:$rc_half1 half2:$rc_half2)
 elif [[ "${DIFFY_TEST_SPLIT:-1}" == 1 ]]; then
   echo "== pytest: lab tests here, the others alongside (printed below when done)"
   run_pytest other -m "not lab" "$@" >test-artifacts/pytest-other.log 2>&1 &
