@@ -154,6 +154,29 @@ _STAGING_SKIP = (
 _FILE_NUMERIC = ("size", "uid", "gid", "mtime", "symlink", "empty")
 _FILE_NEVER_VARIANT = ("sha256", "mode", "uid", "gid")
 
+
+def _hashed_files(
+    *, name: str, sql: str, description: str, value: str, significance: float, caps: str = ""
+) -> TableSpec:
+    """A table of files read with ``file_sql`` (one row per path, hashed): what its rows are keyed
+    on, which columns are numbers, that mtime is not compared and that sha256/mode/owner never vary
+    benignly is the same for all of them; only the selection and the words differ."""
+    return TableSpec(
+        name=name,
+        sql=sql,
+        description=description,
+        value=value,
+        keys=("path",),
+        ignore=("mtime",),
+        significance=significance,
+        describe=_file,
+        subject="path",
+        numeric=_FILE_NUMERIC,
+        never_variant=_FILE_NEVER_VARIANT,
+        caps=caps,
+    )
+
+
 # Executable or hidden entries only. "Changed in the last N days" is deliberately not a selection
 # rule: it makes a row's presence depend on when the collection ran, so a week-old baseline would
 # "miss" every file that has since aged out. Recent changes show as a differing sha256 or a new row.
@@ -163,7 +186,7 @@ _STAGING_WHERE = (
 )
 
 SPECS = (
-    TableSpec(
+    _hashed_files(
         name="shell_profiles",
         sql=file_sql(
             paths=(
@@ -183,15 +206,9 @@ SPECS = (
         ),
         description="Shell start-up files of the system and of every user, hashed.",
         value="A line added to /etc/profile, /etc/profile.d or a user's .bashrc runs the attacker's code at every login (T1546.004).",
-        keys=("path",),
-        ignore=("mtime",),
         significance=1.0,
-        describe=_file,
-        subject="path",
-        numeric=_FILE_NUMERIC,
-        never_variant=_FILE_NEVER_VARIANT,
     ),
-    TableSpec(
+    _hashed_files(
         name="boot_persistence",
         sql=file_sql(
             paths=("/etc/rc.local", "/etc/rc.common", "/etc/inittab"),
@@ -230,15 +247,9 @@ SPECS = (
         ),
         description="Boot, service, timer, at, cron-script, udev and autostart files, hashed.",
         value="systemd units and timers, SysV init scripts, rc.local, at jobs, cron script directories, udev rules and XDG autostart entries all start attacker code without a cron line (T1543.002, T1053.006, T1037.004).",
-        keys=("path",),
-        ignore=("mtime",),
         significance=1.0,
-        describe=_file,
-        subject="path",
-        numeric=_FILE_NUMERIC,
-        never_variant=_FILE_NEVER_VARIANT,
     ),
-    TableSpec(
+    _hashed_files(
         name="auth_config_files",
         sql=file_sql(
             paths=(
@@ -268,15 +279,9 @@ SPECS = (
         ),
         description="PAM configuration and modules, sshd, sudo, dynamic linker and logging configuration, hashed.",
         value="A PAM rule or module that accepts any password or logs it, an sshd option, a sudoers.d drop-in, an ld.so.conf.d path or silenced logging (T1556.003, T1548.003, T1574.006, T1562).",
-        keys=("path",),
-        ignore=("mtime",),
         significance=1.0,
-        describe=_file,
-        subject="path",
-        numeric=_FILE_NUMERIC,
-        never_variant=_FILE_NEVER_VARIANT,
     ),
-    TableSpec(
+    _hashed_files(
         name="trust_sources",
         sql=file_sql(
             paths=(
@@ -300,28 +305,16 @@ SPECS = (
         ),
         description="Package sources, APT hooks, the CA store and Python start-up hooks, hashed.",
         value="A rogue package source or trusted CA intercepts updates and TLS (T1553.004); an APT hook or a Python .pth / sitecustomize file runs code on every apt or python run (T1546.018).",
-        keys=("path",),
-        ignore=("mtime",),
         significance=0.9,
-        describe=_file,
-        subject="path",
-        numeric=_FILE_NUMERIC,
-        never_variant=_FILE_NEVER_VARIANT,
     ),
-    TableSpec(
+    _hashed_files(
         name="staging_files",
         sql=file_sql(
             directories=_STAGING_DIRS, patterns=("/home/%/%",), where=_STAGING_WHERE, limit=STAGING_LIMIT
         ),
         description="Executable and hidden files in /tmp, /var/tmp, /dev/shm, /run/user, /opt, /var/www and home directories (one level deep), hashed.",
         value="Dropped scripts and binaries, masquerading names (trailing space, double extension, a copy named crond) and hidden files and directories (T1027, T1036, T1059.004, T1564.001).",
-        keys=("path",),
-        ignore=("mtime",),
         significance=0.9,
-        describe=_file,
-        subject="path",
-        numeric=_FILE_NUMERIC,
-        never_variant=_FILE_NEVER_VARIANT,
         caps=f"one level deep; at most {STAGING_LIMIT} rows; totals in staging_dir_counts",
     ),
     TableSpec(
