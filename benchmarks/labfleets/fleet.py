@@ -9,9 +9,10 @@ import json
 import random
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple, Protocol
 
 from diffy_analysis.contract import new_run_id
 from diffy_analysis.errors import LabError
@@ -121,6 +122,42 @@ def playbook(lab: Lab, name: str, limit: str, root: Path, **extra: str) -> None:
         raise LabError(f"{name} failed (rc {proc.returncode}): {(proc.stdout + proc.stderr)[-2000:]}")
 
 
+class _Planned(Protocol):
+    baseline: bool
+
+
+class Collected(NamedTuple):
+    run_id: str
+    base_id: str
+    """The baseline host's instance id."""
+    ids: list[str]
+    names: dict[str, str]
+    """instance id -> lab host name"""
+
+
+def collect_fleet(lab: Lab, plans: Sequence[_Planned], root: Path, timings: dict[str, float]) -> Collected:
+    """Collect the whole app with playbooks/collect.yml, then the plan's baseline host with
+    playbooks/baseline.yml (both builders, v1 and v2). Timings land in ``timings`` (collect_s,
+    baseline_s)."""
+    t = time.monotonic()
+    run_id = new_run_id()
+    playbook(lab, "collect.yml", APP, root, diffy_run_id=run_id)
+    timings["collect_s"] = time.monotonic() - t
+    base = next(h for p, h in zip(plans, lab.hosts, strict=True) if p.baseline)
+    t = time.monotonic()
+    playbook(
+        lab,
+        "baseline.yml",
+        base.instance_id,
+        root,
+        diffy_baseline_app=APP,
+        diffy_baseline_name=BASELINE_NAME,
+    )
+    timings["baseline_s"] = time.monotonic() - t
+    ids = [h.instance_id for h in lab.hosts]
+    return Collected(run_id, base.instance_id, ids, {h.instance_id: h.name for h in lab.hosts})
+
+
 def _rows(run_dir: Path, host_id: str, query: str) -> list[dict]:
     path = run_dir / "hosts" / host_id / f"{query}.json"
     return json.loads(path.read_text()) if path.exists() else []
@@ -168,23 +205,7 @@ def build(
         sessions = prepare_hosts(lab, plans, scenario.seed)
         time.sleep(1.0)  # the SSH sessions log in (utmp) before collection starts
         timings["prepare_s"] = time.monotonic() - t
-        t = time.monotonic()
-        run_id = new_run_id()
-        playbook(lab, "collect.yml", APP, root, diffy_run_id=run_id)
-        timings["collect_s"] = time.monotonic() - t
-        base = next(h for p, h in zip(plans, lab.hosts, strict=True) if p.baseline)
-        t = time.monotonic()
-        playbook(
-            lab,
-            "baseline.yml",
-            base.instance_id,
-            root,
-            diffy_baseline_app=APP,
-            diffy_baseline_name=BASELINE_NAME,
-        )
-        timings["baseline_s"] = time.monotonic() - t
-        ids = [h.instance_id for h in lab.hosts]
-        names = {h.instance_id: h.name for h in lab.hosts}
+        run_id, base_id, ids, names = collect_fleet(lab, plans, root, timings)
     finally:
         end_sessions(sessions)
         lab.down()
@@ -201,10 +222,10 @@ def build(
         run_id=run_id,
         run_dir=run_dir,
         baseline_run=baseline_run,
-        base_id=base.instance_id,
+        base_id=base_id,
         lab_name=name,
     )
-    check_evidence(run_dir, truth.compromised, truth.hosts, (baseline_run, base.instance_id))
+    check_evidence(run_dir, truth.compromised, truth.hosts, (baseline_run, base_id))
     timings["total_s"] = time.monotonic() - t0
     truth.options["build_seconds"] = round(timings["total_s"], 1)
     (fleet_dir / "truth.json").write_text(json.dumps(truth.to_json(fleet_dir), indent=2) + "\n")

@@ -13,13 +13,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from diffy_analysis.contract import new_run_id
 from diffy_analysis.errors import LabError
 from diffy_analysis.fleetgen.truth import FleetTruth
 from diffy_analysis.lab import Lab, LabConfig, LabHost
 
 from . import attacks_v2, guard, noise, noise_v2
-from .fleet import APP, BASELINE_NAME, Built, check_evidence, playbook, wait_listening
+from .fleet import APP, BASELINE_NAME, Built, check_evidence, collect_fleet, wait_listening
 from .hostexec import check_isolated, sh
 from .scenarios_v2 import HostPlanV2, ScenarioV2, plan_v2
 
@@ -193,23 +192,7 @@ def build(
         t = time.monotonic()
         prepare_hosts(lab, plans, scenario.seed)
         timings["prepare_s"] = time.monotonic() - t
-        t = time.monotonic()
-        run_id = new_run_id()
-        playbook(lab, "collect.yml", APP, root, diffy_run_id=run_id)
-        timings["collect_s"] = time.monotonic() - t
-        base = next(h for p, h in zip(plans, lab.hosts, strict=True) if p.baseline)
-        t = time.monotonic()
-        playbook(
-            lab,
-            "baseline.yml",
-            base.instance_id,
-            root,
-            diffy_baseline_app=APP,
-            diffy_baseline_name=BASELINE_NAME,
-        )
-        timings["baseline_s"] = time.monotonic() - t
-        ids = [h.instance_id for h in lab.hosts]
-        names = {h.instance_id: h.name for h in lab.hosts}
+        run_id, base_id, ids, names = collect_fleet(lab, plans, root, timings)
     finally:
         stop(c2)
         lab.down()
@@ -224,10 +207,10 @@ def build(
         run_id=run_id,
         run_dir=run_dir,
         baseline_run=baseline_run,
-        base_id=base.instance_id,
+        base_id=base_id,
         lab_name=name,
     )
-    check_evidence(run_dir, truth.compromised, truth.hosts, (baseline_run, base.instance_id))
+    check_evidence(run_dir, truth.compromised, truth.hosts, (baseline_run, base_id))
     timings["total_s"] = time.monotonic() - t0
     truth.options["build_seconds"] = round(timings["total_s"], 1)
     (fleet_dir / "truth.json").write_text(json.dumps(truth.to_json(fleet_dir), indent=2) + "\n")
