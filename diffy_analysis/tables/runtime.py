@@ -82,6 +82,13 @@ def _binary(r: Mapping[str, str]) -> str:
     return f"running binary {path}{digest}"
 
 
+def _capability(r: Mapping[str, str]) -> str:
+    if r.get("capped"):  # the walk's bound row: the listing under this root was cut
+        return f"file capability scan under {clip(r.get('path'))} was cut ({clip(r.get('capped'))})"
+    rootid = f" (namespace root uid {clip(r.get('rootid'))})" if r.get("rootid") else ""
+    return f"file {clip(r.get('path'))} has capabilities {clip(r.get('capabilities'))}{rootid}"
+
+
 def _sysctl(r: Mapping[str, str]) -> str:
     configured = f" (configured {clip(r.get('config_value'))})" if r.get("config_value") else ""
     return f"sysctl {clip(r.get('name'))} = {clip(r.get('current_value'))}{configured}"
@@ -101,6 +108,18 @@ SPECS = (
         describe=_firewall_rule,
         subject="rule",
         numeric=("priority", "position"),
+    ),
+    TableSpec(
+        name="file_capabilities",
+        sql="SELECT path, capabilities, rootid, capped FROM diffy_file_capabilities;",
+        description="Files carrying a security.capability extended attribute (what setcap writes, getcap -r lists) under the binary and staging directories. Diffy's own table, answered by the native engine under every collector: osquery has no Linux table for file capabilities.",
+        value="cap_setuid=ep on a copy of an interpreter is a setuid bit that suid_bin cannot see (T1548.001); a capability added to a system binary is as telling.",
+        keys=("path",),
+        significance=1.0,
+        describe=_capability,
+        subject="path",
+        never_variant=("capabilities",),
+        caps="each root at most 5 levels deep and 20000 entries, no symlinks followed, no other filesystem entered; a cut root gets a row with `capped` set",
     ),
     TableSpec(
         name="process_open_sockets",

@@ -9,6 +9,7 @@
 
 try:  # inside Ansible (role module_utils) ...
     from ansible.module_utils import diffy_native_accounts as _accounts
+    from ansible.module_utils import diffy_native_caps as _caps
     from ansible.module_utils import diffy_native_config as _config
     from ansible.module_utils import diffy_native_files as _files
     from ansible.module_utils import diffy_native_firewall as _firewall
@@ -19,6 +20,7 @@ try:  # inside Ansible (role module_utils) ...
 except ImportError:
     try:  # ... the role used from the diffy.diffy collection ...
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_accounts as _accounts
+        from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_caps as _caps
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_config as _config
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_files as _files
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_firewall as _firewall
@@ -31,6 +33,7 @@ except ImportError:
         )
     except ImportError:  # ... and as plain modules (the stand-in osqueryi, the tests)
         import diffy_native_accounts as _accounts
+        import diffy_native_caps as _caps
         import diffy_native_config as _config
         import diffy_native_files as _files
         import diffy_native_firewall as _firewall
@@ -227,6 +230,7 @@ SCHEMA = {
     "kernel_info": [("version", T_), ("arguments", T_), ("path", T_), ("device", T_)],
     # Diffy's own table (not osquery's): answered by this engine under every collector.
     "diffy_firewall_rules": [(c, I_ if c == "position" else T_) for c in _firewall.FIREWALL_COLUMNS],
+    "diffy_file_capabilities": [(c, T_) for c in _caps.COLUMNS],
 }
 
 COLUMNS = {table: [name for name, _dummy in columns] for table, columns in SCHEMA.items()}
@@ -254,6 +258,7 @@ BUILDERS = {
     "file": _files.table_file,
     "hash": _files.table_hash,
     "diffy_firewall_rules": _firewall.table_diffy_firewall_rules,
+    "diffy_file_capabilities": _caps.table_diffy_file_capabilities,
 }
 
 # Tables whose rows depend on the query's constraints: rebuilt for every query, never cached.
