@@ -15,8 +15,9 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # hosts, nftables (`nft -j list ruleset`) for the firewall query on nftables hosts, Chromium for the
 # report browser test, dpkg-dev for building the stand-in osqueryi .deb, Java 17 for
 # ansible-rulebook's rule engine (Drools; docs/service.md), sudo and at for `diffy validate`: many
-# Atomic Red Team procedures call `sudo` (as root) or `at`, and failed with exit 127 without them.
-apt_packages=(openssh-server iproute2 iptables nftables procps chromium chromium-driver dpkg-dev cron openjdk-17-jre-headless sudo at)
+# Atomic Red Team procedures call `sudo` (as root) or `at`, and failed with exit 127 without them;
+# 7z, ccrypt, ufw, auditctl, ping and ldapadd for the atomics that need them (docs/validation.md).
+apt_packages=(openssh-server iproute2 iptables nftables procps chromium chromium-driver dpkg-dev cron openjdk-17-jre-headless sudo at p7zip-full ccrypt ufw auditd iputils-ping ldap-utils)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -9,6 +9,7 @@ processes the command leaves in the background stay in the host until the host i
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,18 @@ class Execution:
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
+
+
+# A prerequisite check that only sets a shell variable (``which_gpg=`which gpg```): several atomics'
+# commands then use ``$which_gpg``, which no runner that starts a fresh shell per step (ours, and
+# Atomic Red Team's own) can pass on. Such assignment lines are replayed ahead of the command.
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=(`[^`]*`|\$\([^)]*\))$")
+
+
+def carried_variables(checks: list[str]) -> str:
+    """The variable assignments of the prerequisite checks, one per line ('' when none)."""
+    lines = [line.strip() for check in checks for line in check.splitlines()]
+    return "".join(line + "\n" for line in lines if _ASSIGNMENT.match(line))
 
 
 def atomics_path(command: str, root: Path) -> str:
@@ -87,5 +100,6 @@ def execute(atomic: Atomic, host: spec.LabHost, root: Path, log: Path) -> Execut
         else:
             met_all = False
             notes.append(f"prerequisite {number}: not met (getter exit {got})")
-    code = _run(host, shell, atomics_path(atomic.command, root), log, COMMAND_TIMEOUT)
+    carried = carried_variables([atomics_path(check, root) for check, _get in atomic.prereqs])
+    code = _run(host, shell, carried + atomics_path(atomic.command, root), log, COMMAND_TIMEOUT)
     return Execution(host.name, code, round(time.monotonic() - started, 2), notes, met_all)
