@@ -92,6 +92,15 @@ def _history(r: Mapping[str, str]) -> str:
     return f"shell history {clip(r.get('path'))} ({state}; contents not collected)"
 
 
+def _unit_exec(r: Mapping[str, str]) -> str:
+    if r.get("status") == "capped":
+        return "systemd Exec*= listing was cut at its row cap"
+    runs = f"{clip(r.get('unit'))} {clip(r.get('directive'))} runs {clip(r.get('target'))}"
+    if r.get("sha256"):
+        return f"{runs} (sha256 {short_hash(r.get('sha256'))})"
+    return f"{runs} ({clip(r.get('status')) or 'not hashed'})"
+
+
 def _dir_count(r: Mapping[str, str]) -> str:
     return f"{clip(r.get('directory'))} holds {clip(r.get('entries'))} entries"
 
@@ -248,6 +257,18 @@ SPECS = (
         description="Boot, service, timer, at, cron-script, udev and autostart files, hashed.",
         value="systemd units and timers, SysV init scripts, rc.local, at jobs, cron script directories, udev rules and XDG autostart entries all start attacker code without a cron line (T1543.002, T1053.006, T1037.004).",
         significance=1.0,
+    ),
+    TableSpec(
+        name="systemd_exec_targets",
+        sql="SELECT unit, directive, target, sha256, status FROM diffy_systemd_exec;",
+        description="What every service unit file on disk runs: each Exec*= line (and drop-in) with the sha256 of its program. Diffy's own table, answered by the native engine under every collector: osquery's systemd_units has no column for it.",
+        value="A trojaned binary behind an existing, unchanged unit shows as that unit's target hash changing; a new unit running from /tmp shows its target (T1543.002, T1574).",
+        keys=("unit", "directive", "target"),
+        significance=1.0,
+        describe=_unit_exec,
+        subject="target",
+        never_variant=("sha256",),
+        caps="unit directories one level deep plus <unit>.d/*.conf drop-ins; at most 4000 rows (then a `capped` row); targets over 64 MiB not hashed (status `too large`)",
     ),
     _hashed_files(
         name="auth_config_files",

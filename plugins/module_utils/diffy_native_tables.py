@@ -16,6 +16,7 @@ try:  # inside Ansible (role module_utils) ...
     from ansible.module_utils import diffy_native_iptables as _iptables
     from ansible.module_utils import diffy_native_proc as _proc
     from ansible.module_utils import diffy_native_system as _system
+    from ansible.module_utils import diffy_native_units as _units
     from ansible.module_utils.diffy_native_base import Context, TableUnavailable
 except ImportError:
     try:  # ... the role used from the diffy.diffy collection ...
@@ -27,6 +28,7 @@ except ImportError:
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_iptables as _iptables
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_proc as _proc
         from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_system as _system
+        from ansible_collections.diffy.diffy.plugins.module_utils import diffy_native_units as _units
         from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_base import (
             Context,
             TableUnavailable,
@@ -40,6 +42,7 @@ except ImportError:
         import diffy_native_iptables as _iptables
         import diffy_native_proc as _proc
         import diffy_native_system as _system
+        import diffy_native_units as _units
         from diffy_native_base import Context, TableUnavailable
 
 
@@ -231,6 +234,7 @@ SCHEMA = {
     # Diffy's own table (not osquery's): answered by this engine under every collector.
     "diffy_firewall_rules": [(c, I_ if c == "position" else T_) for c in _firewall.FIREWALL_COLUMNS],
     "diffy_file_capabilities": [(c, T_) for c in _caps.COLUMNS],
+    "diffy_systemd_exec": [(c, T_) for c in _units.COLUMNS],
 }
 
 COLUMNS = {table: [name for name, _dummy in columns] for table, columns in SCHEMA.items()}
@@ -259,6 +263,7 @@ BUILDERS = {
     "hash": _files.table_hash,
     "diffy_firewall_rules": _firewall.table_diffy_firewall_rules,
     "diffy_file_capabilities": _caps.table_diffy_file_capabilities,
+    "diffy_systemd_exec": _units.table_diffy_systemd_exec,
 }
 
 # Tables whose rows depend on the query's constraints: rebuilt for every query, never cached.
