@@ -1,8 +1,8 @@
-"""validate/execute.py without a lab: what a test's command is given from its prerequisites."""
+"""tools/diffy_lab/validate/execute.py without a lab: what a command gets from its prerequisites."""
 
 from __future__ import annotations
 
-from diffy_analysis.validate.execute import carried_variables
+from diffy_lab.validate.execute import carried_variables
 
 
 def test_only_plain_assignments_of_the_checks_are_carried_to_the_command():
