@@ -100,6 +100,15 @@ def like_literals(sql, column):
     return [v for v in values if not (v in seen or seen.add(v))]
 
 
+def digests_named(sql):
+    """The hash columns a query can see: those it names, or all three when it selects `*`."""
+    if "*" in sql:
+        return ("md5", "sha1", "sha256")
+    return tuple(
+        name for name in ("md5", "sha1", "sha256") if re.search(r"\b%s\b" % name, sql, re.IGNORECASE)
+    )
+
+
 def osquery_value(value, kind):
     """A builder's value as osquery's typed column holds it (dynamic_table_row.cpp:103-147)."""
     if value is None:
@@ -157,7 +166,7 @@ class Engine:
             self.loaded.add(table)
 
     def _context(self, sql, deadline):
-        return Context(
+        ctx = Context(
             paths=constraint_literals(sql, "path"),
             directories=constraint_literals(sql, "directory"),
             path_patterns=like_literals(sql, "path"),
@@ -165,6 +174,8 @@ class Engine:
             deadline=deadline,
             root=self.root,
         )
+        ctx.digests = digests_named(sql)
+        return ctx
 
     def query(self, sql, timeout=None):
         """Run one query; return (columns, rows as lists of strings).  Raises QueryFailed."""

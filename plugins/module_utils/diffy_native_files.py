@@ -173,26 +173,58 @@ def table_file(ctx):
     return rows
 
 
-def _hash_row(ctx, path, directory):
-    digests = [hashlib.md5(), hashlib.sha1(), hashlib.sha256()]
+ALGORITHMS = ("md5", "sha1", "sha256")
+# Digests of the files this process has hashed, by what identifies an unchanged file: a file that
+# several queries read (a binary that runs, is a unit's target and sits in /usr/bin) is read and
+# hashed once per collection.  Any write changes ctime (which no caller can set), so a changed file
+# misses the cache.  Bounded: cleared when it reaches _CACHE_MAX entries.
+_DIGESTS = {}
+_CACHE_MAX = 50000
+
+
+def _file_digests(ctx, real, wanted):
+    """{algorithm: hex} for `wanted` (a subset of ALGORITHMS) or None when the file cannot be read."""
     try:
-        with open(ctx.host(path), "rb") as handle:
-            while True:
-                ctx.check_deadline()
-                block = handle.read(1 << 20)
-                if not block:
-                    break
-                for digest in digests:
-                    digest.update(block)
+        info = os.stat(real)
     except OSError:
         return None
-    return {
-        "path": path,
-        "directory": directory,
-        "md5": digests[0].hexdigest(),
-        "sha1": digests[1].hexdigest(),
-        "sha256": digests[2].hexdigest(),
-    }
+    key = (real, info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    known = _DIGESTS.get(key, {})
+    missing = [name for name in wanted if name not in known]
+    if missing or key not in _DIGESTS:
+        digests = [hashlib.new(name) for name in missing]
+        try:
+            with open(real, "rb") as handle:
+                while digests:
+                    ctx.check_deadline()
+                    block = handle.read(1 << 20)
+                    if not block:
+                        break
+                    for digest in digests:
+                        digest.update(block)
+        except OSError:
+            return None
+        known = dict(known, **{name: d.hexdigest() for name, d in zip(missing, digests)})
+        if len(_DIGESTS) >= _CACHE_MAX:
+            _DIGESTS.clear()
+        _DIGESTS[key] = known
+    return known
+
+
+def _hash_row(ctx, path, directory):
+    """One row of hash.cpp's genHashForFile: osquery computes md5, sha1 and sha256 of every file;
+    here only the digests the query names (ctx.digests, set by the engine from the SQL; all three
+    when unknown) are computed, so the selected columns hold the same values at a third of the work;
+    an unnamed digest column is ''."""
+    wanted = getattr(ctx, "digests", None)
+    if wanted is None:
+        wanted = ALGORITHMS
+    found = _file_digests(ctx, ctx.host(path), wanted)
+    if found is None:
+        return None
+    row = {"path": path, "directory": directory}
+    row.update((name, found.get(name, "")) for name in ALGORITHMS)
+    return row
 
 
 def table_hash(ctx):
