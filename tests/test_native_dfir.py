@@ -150,3 +150,17 @@ def test_process_envs_finds_a_history_variable_of_a_real_process(engine):
         child.kill()
         child.wait()
     assert rows == [["HISTFILE", "/dev/null"]]
+
+
+def test_system_controls_reads_only_the_names_a_query_constrains_and_never_caches_them(engine):
+    # system_controls.cpp:82-87: a `name` = / IN constraint reads only those names
+    sql = (
+        "SELECT name, current_value FROM system_controls"
+        " WHERE name IN ('kernel.ostype', 'net.ipv4.ip_forward');"
+    )
+    narrowed = engine.query(sql)[1]
+    assert sorted(r[0] for r in narrowed) == ["kernel.ostype", "net.ipv4.ip_forward"]
+    assert "system_controls" not in engine.loaded  # the partial table served that query only
+    everything = engine.query("SELECT COUNT(*) FROM system_controls;")[1][0][0]
+    assert int(everything) > 100 and "system_controls" in engine.loaded
+    assert sorted(engine.query(sql)[1]) == sorted(narrowed)

@@ -366,31 +366,46 @@ def _configured(ctx):
     return values
 
 
+def _control_files(ctx, base):
+    """Every readable file under /proc/sys (genAllControls), or only the names the query constrains
+    with = / IN (system_controls.cpp:82-87: genControlInfoFromName per name, sysctl_utils.cpp:108-118,
+    '.' -> '/'); the engine then keeps the partial table for that query only."""
+    names = getattr(ctx, "names", None)
+    if names:
+        ctx.narrowed = True
+        for name in names:
+            parts = name.split(".")
+            if all(part not in ("", "..") and "/" not in part for part in parts):
+                yield os.path.join(base, *parts)
+        return
+    for directory, _dirs, files in os.walk(base):
+        for name in sorted(files):
+            yield os.path.join(directory, name)
+
+
 def table_system_controls(ctx):
     configured = _configured(ctx)
     base = _real(ctx, "/proc/sys")
     rows = []
-    for directory, _dirs, files in os.walk(base):
-        for name in sorted(files):
-            path = os.path.join(directory, name)
-            mib = os.path.relpath(path, base).replace("/", ".")
-            try:
-                if not os.stat(path).st_mode & 0o444:
-                    continue
-                with open(path, "rb") as handle:
-                    value = handle.read(4096).decode("utf-8", "replace")
-            except (IOError, OSError):
+    for path in _control_files(ctx, base):
+        mib = os.path.relpath(path, base).replace("/", ".")
+        try:
+            if not os.stat(path).st_mode & 0o444:
                 continue
-            rows.append(
-                {
-                    "name": mib,
-                    "oid": "",
-                    "subsystem": mib.split(".")[0],
-                    "current_value": " ".join(value.split()),
-                    "config_value": configured.get(mib, ""),
-                    "type": "",
-                }
-            )
+            with open(path, "rb") as handle:
+                value = handle.read(4096).decode("utf-8", "replace")
+        except (IOError, OSError):
+            continue
+        rows.append(
+            {
+                "name": mib,
+                "oid": "",
+                "subsystem": mib.split(".")[0],
+                "current_value": " ".join(value.split()),
+                "config_value": configured.get(mib, ""),
+                "type": "",
+            }
+        )
     return rows
 
 

@@ -144,6 +144,7 @@ class Engine:
         self.root = root  # where the host's files are read ("/", or a fixture tree in tests)
         self.db = sqlite3.connect(":memory:")
         self.loaded = set()
+        self.partial = set()
         self.build_seconds = {}
 
     def close(self):
@@ -162,7 +163,12 @@ class Engine:
             'INSERT INTO "%s" VALUES (%s)' % (table, ", ".join("?" * len(columns))),
             [tuple(osquery_value(row.get(c), types[c]) for c in columns) for row in rows],
         )
-        if table not in CONSTRAINED:
+        # A builder that read only what the query's constraints name (system_controls by `name`)
+        # built a partial table: it serves this query only and is dropped after it.
+        narrowed, ctx.narrowed = getattr(ctx, "narrowed", False), False
+        if narrowed:
+            self.partial.add(table)
+        elif table not in CONSTRAINED:
             self.loaded.add(table)
 
     def _context(self, sql, deadline):
@@ -175,10 +181,22 @@ class Engine:
             root=self.root,
         )
         ctx.digests = digests_named(sql)
+        ctx.names = constraint_literals(sql, "name") if re.search(r"\bsystem_controls\b", sql, re.I) else []
         return ctx
+
+    def _drop_partial(self):
+        for table in self.partial:
+            self.db.execute('DROP TABLE IF EXISTS "%s"' % table)
+        self.partial.clear()
 
     def query(self, sql, timeout=None):
         """Run one query; return (columns, rows as lists of strings).  Raises QueryFailed."""
+        try:
+            return self._query(sql, timeout)
+        finally:
+            self._drop_partial()
+
+    def _query(self, sql, timeout):
         deadline = time.monotonic() + timeout if timeout else None
         ctx = self._context(sql, deadline)
         lowered = sql.lower()
