@@ -31,15 +31,18 @@ def _outcome(detected: bool, exit_code: int | None = 0, finding: str = "crontab:
 
 
 def test_miss_reasons_and_summary():
-    cov = Coverage(tests=[_outcome(True), _outcome(False), _outcome(False, None)])
+    gone = Verdict.of(None)
+    uncollected = AtomicOutcome("T1", 2, "n", "g", "h2", 1, {"exit_code": 0}, gone, gone)
+    cov = Coverage(tests=[_outcome(True), _outcome(False), _outcome(False, None), uncollected])
     cov.clean = [CleanOutcome("c", 1, Verdict(False), Verdict(True, 2.0, "users: y"))]
     assert [t.miss_reason for t in cov.tests] == [
         None,
         "nothing the pack collects differed from the clean host",
         "the command timed out (killed)",
+        "the host's collection failed after the test (the results' manifest says why)",
     ]
     s = cov.summary()
-    assert s["baseline"] == {"detected": 1, "missed": 2, "rate": round(1 / 3, 4)}
+    assert s["baseline"] == {"detected": 1, "missed": 3, "rate": 0.25}
     assert s["clean_hosts_flagged"] == 1
     doc = cov.to_json()
     assert doc["schema"] == SCHEMA and doc["clean_hosts"][0]["peers_flagged"] is True

@@ -34,11 +34,13 @@ class Verdict:
     """The top finding, "query: explanation" (what caught it), when the host was flagged."""
     top: str | None = None
     """The host's top finding whether or not it was flagged: a miss with one was seen, not judged."""
+    missing: bool = False
+    """The host is not in the analysis: its collection failed (the run's manifest says why)."""
 
     @classmethod
     def of(cls, result: HostResult | None) -> Verdict:
         if result is None:
-            return cls(False, None, "host missing from the analysis")
+            return cls(False, None, "host missing from the analysis", missing=True)
         top = result.findings[0] if result.findings else None
         text = f"{top.query}: {top.explanation}" if top else None
         flagged = bool(result.outlier)
@@ -65,6 +67,9 @@ class AtomicOutcome:
         """Why a test missed in at least one method, from what the run itself knows."""
         if self.baseline.detected and self.peers.detected:
             return None
+        if self.baseline.missing or self.peers.missing:
+            # e.g. a preload library that prints into every process's stdout breaks the module's JSON
+            return "the host's collection failed after the test (the results' manifest says why)"
         if self.execution.get("exit_code") is None:
             return "the command timed out (killed)"
         if not self.execution.get("prerequisites_met", True):
