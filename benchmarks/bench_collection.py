@@ -3,6 +3,7 @@
     python benchmarks/bench_collection.py                  # native engine, default pack, 5 repetitions
     python benchmarks/bench_collection.py --playbook 3     # plus 3 runs of playbooks/collect.yml on localhost
     python benchmarks/bench_collection.py --compare main   # footprint: this pack vs the pack at a git ref
+    python benchmarks/bench_collection.py --compare REF --results DIR   # the same, from real collections
 
 Prints, per repetition, the wall time of running every query of the default pack with the native
 collector in-process (fresh engine each time, so every table is built), rows returned, and the
@@ -12,6 +13,11 @@ With --compare REF, both packs (the one at git REF, "before", and the working tr
 alternately on fresh engines; it prints per-host collection time and result size (the bytes
 diffy_run_pack writes: indented JSON per query) with their ratios, the largest queries of the new
 pack, and whether both stay within the 2x budget of issue 13.
+With --results DIR (a results root or run directory, e.g. a `diffy validate --run` work dir), the
+figures come from real collections instead: every host's host.json records each query's duration
+and each query's file its size; per host, the whole pack is compared with the subset of queries the
+pack at REF has (an approximation of "before": those queries ran in the same engine, which may have
+shared table builds with the new ones).
 Figures depend on the machine's load: run it on an idle machine to compare.
 """
 
@@ -104,6 +110,44 @@ def bench_compare(ref: str, repetitions: int) -> None:
     print("within budget" if time_ratio <= 2 and size_ratio <= 2 else "OVER BUDGET")
 
 
+def _ref_queries(ref: str) -> set[str]:
+    relative = PACK.relative_to(REPO).as_posix()
+    shown = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{ref}:{relative}"], capture_output=True, check=True
+    )
+    return set(json.loads(shown.stdout)["queries"])
+
+
+def bench_results(ref: str, results: Path) -> None:
+    before = _ref_queries(ref)
+    time_all, time_ref, size_all, size_ref = [], [], [], []
+    per_query: dict[str, list[float]] = {}
+    for host_json in sorted(results.glob("**/hosts/*/host.json")):
+        queries = json.loads(host_json.read_text()).get("queries", {})
+        durations = {n: float(q.get("duration_s") or 0) for n, q in queries.items()}
+        sizes = {n: (host_json.parent / f"{n}.json").stat().st_size for n in queries
+                 if (host_json.parent / f"{n}.json").is_file()}  # fmt: skip
+        time_all.append(sum(durations.values()))
+        time_ref.append(sum(d for n, d in durations.items() if n in before))
+        size_all.append(sum(sizes.values()))
+        size_ref.append(sum(b for n, b in sizes.items() if n in before))
+        for name, seconds in durations.items():
+            per_query.setdefault(name, []).append(seconds)
+    if not time_all:
+        print(f"no hosts/*/host.json under {results}")
+        return
+    t_all, t_ref = statistics.median(time_all), statistics.median(time_ref)
+    s_all, s_ref = statistics.median(size_all), statistics.median(size_ref)
+    print(f"{len(time_all)} host collections under {results}")
+    print(
+        f"per host (median): all queries {t_all:.3f}s, {s_all:.0f} bytes; "
+        f"{ref}'s queries {t_ref:.3f}s, {s_ref:.0f} bytes"
+    )
+    print(f"ratio: time {t_all / max(t_ref, 1e-9):.2f}x, size {s_all / max(s_ref, 1):.2f}x (budget 2x)")
+    slowest = sorted(per_query.items(), key=lambda kv: -statistics.median(kv[1]))[:8]
+    print("slowest queries (median s): " + ", ".join(f"{n} {statistics.median(v):.3f}" for n, v in slowest))
+
+
 def bench_playbook(repetitions: int) -> None:
     venv_bin = Path(sys.executable).parent
     times = []
@@ -148,7 +192,11 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5, help="native engine repetitions")
     parser.add_argument("--playbook", type=int, default=0, help="localhost playbook runs (0: skip)")
     parser.add_argument("--compare", metavar="REF", help="compare footprint with the pack at git REF")
+    parser.add_argument("--results", type=Path, help="with --compare: figures from the collections in DIR")
     args = parser.parse_args()
+    if args.compare and args.results:
+        bench_results(args.compare, args.results)
+        return
     if args.compare:
         bench_compare(args.compare, args.repetitions)
         return
