@@ -43,7 +43,8 @@ def test_the_walk_finds_capabilities_and_records_its_bounds(tmp_path, monkeypatc
     _capped_file(tmp_path / "usr/bin/ping", SYSADMIN_IP_NETRAW_P)
     (tmp_path / "usr/bin/ls").write_bytes(b"plain")
     (tmp_path / "usr/bin/ping6").symlink_to("/usr/bin/ping")  # never followed
-    _capped_file(tmp_path / "home/a/b/c/d/e/f/deep", SETUID_EP)  # below the depth bound
+    _capped_file(tmp_path / "home/a/b/c/tool", SETUID_EP)  # 4 levels down: in reach
+    _capped_file(tmp_path / "home/a/b/c/d/deep", SETUID_EP)  # below the depth bound
     ctx = base.Context(root=str(tmp_path))
     rows = caps.table_diffy_file_capabilities(ctx, roots=("/usr/bin", "/tmp", "/home", "/nowhere"))
     assert rows == [
@@ -54,7 +55,8 @@ def test_the_walk_finds_capabilities_and_records_its_bounds(tmp_path, monkeypatc
             "capped": "",
         },
         {"path": "/tmp/.x/python3", "capabilities": "cap_setuid=ep", "rootid": "", "capped": ""},
-        {"path": "/home", "capabilities": "", "rootid": "", "capped": "depth > 5"},
+        {"path": "/home/a/b/c/tool", "capabilities": "cap_setuid=ep", "rootid": "", "capped": ""},
+        {"path": "/home", "capabilities": "", "rootid": "", "capped": "depth > 4"},
     ]
     monkeypatch.setattr(caps, "MAX_ENTRIES", 1)
     cut = caps.table_diffy_file_capabilities(ctx, roots=("/usr/bin",))

@@ -119,7 +119,7 @@ SPECS = (
         describe=_capability,
         subject="path",
         never_variant=("capabilities",),
-        caps="each root at most 5 levels deep and 20000 entries, no symlinks followed, no other filesystem entered; a cut root gets a row with `capped` set",
+        caps="each root at most 4 levels deep and 20000 entries, no symlinks followed, no other filesystem entered; a cut root gets a row with `capped` set",
     ),
     TableSpec(
         name="process_open_sockets",
