@@ -38,6 +38,11 @@ def test_overlay_script_pivots_and_detaches_the_old_root(tmp_path):
     assert any(cmd.startswith("mount -t overlay") and "lowerdir=/," in cmd for cmd in script)
     assert script.index(f"pivot_root . {rootfs.OLD_ROOT}") < script.index(f"umount -l /{rootfs.OLD_ROOT}")
     assert any("/dev/shm" in cmd and cmd.startswith("mount -t tmpfs") for cmd in script)
+    # the machine's kernel knobs are read-only inside the host; its own network sysctls are not
+    guarded = " ".join(cmd for cmd in script if "remount,bind,ro" in cmd)
+    assert "/proc/sys/kernel " in guarded and "/proc/sysrq-trigger " in guarded and "/proc/sys/vm " in guarded
+    assert "/proc/sys/net" not in guarded
+    assert any(cmd.startswith("mount -t sysfs -o ro ") for cmd in script)
 
 
 @pytest.mark.lab
@@ -86,3 +91,12 @@ def _isolated(config: LabConfig, token: str, lower: Path) -> None:
         assert lower.read_text() == "machine\n"
         hosts.nsenter(two, ["rm", str(lower)])
         assert lower.exists() and rootfs.upper_view(init, str(lower)).exists()
+        # Kernel-wide knobs are read-only (writing back the current value: harmless if it were not);
+        # the host's own network namespace's sysctls stay writable.
+        knob = "/proc/sys/kernel/randomize_va_space"
+        refused = hosts.nsenter(
+            one, ["/bin/sh", "-c", f"v=$(cat {knob}); echo $v > {knob} 2>/dev/null || echo ro"]
+        )
+        assert refused.split() == ["ro"]
+        forward = "/proc/sys/net/ipv4/ip_forward"
+        assert hosts.nsenter(one, ["/bin/sh", "-c", f"echo 1 > {forward} && cat {forward}"]).split() == ["1"]

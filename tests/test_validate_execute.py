@@ -14,3 +14,23 @@ def test_only_plain_assignments_of_the_checks_are_carried_to_the_command():
     ]
     assert carried_variables(checks) == "which_gpg=`which gpg`\nzip_path=$(which 7z)\n"
     assert carried_variables(["exit 0"]) == ""
+
+
+def test_every_step_runs_without_the_kernel_wide_capabilities(tmp_path, monkeypatch):
+    from diffy_lab.validate import execute as ex
+
+    calls = []
+    monkeypatch.setattr(ex.hosts, "init_pid", lambda host: 4242)
+    monkeypatch.setattr(
+        ex.subprocess, "run", lambda argv, **kw: calls.append(argv) or type("P", (), {"returncode": 0})
+    )
+    assert ex._run(object(), "/bin/sh", "true", tmp_path / "log", 1.0) == 0
+    argv = calls[0]
+    dropped = argv.index("setpriv")
+    assert argv[dropped : dropped + 4] == [
+        "setpriv",
+        "--bounding-set",
+        "-sys_module,-sys_boot,-sys_time",
+        "--",
+    ]
+    assert argv[dropped + 4 :] == ["/bin/sh", "-c", "true"]

@@ -33,6 +33,26 @@ FS_DIR = "fs"  # under the host dir; the mount point of the per-host tmpfs (empt
 OLD_ROOT = ".diffy-oldroot"
 
 
+# What a host must not change because it is the machine's kernel, not the host's: the filesystem
+# overlay cannot cover these. Seen for real: an atomic's `sysctl -w kernel.randomize_va_space=0`
+# turned ASLR off on the machine, `echo 3 > /proc/sys/vm/drop_caches` dropped its caches, and two
+# atomics write `/proc/sysrq-trigger` (e = kill every process, b = reboot). Read-only like a
+# container's /proc (Docker's readonly paths), except /proc/sys/net: network sysctls belong to the
+# host's own network namespace (an atomic enabling ip_forward changes that host only).
+KERNEL_READONLY = ("sys/kernel", "sys/vm", "sys/fs", "sys/dev", "sys/user", "sys/abi", "sys/debug",
+                   "sysrq-trigger", "irq", "bus", "fs")  # fmt: skip
+
+
+def _kernel_guards(merged: str) -> list[str]:
+    """Bind each KERNEL_READONLY entry of the host's fresh /proc read-only onto itself."""
+    cmds = []
+    for rel in KERNEL_READONLY:
+        path = shlex.quote(f"{merged}/proc/{rel}")
+        bind = f"mount --bind {path} {path} && mount -o remount,bind,ro {path} {path}"
+        cmds.append(f"if test -e {path}; then {bind}; fi")  # a kernel without the entry: nothing to guard
+    return cmds
+
+
 def overlay_script(base: Path, binds: list[tuple[str, str]]) -> list[str]:
     """Shell commands (run as PID 1 of the host's new PID and mount namespaces, propagation private)
     that build the isolated root and pivot into it. ``binds`` are (path in host, per-host source)."""
@@ -59,7 +79,8 @@ def overlay_script(base: Path, binds: list[tuple[str, str]]) -> list[str]:
         f"mount -t devpts -o newinstance,ptmxmode=0666,mode=620,gid=5 devpts {q(dev + '/pts')}",
         *[f"ln -s {target} {q(dev + '/' + name)}" for name, target in DEV_LINKS.items()],
         f"mount -t proc proc {q(str(merged) + '/proc')}",
-        f"mount -t sysfs sysfs {q(str(merged) + '/sys')}",
+        *_kernel_guards(str(merged)),
+        f"mount -t sysfs -o ro sysfs {q(str(merged) + '/sys')}",
         f"cd {q(str(merged))}",
         f"mkdir {OLD_ROOT}",
         f"pivot_root . {OLD_ROOT}",

@@ -19,6 +19,10 @@ from diffy_analysis.errors import LabError
 from diffy_analysis.validate.atomics import Atomic
 from diffy_lab import hosts, spec
 
+# The host's root is an overlay, but its kernel is the machine's: loading a module (T1547.006, T1014
+# rootkits), rebooting or setting the clock would reach the machine. Every step runs without those
+# capabilities in its bounding set (sudo inside cannot regain them); the test then fails, recorded.
+KERNEL_CAPS_DROPPED = ["setpriv", "--bounding-set", "-sys_module,-sys_boot,-sys_time", "--"]
 COMMAND_TIMEOUT = 90.0
 PREREQ_TIMEOUT = 45.0
 SHELLS = {"sh": "/bin/sh", "bash": "/bin/bash"}
@@ -66,7 +70,8 @@ def _run(host: spec.LabHost, shell: str, script: str, log: Path, timeout: float)
     if target is None:
         raise LabError(f"lab host {host.name} is not running")
     argv = ["nsenter", "-t", str(target), "-n", "-m", "-u", "-p", "--wdns=/root",
-            "env", "-i", *ENV, f"PATH={hosts.HOST_ENV['PATH']}", shell, "-c", script]  # fmt: skip
+            "env", "-i", *ENV, f"PATH={hosts.HOST_ENV['PATH']}", *KERNEL_CAPS_DROPPED,
+            shell, "-c", script]  # fmt: skip
     with open(log, "ab") as out:
         out.write(f"\n$ ({shell}) {script}\n".encode(errors="replace"))
         out.flush()
