@@ -58,3 +58,24 @@ def test_cli_prints_the_plan_and_json(capsys, tmp_path):
     assert all(e["reason"] for e in doc["excluded"])
     assert run(diffy, ["validate", "--atomics", str(tmp_path)], prog_name="diffy") == 2
     assert "not an Atomic Red Team checkout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("command", "excluded"),
+    [
+        ("echo b > /proc/sysrq-trigger", True),
+        ("sudo insmod /tmp/x.ko", True),
+        ("sysctl -w kernel.randomize_va_space=0", True),
+        ("swapoff -a", True),
+        ("sudo reboot", True),
+        ("sysctl -w net.ipv4.ip_forward=1", False),  # the host's own network namespace
+        ("echo '# no reboot needed' >> /etc/motd", False),
+    ],
+)
+def test_tests_acting_on_the_shared_kernel_are_excluded_with_their_reason(command, excluded):
+    from diffy_analysis.validate.atomics import _judge
+
+    test = {"name": "t", "supported_platforms": ["linux"], "executor": {"name": "sh", "command": command}}
+    reason, atomic = _judge(test, "T1562.001")
+    assert (reason is not None and reason.startswith("acts on the kernel")) is excluded
+    assert (atomic is None) is excluded

@@ -14,7 +14,8 @@ Rules, in order (the first that applies excludes a test):
    ``DURABLE_TECHNIQUES``): there is nothing for a differencing engine to find afterwards.
    ``DISRUPTIVE_TECHNIQUES`` (shutdown, reboot) would take the lab host itself down.
 4. The command or its prerequisites need the network (a download, a package install, a clone, a
-   remote host): lab hosts are offline.
+   remote host): lab hosts are offline. Or they act on the kernel (sysrq, swap, kernel modules,
+   kernel/vm/fs sysctls, reboot), which lab hosts share with the machine: ``_KERNEL``.
 5. The command needs an interactive session, a GUI or a second machine.
 """
 
@@ -68,6 +69,15 @@ _NETWORK = re.compile(
     r"\b(curl|wget|git\s+clone|apt(-get)?\s+(install|update)|yum\s+install|dnf\s+install|pip3?\s+install|"
     r"npm\s+install|go\s+get|ssh\s+\S+@|scp\s|nc\s+-?\w*\s*\d+\.\d+\.\d+\.\d+|https?://)",
     re.IGNORECASE,
+)
+# Lab hosts share the machine's kernel (the overlay isolates files only): a test that acts on it would
+# change the machine, or cannot work in a namespace host at all. The lab also blocks these (read-only
+# kernel sysctls and sysrq, no module/boot/time capabilities: docs/validation.md); this rule says so
+# up front instead of recording a failure.
+_KERNEL = re.compile(
+    r"/proc/sysrq-trigger|\bswapo(ff|n)\b|\b(insmod|modprobe|rmmod)\b|\bsysctl\s+-w\s+(kernel|vm|fs)\.|"
+    r"/proc/sys/(kernel|vm|fs)/|^\s*(sudo\s+)?(reboot|shutdown|poweroff|halt)\b",
+    re.MULTILINE,
 )
 _INTERACTIVE = re.compile(r"\b(xdotool|gnome-|xterm|zenity|osascript|screen\s+-r|read\s+-p|sudo\s+-S)\b")
 
@@ -175,6 +185,9 @@ def _judge(test: dict[str, Any], technique: str) -> tuple[str | None, Atomic | N
     network = _NETWORK.search(offline_text)
     if network:
         return f"needs the network ({network.group(0).strip()})", None
+    kernel = _KERNEL.search(offline_text)
+    if kernel:
+        return f"acts on the kernel, which lab hosts share with the machine ({kernel.group(0).strip()})", None
     # a prerequisite that must be fetched is only a problem when it is not already met: that is
     # decided on the host (prereq_command), so a get_prereq needing the network is recorded there
     if _INTERACTIVE.search(command):
