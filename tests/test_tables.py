@@ -102,3 +102,36 @@ def test_the_pack_never_selects_secrets():
     assert "shell_history " not in sql and "from shell_history;" not in sql  # contents of history
     assert "e.key like 'ld\\_%'" in REGISTRY["process_envs"].sql.lower()
     assert "password" not in REGISTRY["shadow"].sql.replace("password_status", "")
+
+
+def test_defense_config_files_hash_the_firewall_audit_and_sysctl_files_atomics_edit(tmp_path):
+    # T1686-13 appends to /etc/ufw/user.rules, T1685-63 to /etc/audit/auditd.conf (validation run
+    # 2026-12-02): both were edited and not collected before this query existed.
+    import sys
+
+    from collection_helpers import MODULE_UTILS
+
+    sys.path.insert(0, str(MODULE_UTILS))
+    import diffy_native_engine as engine_mod
+
+    for path in (
+        "etc/ufw/user.rules",
+        "etc/audit/auditd.conf",
+        "etc/sysctl.d/99-aslr.conf",
+        "etc/default/ufw",
+    ):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("# THIS IS A COMMENT\n")
+    engine = engine_mod.Engine(root=str(tmp_path))
+    try:
+        columns, rows = engine.query(REGISTRY["defense_config_files"].sql)
+    finally:
+        engine.close()
+    found = {r["path"]: r["sha256"] for r in engine_mod.rows_as_objects(columns, rows)}
+    assert set(found) == {
+        "/etc/ufw/user.rules",
+        "/etc/audit/auditd.conf",
+        "/etc/sysctl.d/99-aslr.conf",
+        "/etc/default/ufw",
+    }
+    assert len(set(found.values())) == 1 and len(next(iter(found.values()))) == 64

@@ -303,6 +303,33 @@ SPECS = (
         significance=1.0,
     ),
     _hashed_files(
+        name="defense_config_files",
+        sql=file_sql(
+            paths=(
+                "/etc/default/ufw",
+                "/etc/libaudit.conf",
+                "/etc/audisp/audispd.conf",
+                "/etc/syslog.conf",
+                "/etc/syslog-ng/syslog-ng.conf",
+                "/etc/nftables.conf",
+                "/etc/sysctl.conf",
+            ),
+            directories=(
+                "/etc/ufw",
+                "/etc/audit",
+                "/etc/audit/rules.d",
+                "/etc/audit/plugins.d",
+                "/etc/firewalld",
+                "/etc/firewalld/zones",
+                "/etc/iptables",
+                "/etc/sysctl.d",
+            ),
+        ),
+        description="Firewall (ufw, firewalld, nftables, iptables-persistent), audit (auditd, audisp, libaudit), syslog and sysctl configuration files, hashed.",
+        value="Defenses weakened for good rather than for the session: a ufw rule or logging level, an auditd rule or setting, a syslog target, a sysctl.d file turning ASLR off at the next boot (T1562.001, T1562.004, T1562.006).",
+        significance=1.0,
+    ),
+    _hashed_files(
         name="trust_sources",
         sql=file_sql(
             paths=(
