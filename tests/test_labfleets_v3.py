@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def test_every_attack_returns_evidence(monkeypatch, tmp_path):
     queries, with string values, and kind added or missing."""
     scripts: list[str] = []
     monkeypatch.setattr(attacks_v3, "sh", lambda host, script, **kw: scripts.append(script) or "ab" * 32)
-    monkeypatch.setattr(attacks_v3, "spawn", lambda host, command, **kw: scripts.append(command))
+    # spawn runs `nohup COMMAND ... &` in a shell: check it as that script
+    monkeypatch.setattr(
+        attacks_v3, "spawn", lambda host, command, **kw: scripts.append(f"nohup {command} </dev/null &")
+    )
     monkeypatch.setattr(attacks_v3, "check_private", lambda host: None)
     key = tmp_path / "attacker"
     key.with_suffix(".pub").write_text("ssh-ed25519 AAAAC3Nza attacker@lab\n")
@@ -101,6 +105,9 @@ def test_every_attack_returns_evidence(monkeypatch, tmp_path):
                 assert ev["query"] in pack["queries"], ev
                 assert ev["kind"] in {"added", "missing"}
                 assert ev["match"] and all(isinstance(v, str) for v in ev["match"].values()), ev
+    for script in scripts:  # every script the procedures would run parses as /bin/sh
+        check = subprocess.run(["sh", "-n", "-c", script], capture_output=True, text=True, timeout=10)
+        assert check.returncode == 0, (script, check.stderr)
     opened = attacks_v3.firewall_opened(lab, object())
     assert opened[1] == {
         "query": "firewall_rules",

@@ -106,7 +106,7 @@ def unit_ld_preload(
     `systemctl start`)."""
     unit = f"/etc/systemd/system/{name}.service"
     directory = lib.rsplit("/", 1)[0]
-    exec_start = "/usr/bin/python3 -c 'import time; time.sleep(10**8)'"
+    exec_start = '/usr/bin/python3 -c "import time; time.sleep(10**8)"'  # inside printf's quotes
     sh(
         host,
         f"mkdir -p {directory} /etc/systemd/system/multi-user.target.wants\n"
