@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.fleetgen.truth import FleetTruth, evidence_matches
-from diffy_analysis.lab import Lab, LabConfig, LabHost
-from diffy_analysis.lab.spec import gateway
+from diffy_fleetgen.truth import FleetTruth, evidence_matches
+from diffy_lab import Lab, LabConfig, LabHost
+from diffy_lab.spec import gateway
 
 from . import attacks_v3, guard, noise, noise_v2, noise_v3
 from .fleet import APP, BASELINE_NAME, Built, _rows, collect_fleet, wait_listening

@@ -12,7 +12,7 @@ import ipaddress
 import random
 import shlex
 
-from diffy_analysis.lab import LabHost
+from diffy_lab import LabHost
 
 from .hostexec import sh, spawn
 from .noise import PY, _heredoc
