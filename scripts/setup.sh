@@ -14,10 +14,15 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # System packages: sshd and iproute2 for the lab fleet, iptables for real firewall rules in lab
 # hosts, nftables (`nft -j list ruleset`) for the firewall query on nftables hosts, Chromium for the
 # report browser test, dpkg-dev for building the stand-in osqueryi .deb, Java 17 for
-# ansible-rulebook's rule engine (Drools; docs/service.md), sudo and at for `diffy validate`: many
-# Atomic Red Team procedures call `sudo` (as root) or `at`, and failed with exit 127 without them;
-# 7z, ccrypt, ufw, auditctl, ping and ldapadd for the atomics that need them (docs/validation.md).
-apt_packages=(openssh-server iproute2 iptables nftables procps chromium chromium-driver dpkg-dev cron openjdk-17-jre-headless sudo at p7zip-full ccrypt ufw auditd iputils-ping ldap-utils)
+# ansible-rulebook's rule engine (Drools; docs/service.md).
+apt_packages=(openssh-server iproute2 iptables nftables procps chromium chromium-driver dpkg-dev cron openjdk-17-jre-headless)
+# With DIFFY_SETUP_ATOMICS=1 also the tools real Atomic Red Team procedures call in `diffy validate
+# --run` (docs/validation.md): sudo and at (many atomics call `sudo` even as root, and failed with exit
+# 127 without it), 7z, ccrypt, ufw, auditctl, ping, ldapadd.  Not by default: the test suite's own
+# procedures need none of them, and a fresh machine's set-up stays short.
+if [[ "${DIFFY_SETUP_ATOMICS:-0}" == 1 ]]; then
+  apt_packages+=(sudo at p7zip-full ccrypt ufw auditd iputils-ping ldap-utils)
+fi
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
