@@ -144,9 +144,11 @@ def _orjson_rows(text: str) -> list[dict[str, str]] | None:
         return None
     if type(rows) is not list or (rows and set(map(type, rows)) != {dict}):
         return None
-    if set(map(type, chain.from_iterable(map(dict.values, rows)))) <= {str}:
-        return rows
-    return None
+    try:  # str.join checks every value is a str in C (faster than collecting their types)
+        "".join(chain.from_iterable(map(dict.values, rows)))
+    except TypeError:
+        return None
+    return rows
 
 
 def parse_rows(text: str, name: str) -> list[dict[str, str]]:
