@@ -98,8 +98,8 @@ def test_every_result_printing_command_offers_format_json() -> None:
 
 
 def test_wheel_holds_the_product_and_no_dev_tooling(tmp_path: Path) -> None:
-    """fleetgen and the lab are test and demo tooling (30% of the package once): not in the wheel;
-    the schemas, the report assets, py.typed and the licence are."""
+    """fleetgen and the lab are test and demo tooling (30% of the package once; tools/ now): not in
+    the wheel; the schemas, the report assets, py.typed and the licence are."""
     import subprocess
     import sys
     import zipfile
@@ -111,7 +111,12 @@ def test_wheel_holds_the_product_and_no_dev_tooling(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = tmp_path.glob("diffy_analysis-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert not [n for n in names if n.startswith(("diffy_analysis/fleetgen/", "diffy_analysis/lab/"))]
+    # The dev tooling lives in tools/ (its own dist): no module of it, under any name, in the wheel.
+    tooling = ("diffy_fleetgen/", "diffy_lab/", "tools/", "diffy_analysis/fleetgen/", "diffy_analysis/lab/")
+    assert not [n for n in names if n.startswith(tooling)]
+    assert not [n for n in names if n.endswith(("validate/runner.py", "validate/execute.py"))]
+    with zipfile.ZipFile(wheel) as whl:  # the lab's pytest helpers (diffy_lab.testing) were shipped once
+        assert not [n for n in names if n.endswith(".py") and b"import pytest" in whl.read(n)]
     for needed in (
         "diffy_analysis/py.typed",
         "diffy_analysis/schemas/manifest.schema.json",

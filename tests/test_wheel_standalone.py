@@ -43,7 +43,8 @@ def _fresh_venv(root: Path) -> Path:
     ours = Path(sysconfig.get_paths()["purelib"])
     for entry in ours.iterdir():
         lowered = entry.name.lower()
-        if lowered.startswith(("diffy_analysis", "__editable__", "diffy-analysis")) or entry.suffix == ".pth":
+        ours_too = ("diffy_analysis", "__editable__", "diffy-analysis", "diffy_devtools", "diffy-devtools")
+        if lowered.startswith(ours_too) or entry.suffix == ".pth":
             continue
         (deps / entry.name).symlink_to(entry)
     (site / "diffy-deps.pth").write_text(str(deps) + "\n")
@@ -132,3 +133,8 @@ def test_wheel_installed_in_a_fresh_venv_collects_localhost_and_analyses_it(tmp_
     report = json.loads(analyze.stdout)
     assert report["run_ids"] == [manifest["run_id"]]
     assert [h["host_id"] for h in report["hosts"]] == list(manifest["hosts"])
+
+    # The wheel holds no lab (tools/ is a dev-only dist): `diffy lab` says what to install, in one line.
+    lab = _run([str(bin_dir / "diffy"), "lab", "status"], cwd=work, env=env, timeout=60)
+    assert lab.returncode == 2 and "Traceback" not in lab.stderr, lab.stderr
+    assert "git clone the project and run scripts/setup.sh" in lab.stderr, lab.stderr
