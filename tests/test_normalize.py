@@ -13,7 +13,7 @@ from diffy_analysis.errors import ConfigError
 from diffy_analysis.load import HostIdentity, open_results
 from diffy_analysis.normalize import IdentityMasker, build_fleet, default_config, load_config, row_fingerprint
 from diffy_analysis.normalize.defaults import DEFAULT_RULES
-from diffy_analysis.normalize.transforms import kernel_thread_names
+from diffy_analysis.normalize.transforms import kernel_thread_names, kernel_thread_names_rows
 
 PACK_QUERIES = json.loads(
     (
@@ -65,6 +65,23 @@ def test_kernel_thread_names_are_stable_but_disguised_processes_are_not():
     )
     disguised = {"name": "kworker/0:1", "path": "/tmp/.x/kworker", "cmdline": "kworker/0:1"}
     assert kernel_thread_names(disguised) is disguised
+
+
+def test_the_whole_file_transform_equals_the_per_row_one():
+    rows = [
+        {"name": "kworker/u8:3-events_unbound", "path": "", "cmdline": ""},
+        {"name": "kworker/0:1", "path": "/tmp/.x/kworker", "cmdline": "kworker/0:1"},
+        {"name": "sshd", "path": "/usr/sbin/sshd", "cmdline": ""},
+        {"name": "rcu_gp", "path": "", "cmdline": ""},
+        {"name": "ksoftirqd/3", "path": "", "cmdline": "x"},
+    ]
+    assert kernel_thread_names_rows(rows) == [kernel_thread_names(r) for r in rows]
+    assert kernel_thread_names_rows(rows)[0]["name"] == "kworker/uN:N"
+    ragged = [*rows, {"name": "kworker/1:2"}]  # no path nor cmdline column: the per-row rules
+    assert kernel_thread_names_rows(ragged) == [kernel_thread_names(r) for r in ragged]
+    assert kernel_thread_names_rows(ragged)[-1]["name"] == "kworker/N:N"
+    plain = rows[1:3]
+    assert kernel_thread_names_rows(plain) == plain
 
 
 def _index(tmp_path, hosts, config=None, **kw):

@@ -9,6 +9,7 @@ docstring, ``diffy_analysis/load/__init__.py``, for the rules).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -16,7 +17,15 @@ from typing import Any
 
 from diffy_analysis import contract
 from diffy_analysis.errors import HostDataError, ResultsError
-from diffy_analysis.load.files import MAX_META_BYTES, decode, is_plain_dir, parse_json, parse_rows, read_bytes
+from diffy_analysis.load.files import (
+    MAX_META_BYTES,
+    decode,
+    is_plain_dir,
+    open_dir,
+    parse_json,
+    parse_rows,
+    read_bytes,
+)
 from diffy_analysis.load.host_record import host_record_problems, identity_of
 from diffy_analysis.load.manifest import manifest_entry_problem, run_info
 from diffy_analysis.load.model import (
@@ -83,8 +92,27 @@ def read_host(
     ``queries`` limits which result files are read (used to fetch evidence rows lazily).
     ``reuse`` skips parsing files the caller already parsed (see :data:`Reuse`, ``HostData.reused``).
     """
-    if not is_plain_dir(ref.path):
+    dir_fd = open_dir(ref.path) if is_plain_dir(ref.path) else None
+    if dir_fd is None:
         raise HostDataError("host directory is missing or is a symlink")
+    try:
+        return _read_host_at(
+            ref, dir_fd, options=options, queries=queries, text_filter=text_filter, reuse=reuse
+        )
+    finally:
+        os.close(dir_fd)
+
+
+def _read_host_at(
+    ref: HostRef,
+    dir_fd: int,
+    *,
+    options: LoadOptions,
+    queries: Iterable[str] | None,
+    text_filter: TextFilter | None,
+    reuse: Reuse | None,
+) -> HostData:
+    """``read_host`` on the open host directory ``dir_fd`` (its files opened by name)."""
     run = ref.run
     host_files = run.files.get(ref.host_id, {})
 
@@ -105,7 +133,7 @@ def read_host(
             raise HostDataError(f"{name} sha256 differs from host.json")
         return digest
 
-    meta_bytes = read_bytes(ref.path / contract.HOST_RECORD_NAME, limit=MAX_META_BYTES)
+    meta_bytes = read_bytes(contract.HOST_RECORD_NAME, limit=MAX_META_BYTES, dir_fd=dir_fd)
     checked(contract.HOST_RECORD_NAME, meta_bytes)
     meta = parse_json(decode(meta_bytes, "host.json", None), "host.json")
     problems = host_record_problems(meta)
@@ -139,7 +167,7 @@ def read_host(
         if status.status != "ok":
             continue
         filename = f"{name}.json"
-        data = read_bytes(ref.path / filename, limit=options.max_file_bytes)
+        data = read_bytes(filename, limit=options.max_file_bytes, dir_fd=dir_fd)
         digests[name] = checked(filename, data, meta["queries"][name].get("sha256"))
         text = decode(data, filename, notes)
         rows[name] = _parse_filtered(

@@ -28,28 +28,42 @@ MAX_META_BYTES = 8 * 1024 * 1024
 """Largest host.json or pack.json read."""
 
 
-def _open_nofollow(path: Path) -> int:
+def _open_nofollow(path: Path | str, name: str, dir_fd: int | None = None) -> int:
     try:
         # O_NONBLOCK: opening a named pipe planted in a results directory must not hang the loader.
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-        return os.open(path, flags)
+        return os.open(path, flags, dir_fd=dir_fd)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise HostDataError(f"{path.name} is a symlink (never followed)") from None
+            raise HostDataError(f"{name} is a symlink (never followed)") from None
         if err.errno == errno.ENOENT:
-            raise HostDataError(f"{path.name} is missing") from None
-        raise HostDataError(f"{path.name} cannot be read: {err.strerror}") from None
+            raise HostDataError(f"{name} is missing") from None
+        raise HostDataError(f"{name} cannot be read: {err.strerror}") from None
 
 
-def read_bytes(path: Path, *, limit: int) -> bytes:
-    """Read a regular file without following symlinks, refusing files over ``limit`` bytes."""
-    fd = _open_nofollow(path)
+def open_dir(path: Path) -> int | None:
+    """A descriptor of the directory ``path`` (never through a symlink), for :func:`read_bytes`'s
+    ``dir_fd``; None when it cannot be opened. Opening a host's files by name relative to it skips
+    building and resolving a path per file (2.1 million files at 100k hosts)."""
+    try:
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        return os.open(path, flags)
+    except OSError:
+        return None
+
+
+def read_bytes(path: Path | str, *, limit: int, dir_fd: int | None = None) -> bytes:
+    """Read a regular file without following symlinks, refusing files over ``limit`` bytes.
+
+    With ``dir_fd`` (from :func:`open_dir`), ``path`` is a file name inside that directory."""
+    name = path.name if isinstance(path, Path) else path.rpartition("/")[2]
+    fd = _open_nofollow(path, name, dir_fd)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise HostDataError(f"{path.name} is not a regular file")
+            raise HostDataError(f"{name} is not a regular file")
         if info.st_size > limit:
-            raise HostDataError(f"{path.name} is {info.st_size} bytes, over the {limit}-byte limit")
+            raise HostDataError(f"{name} is {info.st_size} bytes, over the {limit}-byte limit")
         chunks = []
         remaining = limit + 1
         while remaining > 0:
@@ -60,7 +74,7 @@ def read_bytes(path: Path, *, limit: int) -> bytes:
             remaining -= len(chunk)
         data = b"".join(chunks)
         if len(data) > limit:
-            raise HostDataError(f"{path.name} grew over the {limit}-byte limit while read")
+            raise HostDataError(f"{name} grew over the {limit}-byte limit while read")
         return data
     finally:
         os.close(fd)
@@ -130,9 +144,11 @@ def _orjson_rows(text: str) -> list[dict[str, str]] | None:
         return None
     if type(rows) is not list or (rows and set(map(type, rows)) != {dict}):
         return None
-    if set(map(type, chain.from_iterable(map(dict.values, rows)))) <= {str}:
-        return rows
-    return None
+    try:  # str.join checks every value is a str in C (faster than collecting their types)
+        "".join(chain.from_iterable(map(dict.values, rows)))
+    except TypeError:
+        return None
+    return rows
 
 
 def parse_rows(text: str, name: str) -> list[dict[str, str]]:

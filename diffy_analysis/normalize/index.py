@@ -29,7 +29,7 @@ from scipy import sparse
 from diffy_analysis.load import HostData, HostIdentity, HostRef, HostSource
 from diffy_analysis.normalize.mask import HostMasking
 from diffy_analysis.normalize.rules import Config, TableRule
-from diffy_analysis.normalize.transforms import TRANSFORMS
+from diffy_analysis.normalize.transforms import ROWS_TRANSFORMS, TRANSFORMS
 
 FILE_CACHE_LIMIT = 200_000
 
@@ -134,7 +134,8 @@ class FleetIndex:
         """Feature ids of rows (interning new ones; with ``intern=False`` unknown rows get -1)."""
         rule = self.rule(query)
         for name in rule.transforms:
-            rows = list(map(TRANSFORMS[name], rows))
+            batch = ROWS_TRANSFORMS.get(name)
+            rows = batch(rows) if batch is not None else list(map(TRANSFORMS[name], rows))
         if not rows:
             return []
         found = self._uniform_row_ids(query, rows, rule, intern)
