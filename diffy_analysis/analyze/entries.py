@@ -49,6 +49,9 @@ share of the fleet they are: a JVM's ephemeral port may live in one sub-populati
 RANDOM_NOVELTY = 0.5
 """A template is per-host random when at least this share of the hosts holding it hold a value of
 it (almost) no other host holds: a new value there is what a healthy host shows, not evidence."""
+SMALL_TEMPLATE_HOSTS = 2
+"""Below ``RANDOM_MIN_HOSTS`` a template's randomness is judged with the table's column rate as a
+prior (shrinkage); one host alone never says anything about randomness."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 3
@@ -91,6 +94,7 @@ class EntryModel:
         self._cache_rooted: dict[tuple[int, tuple[int, ...], tuple[str, ...]], bool] = {}
         self._cache_random: dict[int, str | None] = {}
         self._random_cols: dict[int, tuple[int, ...]] = {}
+        self._column_novelty: dict[int, tuple[float, ...]] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
         self._cache_passing: dict[tuple[int, int, str], bool] = {}
         self._cache_novelty: dict[str, float] = {}
@@ -363,11 +367,22 @@ class EntryModel:
         """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
         found = self._random_cols.get(colset)
         if found is None:
+            novelty = self.column_novelty(colset)
+            found = tuple(p for p, rate in enumerate(novelty) if rate >= RANDOM_NOVELTY)
+            self._random_cols[colset] = found
+        return found
+
+    def column_novelty(self, colset: int) -> tuple[float, ...]:
+        """Per column: the share of the hosts holding the table that hold a value of that column
+        (almost) no other host holds - the table's own rate of per-host values in that column,
+        learned from the fleet (0 for every column when too few hosts hold the table to tell)."""
+        found = self._column_novelty.get(colset)
+        if found is None:
             fids = self._colset_features(colset)
             n_cols = len(self.index.colsets[colset].columns)
             table_hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
-            chosen = []
-            for position in range(n_cols):
+            rates = [0.0] * n_cols
+            for position in range(n_cols if self._enough(table_hosts) else 0):
                 ids: dict[str, int] = {}
                 groups = np.asarray(
                     [ids.setdefault(self.index.feature_values[f][position], len(ids)) for f in fids.tolist()],
@@ -382,10 +397,8 @@ class EntryModel:
                     np.zeros(int(np.isin(groups, rare_values).sum()), int),
                     1,
                 )[0]
-                if self._enough(table_hosts) and holders >= RANDOM_NOVELTY * table_hosts:
-                    chosen.append(position)
-            found = tuple(chosen)
-            self._random_cols[colset] = found
+                rates[position] = float(holders / table_hosts)
+            found = self._column_novelty[colset] = tuple(rates)
         return found
 
     def _enough(self, hosts: float) -> bool:
@@ -401,9 +414,30 @@ class EntryModel:
         if entry is None:
             return False
         hosts, rare_hosts = entry[0], entry[1]
-        if not (self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts):
+        alone = self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts
+        # too few hosts hold the template to tell alone (a 2-host canary's JVM with its own
+        # ephemeral port each): borrow the table's rate for the blanked columns (shrinkage)
+        if not alone and not (
+            hosts >= SMALL_TEMPLATE_HOSTS and self.shrunk_novelty(colset, positions, hosts, rare_hosts)
+        ):
             return False
         return hosts > 0.5 * self.n_hosts or self._rooted(colset, positions, template)
+
+    def shrunk_novelty(
+        self, colset: int, positions: tuple[int, ...], hosts: float, rare_hosts: float
+    ) -> bool:
+        """Is a small template per-host random, its own count shrunk towards the table's?
+
+        ``(rare + K * prior) / (hosts + K)`` with ``K = RANDOM_MIN_HOSTS`` and ``prior`` the table's
+        novelty rate in the blanked columns (their lowest: every blanked column must be random
+        across the table). Two hosts each holding their own port, where the table's port column is
+        per-host on almost every host, are random; two hosts each holding their own cron command,
+        where nobody else's commands are, are not."""
+        rates = self.column_novelty(colset)
+        prior = min(rates[p] for p in positions) if positions else 0.0
+        k = float(RANDOM_MIN_HOSTS)
+        shrunk = (rare_hosts + k * prior) / (hosts + k)
+        return shrunk >= RANDOM_NOVELTY and rare_hosts >= RANDOM_NOVELTY * hosts
 
     def random_column(self, fid: int) -> str | None:
         """The column whose values are per-host random for this row's template, or None.
