@@ -57,6 +57,9 @@ COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 3
 """A package co-signature needs this many hosts: two hosts given attacker tools (masscan, nmap) are
 not a population whose make-up excuses their stopped agent."""
+UPGRADE_MIN_HOSTS = 2
+"""From this many hosts, a package UPGRADE (another version of a package most hosts hold) held by
+the same hosts co-signs a difference (two hosts given a newer sudo have a new /usr/bin/sudo)."""
 ALTERNATIVE_MIN_HOSTS = 2
 """Another value of a one-per-host thing counts as an alternative when this many hosts hold it."""
 UNSTABLE_MIN_HOSTS = 3
@@ -64,10 +67,16 @@ UNSTABLE_MIN_FRACTION = 0.05
 
 
 _DIGITS = re.compile(r"\d+")
+_LETTERS = re.compile(r"[A-Za-z]{2}")
 
 
 def _blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
     return tuple("" if i in positions else v for i, v in enumerate(row))
+
+
+def versioned_name(value: str) -> bool:
+    """A name carrying a number (``snap-core20-2015.mount``), not a bare number or address."""
+    return bool(_DIGITS.search(value) and _LETTERS.search(value))
 
 
 def is_package_table(query: str) -> bool:
@@ -265,7 +274,9 @@ class EntryModel:
         values = self.index.feature_values[fid]
         key = tuple(_DIGITS.sub("#", v) for v in values)
         # several columns carry the number (id, description, path): a version, not a sibling row
-        numbered = sum(1 for v in values if _DIGITS.search(v))
+        # numbers inside NAMES (a unit id, a description, a path), never bare numbers: 10.0.0.0 ->
+        # 0.0.0.0 in a firewall rule's source is an opened rule, not a new revision
+        numbered = sum(1 for v in values if versioned_name(v))
         return numbered >= 2 and table.get(key, 0) > int(self.df[fid])
 
     # -- per-host random values -------------------------------------------------------------------
@@ -465,6 +476,21 @@ class EntryModel:
 
     # -- populations ------------------------------------------------------------------------------
 
+    def _upgrade(self, fid: int) -> bool:
+        """Is this package row another version of a package (same name) most of the fleet holds?"""
+        row = self.index.row(fid)
+        name = row.get("name", "")
+        if not name:
+            return False
+        colset = self.index.feature_colset[fid]
+        position = self.index.colsets[colset].columns.index("name")
+        others = [
+            f
+            for f in self._colset_features(colset).tolist()
+            if f != fid and self.index.feature_values[f][position] == name
+        ]
+        return any(self.df[f] > 0.5 * self.n_hosts for f in others)
+
     def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
         """A package row held by (about) the same hosts as ``fid`` (or as the hosts lacking it)."""
         key = (fid, absent)
@@ -480,12 +506,17 @@ class EntryModel:
             column = np.asarray(self._matrix[:, fid].todense()).ravel()
             holders = (1.0 - column) * self.weights if absent else column * self.weights
             size = float(holders.sum())
-            if COSIGNATURE_MIN_HOSTS <= size <= self.n_hosts - COSIGNATURE_MIN_HOSTS and len(self._packages):
+            low = UPGRADE_MIN_HOSTS if size < COSIGNATURE_MIN_HOSTS else COSIGNATURE_MIN_HOSTS
+            if low <= size <= self.n_hosts - low and len(self._packages):
                 inter = np.asarray(self._matrix[:, self._packages].T @ holders).ravel()
                 union = self.df[self._packages] + size - inter
                 jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
                 best = int(np.argmax(jaccard))
-                if jaccard[best] >= COSIGNATURE_JACCARD:
+                # below COSIGNATURE_MIN_HOSTS only an upgrade co-signs: another version of a package
+                # most hosts hold (two hosts given attacker tools get NEW packages, not versions)
+                if jaccard[best] >= COSIGNATURE_JACCARD and (
+                    size >= COSIGNATURE_MIN_HOSTS or self._upgrade(int(self._packages[best]))
+                ):
                     g = int(self._packages[best])
                     row = self.index.row(g)
                     answer = " ".join(v for k, v in row.items() if k in ("name", "version") and v) or str(row)
