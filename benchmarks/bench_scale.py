@@ -9,7 +9,7 @@ byte-identical across the hosts of a population (the loader skips re-parsing the
 per-host volatile values to every file whose real osquery output has them (fleetgen's
 ``per_host_volatile``: mount sizes and free blocks, file times and inodes, on top of the pids,
 ports, fds, counters, module addresses and session times every fleet has), so 8 of the 20 files of
-every host differ from every other host's. Fleets come from diffy_analysis.fleetgen and are cached
+every host differ from every other host's. Fleets come from diffy_fleetgen and are cached
 under ``--cache`` (default benchmarks/.fleets/, git-ignored).
 Every measurement runs in a fresh Python process, so its peak RSS (ru_maxrss) is its own. In that
 process the bare parse (``json.load`` of every file of the run: manifest, host records, results) is
@@ -32,9 +32,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))  # diffy_fleetgen: dev tooling outside the package
 
-from diffy_analysis.fleetgen import FleetOptions, generate_fleet  # noqa: E402
-from diffy_analysis.fleetgen.evaluate import run_method, score  # noqa: E402
+from diffy_fleetgen import FleetOptions, generate_fleet  # noqa: E402
+from diffy_fleetgen.evaluate import run_method, score  # noqa: E402
 
 CACHE = REPO / "benchmarks" / ".fleets"
 SEED = 7

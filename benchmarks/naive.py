@@ -4,7 +4,7 @@
 
 Every row not byte-identical to a baseline row (and every baseline row a host lacks) is a
 difference; a host with any difference is flagged, as the original tool did.  The implementation is
-diffy_analysis.fleetgen.naive (shared with the evaluation and the scale benchmark).
+diffy_fleetgen.naive (shared with the evaluation and the scale benchmark).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))  # diffy_fleetgen: dev tooling outside the package
 
-from diffy_analysis.fleetgen import FleetOptions, generate_fleet  # noqa: E402
-from diffy_analysis.fleetgen.evaluate import run_method, score  # noqa: E402
+from diffy_fleetgen import FleetOptions, generate_fleet  # noqa: E402
+from diffy_fleetgen.evaluate import run_method, score  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

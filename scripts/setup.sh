@@ -34,7 +34,8 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# Python: a venv with Diffy (editable) and its test extras.  Re-installed only when pyproject changes.
+# Python: a venv with Diffy (editable), its test extras and the dev tooling in tools/ (the fleet
+# generator and the lab: a separate distribution, never in Diffy's wheel).  Re-installed only when pyproject changes.
 python="${DIFFY_PYTHON:-python3}"
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   say "Python >= 3.11 is required (found $("$python" --version 2>&1))"; exit 2
@@ -44,12 +45,12 @@ if [[ ! -x "$venv/bin/python" ]]; then
   "$python" -m venv "$venv"
 fi
 stamp="$venv/.diffy-installed"
-want="$(sha256sum "$repo/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$repo/pyproject.toml" "$repo/tools/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   say "installing Python dependencies into $venv (first time: about a minute)"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v "is ignored" || true
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$repo[test]" 2>&1 | grep -v -e "is ignored" -e "^\s*$" || true
-  "$venv/bin/python" -c 'import diffy_analysis, ansible_runner, scipy, pandas' \
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$repo[test]" -e "$repo/tools" 2>&1 | grep -v -e "is ignored" -e "^\s*$" || true
+  "$venv/bin/python" -c 'import diffy_analysis, diffy_lab, diffy_fleetgen, ansible_runner, scipy, pandas' \
     || { say "Python dependencies failed to install"; exit 2; }
   echo "$want" > "$stamp"
 fi

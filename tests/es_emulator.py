@@ -272,11 +272,11 @@ class IndexedFleet:
 def indexed_fleet(es_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> IndexedFleet:
     """A fleetgen fleet (8 hosts + 1 unreachable, injected attacker artifacts) indexed into the
     emulator under the prefix ``fleet``. Tests must not write under that prefix."""
-    from diffy_analysis.fleetgen import FleetOptions, generate_fleet
     from diffy_analysis.load import open_results
     from diffy_analysis.store.bulk import BulkSettings
     from diffy_analysis.store.indexer import index_results
     from diffy_analysis.store.mapping import IndexNames
+    from diffy_fleetgen import FleetOptions, generate_fleet
 
     fleet = generate_fleet(tmp_path_factory.mktemp("fleet"), FleetOptions(hosts=8, seed=11, unreachable=1))
     settings = EsSettings(url=es_emulator.url, index_prefix="fleet", request_timeout=30.0)

@@ -109,7 +109,7 @@ def cases(root: Path, es_client: Any | None) -> Iterator[tuple[str, bytes]]:
 
 def _cases(root: Path, es_client: Any | None) -> Iterator[tuple[str, bytes]]:
     from diffy_analysis.api import analyze
-    from diffy_analysis.fleetgen import FleetOptions, generate_fleet
+    from diffy_fleetgen import FleetOptions, generate_fleet
 
     fleets = {}
     for name, (hosts, seed) in FLEETS.items():

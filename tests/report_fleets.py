@@ -17,7 +17,7 @@ from pathlib import Path
 
 from diffy_analysis.api import analyze
 from diffy_analysis.findings import Analysis
-from diffy_analysis.fleetgen import FleetOptions, FleetTruth, generate_fleet
+from diffy_fleetgen import FleetOptions, FleetTruth, generate_fleet
 
 HOSTILE_NAMES = (
     "<script>window.__pwned=1</script>",

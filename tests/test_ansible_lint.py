@@ -94,6 +94,6 @@ def test_collection_builds_without_dev_files(tmp_path):
     assert "plugins/modules/diffy_run_pack.py" in names
     assert "roles/osquery/meta/argument_specs.yml" in names
     assert "playbooks/collect.yml" in names
-    assert not any(n.startswith((".venv", "diffy_analysis", ".git/")) for n in names)
+    assert not any(n.startswith((".venv", "diffy_analysis", "tools", ".git/")) for n in names)
     shipped_tests = {n for n in names if n.startswith("tests")}
     assert shipped_tests <= {"tests", "tests/sanity", "tests/sanity/ignore-2.19.txt"}, shipped_tests

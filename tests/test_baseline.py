@@ -112,7 +112,7 @@ def test_queries_not_collected_are_gaps_not_differences(tmp_path):
 
 
 def test_generated_fleet_against_its_clean_baseline(tmp_path):
-    from diffy_analysis.fleetgen import FleetOptions, evidence_matches, generate_fleet
+    from diffy_fleetgen import FleetOptions, evidence_matches, generate_fleet
 
     truth = generate_fleet(tmp_path, FleetOptions(hosts=60, seed=5)).truth()
     analysis = analyze([truth.run_dir], baseline=truth.baseline_dir)

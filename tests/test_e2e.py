@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.contract import new_run_id
-from diffy_analysis.lab import Lab, LabConfig
-from diffy_analysis.lab.fleet import in_lab
-from diffy_analysis.lab.testing import running_lab, unique_name
 from diffy_analysis.verify import verify_run
+from diffy_lab import Lab, LabConfig
+from diffy_lab.fleet import in_lab
+from diffy_lab.testing import running_lab, unique_name
 
 pytestmark = pytest.mark.lab
 

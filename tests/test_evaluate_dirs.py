@@ -6,11 +6,11 @@ import json
 
 from click.testing import CliRunner
 
-from diffy_analysis.fleetgen.evaluate import main
-from diffy_analysis.fleetgen.evaluate_dirs import campaign_hosts, find_truths
-from diffy_analysis.fleetgen.generate import generate_fleet
-from diffy_analysis.fleetgen.plan import FleetOptions
-from diffy_analysis.fleetgen.truth import FleetTruth
+from diffy_fleetgen.evaluate import main
+from diffy_fleetgen.evaluate_dirs import campaign_hosts, find_truths
+from diffy_fleetgen.generate import generate_fleet
+from diffy_fleetgen.plan import FleetOptions
+from diffy_fleetgen.truth import FleetTruth
 
 
 def _fleet(root, name, scenario, **options):

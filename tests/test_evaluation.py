@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from diffy_analysis.findings import Analysis, Finding, HostResult
-from diffy_analysis.fleetgen import ARTIFACTS, FleetOptions, generate_fleet
-from diffy_analysis.fleetgen.evaluate import main, markdown_table, run_method, score
+from diffy_fleetgen import ARTIFACTS, FleetOptions, generate_fleet
+from diffy_fleetgen.evaluate import main, markdown_table, run_method, score
 
 SEEDS = {20: 7, 200: 7}
 

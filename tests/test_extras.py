@@ -22,7 +22,7 @@ BLOCKED = set(sys.argv[1].split(","))
 class Hide:
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)")
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by the test)", name=name)
         return None
 
 sys.meta_path.insert(0, Hide())
@@ -70,3 +70,40 @@ def test_hook_is_not_vacuous() -> None:
     proc = child("diffy-analyze", str(SAMPLE), "--format", "html", blocked=("nothing_here",))
     assert proc.returncode == 2, proc.stderr  # an unreachable host in the sample run
     assert proc.stdout.lstrip().lower().startswith("<!doctype html")
+
+
+DEVTOOLS_HINT = "git clone the project and run scripts/setup.sh"
+
+
+def test_without_the_dev_tooling_diffy_lab_is_one_clear_line() -> None:
+    """An install without tools/ (the wheel): `diffy lab` names what to install, no ImportError."""
+    proc = child("diffy", "lab", "status", blocked=("diffy_lab",))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert DEVTOOLS_HINT in proc.stderr and "diffy_lab" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_without_the_dev_tooling_validate_plans_but_does_not_run() -> None:
+    """`diffy validate` (the plan) is product; `--run` drives lab hosts, which is dev tooling."""
+    atomics = str(REPO / "tests" / "data" / "validate-run")
+    planned = child("diffy", "validate", "--atomics", atomics, blocked=("diffy_lab",))
+    assert planned.returncode == 0 and "tests selected" in planned.stdout, planned.stderr
+    ran = child("diffy", "validate", "--atomics", atomics, "--run", blocked=("diffy_lab",))
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert DEVTOOLS_HINT in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_require_devtools_tells_absent_tooling_from_its_missing_dependency(tmp_path, monkeypatch) -> None:
+    from diffy_analysis.errors import MissingExtraError
+    from diffy_analysis.extras import require_devtools
+
+    assert require_devtools("diffy_lab.spec", "x").__name__ == "diffy_lab.spec"
+    with pytest.raises(MissingExtraError, match="ships with a checkout"):
+        require_devtools("diffy_probe_absent.sub", "probing")
+    # The tooling is there, one of its own dependencies is not: that dependency is named.
+    (tmp_path / "diffy_probe_broken").mkdir()
+    (tmp_path / "diffy_probe_broken" / "__init__.py").write_text("import no_such_dependency_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(MissingExtraError, match="'no_such_dependency_xyz'"):
+        require_devtools("diffy_probe_broken", "probing")

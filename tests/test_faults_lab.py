@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import Lab, LabConfig, hosts
-from diffy_analysis.lab.testing import running_lab, unique_name
 from diffy_analysis.verify import verify_run
+from diffy_lab import Lab, LabConfig, hosts
+from diffy_lab.testing import running_lab, unique_name
 
 pytestmark = pytest.mark.lab
 

@@ -18,8 +18,8 @@ from diffy_analysis import contract
 from diffy_analysis.analyze import explain
 from diffy_analysis.api import analyze
 from diffy_analysis.findings import Analysis, Change, Facts, Finding, sentence
-from diffy_analysis.fleetgen import FleetOptions, generate_fleet
 from diffy_analysis.report import render
+from diffy_fleetgen import FleetOptions, generate_fleet
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from diffy_analysis import contract
-from diffy_analysis.fleetgen import ARTIFACTS, FleetOptions, FleetTruth, evidence_matches, generate_fleet
-from diffy_analysis.fleetgen.__main__ import main as fleetgen_cli
-from diffy_analysis.fleetgen.artifacts import DEFAULT_KINDS
-from diffy_analysis.fleetgen.generate import synthetic_pack_bytes
-from diffy_analysis.fleetgen.hostgen import QUERIES
+from diffy_fleetgen import ARTIFACTS, FleetOptions, FleetTruth, evidence_matches, generate_fleet
+from diffy_fleetgen.__main__ import main as fleetgen_cli
+from diffy_fleetgen.artifacts import DEFAULT_KINDS
+from diffy_fleetgen.generate import synthetic_pack_bytes
+from diffy_fleetgen.hostgen import QUERIES
 
 PACK = json.loads(synthetic_pack_bytes())
 

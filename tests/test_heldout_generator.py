@@ -49,7 +49,7 @@ def test_files_validate_and_truth_holds(small: Path) -> None:
 
 
 def test_truth_loads_with_the_projects_truth_reader(small: Path) -> None:
-    from diffy_analysis.fleetgen.truth import FleetTruth, evidence_matches
+    from diffy_fleetgen.truth import FleetTruth, evidence_matches
 
     truth = FleetTruth.load(small / "fleet_6-s3" / "truth.json")
     assert truth.run_dir.is_dir() and truth.baseline_dir and (truth.baseline_dir / "host.json").is_file()

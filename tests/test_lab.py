@@ -1,7 +1,7 @@
 """The lab fleet: namespaced hosts that really are separate machines, isolated from the outside
 world, described by a moto EC2 API that the real aws_ec2 inventory plugin reads.
 
-Tests marked ``lab`` need root; in CI they must run (see diffy_analysis/lab/testing.py)."""
+Tests marked ``lab`` need root; in CI they must run (see tools/diffy_lab/testing.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import yaml
 
 from diffy_analysis.cli.main import run as run_cli
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import Lab, LabConfig, network
-from diffy_analysis.lab.spec import parse_apps, plan_hosts
-from diffy_analysis.lab.system import pid_alive
-from diffy_analysis.lab.testing import require_lab, running_lab, unique_name
+from diffy_lab import Lab, LabConfig, network
+from diffy_lab.spec import parse_apps, plan_hosts
+from diffy_lab.system import pid_alive
+from diffy_lab.testing import require_lab, running_lab, unique_name
 
 
 # ---------------------------------------------------------------- without root

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.contract import new_run_id
-from diffy_analysis.lab import LabConfig
-from diffy_analysis.lab.testing import running_lab, unique_name
+from diffy_lab import LabConfig
+from diffy_lab.testing import running_lab, unique_name
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import LabConfig, hosts, rootfs
-from diffy_analysis.lab.testing import running_lab, unique_name
+from diffy_lab import LabConfig, hosts, rootfs
+from diffy_lab.testing import running_lab, unique_name
 
 # Every path the issue names, plus the two per-host mounts the overlay adds.
 PATHS = ("/etc", "/usr", "/usr/local/bin", "/var", "/var/spool", "/home", "/root", "/opt", "/tmp", "/dev/shm")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
-from diffy_analysis.fleetgen import FleetOptions, generate_fleet
 from diffy_analysis.load import open_results
 from diffy_analysis.load.manifest import NOT_HEX, host_file_digests
 from diffy_analysis.normalize import FleetIndex, build_fleet, default_config
+from diffy_fleetgen import FleetOptions, generate_fleet
 
 PROCS = [
     {"name": "sshd", "path": "/usr/sbin/sshd", "cmdline": "sshd -D", "pid": "412"},

@@ -95,29 +95,3 @@ def test_every_result_printing_command_offers_format_json() -> None:
             options = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
             if "--json" in options:
                 assert "--format" in options, f"{name} {cmd.name}: --json without --format"
-
-
-def test_wheel_holds_the_product_and_no_dev_tooling(tmp_path: Path) -> None:
-    """fleetgen and the lab are test and demo tooling (30% of the package once): not in the wheel;
-    the schemas, the report assets, py.typed and the licence are."""
-    import subprocess
-    import sys
-    import zipfile
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(REPO)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = tmp_path.glob("diffy_analysis-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert not [n for n in names if n.startswith(("diffy_analysis/fleetgen/", "diffy_analysis/lab/"))]
-    for needed in (
-        "diffy_analysis/py.typed",
-        "diffy_analysis/schemas/manifest.schema.json",
-        "diffy_analysis/schemas/host.schema.json",
-        "diffy_analysis/report/assets/report.css",
-        "diffy_analysis/cli/main.py",
-    ):
-        assert needed in names, needed
-    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

@@ -8,8 +8,8 @@ from runbuilder import build_run, clean_fleet
 
 from diffy_analysis.analyze.peers import MappingPrevalence
 from diffy_analysis.api import analyze
-from diffy_analysis.fleetgen import FleetOptions, evidence_matches, generate_fleet
 from diffy_analysis.normalize import row_fingerprint
+from diffy_fleetgen import FleetOptions, evidence_matches, generate_fleet
 
 BIND_SHELL = {
     "protocol": "6",

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.contract import new_run_id
-from diffy_analysis.lab import LabConfig
-from diffy_analysis.lab.testing import running_lab, unique_name
+from diffy_lab import LabConfig
+from diffy_lab.testing import running_lab, unique_name
 
 pytestmark = pytest.mark.lab
 

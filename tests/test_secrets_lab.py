@@ -4,7 +4,7 @@ environment. The canaries are what the inventory plugin authenticates to (moto) 
 really in use; afterwards no file of any host's private state (/root, /home, /tmp, /var/tmp, /etc,
 /srv, /run) contains them and no Diffy temp dir is left there.
 
-Marker ``lab``: needs root and network namespaces (see diffy_analysis/lab/testing.py). Stand-ins:
+Marker ``lab``: needs root and network namespaces (see tools/diffy_lab/testing.py). Stand-ins:
 moto plays EC2; the native collector plays osquery.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.contract import new_run_id
-from diffy_analysis.lab import LabConfig
-from diffy_analysis.lab.testing import running_lab, unique_name
+from diffy_lab import LabConfig
+from diffy_lab.testing import running_lab, unique_name
 from tests.collection_helpers import REPO, run_dirs
 from tests.test_secrets import CANARIES, _leaks
 

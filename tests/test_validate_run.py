@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab.spec import LabHost
-from diffy_analysis.lab.testing import require_lab, unique_name
 from diffy_analysis.validate import report
 from diffy_analysis.validate.atomics import plan
 from diffy_analysis.validate.coverage import SCHEMA, AtomicOutcome, CleanOutcome, Coverage, Verdict
-from diffy_analysis.validate.execute import atomics_path, execute
-from diffy_analysis.validate.runner import RunConfig, check_root, validate
+from diffy_lab.spec import LabHost
+from diffy_lab.testing import require_lab, unique_name
+from diffy_lab.validate.execute import atomics_path, execute
+from diffy_lab.validate.runner import RunConfig, check_root, validate
 
 DATA = Path(__file__).parent / "data" / "validate-run"
 # test id -> a word the catching finding must contain (it names the artifact)

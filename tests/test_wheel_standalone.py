@@ -1,13 +1,14 @@
-"""The wheel stands alone (issue 16): built from this checkout, installed with its [collect] extra into a
-fresh virtualenv, run from a directory that is not a checkout, `diffy collect` collects localhost with
-the collection the wheel ships and `diffy-analyze` analyses that run.
+"""The wheel holds the product and no dev tooling (issue 15), and stands alone (issue 16): built from this
+checkout, installed with its [collect] extra into a fresh virtualenv, run from a directory that is not a
+checkout, `diffy collect` collects localhost with the collection the wheel ships and `diffy-analyze`
+analyses that run.
 
-No network: the wheel is built without build isolation (setuptools from this venv), and pip resolves
-the [collect] extra offline (``--no-index``) against the dependencies already installed in this
-checkout's venv, which the fresh venv sees through a .pth file (a STAND-IN for downloading them: this
-machine has no wheelhouse). The console scripts of those dependencies (ansible-playbook, ...) are
-written into the fresh venv's bin/ from their entry points, as pip would when installing them there.
-The checkout's own diffy-analysis (an editable install) is left out of what the fresh venv sees.
+No network: the wheel is built without build isolation (setuptools from this venv), and pip resolves the
+[collect] extra offline (``--no-index``) against the dependencies already installed in this checkout's
+venv, which the fresh venv sees through a .pth file (a STAND-IN for downloading them: this machine has no
+wheelhouse). The console scripts of those dependencies (ansible-playbook, ...) are written into the fresh
+venv's bin/ from their entry points, as pip would when installing them there. The checkout's own
+diffy-analysis (an editable install) is left out of what the fresh venv sees.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def _fresh_venv(root: Path) -> Path:
     ours = Path(sysconfig.get_paths()["purelib"])
     for entry in ours.iterdir():
         lowered = entry.name.lower()
-        if lowered.startswith(("diffy_analysis", "__editable__", "diffy-analysis")) or entry.suffix == ".pth":
+        ours_too = ("diffy_analysis", "__editable__", "diffy-analysis", "diffy_devtools", "diffy-devtools")
+        if lowered.startswith(ours_too) or entry.suffix == ".pth":
             continue
         (deps / entry.name).symlink_to(entry)
     (site / "diffy-deps.pth").write_text(str(deps) + "\n")
@@ -58,6 +61,35 @@ def _fresh_venv(root: Path) -> Path:
             )
             script.chmod(0o755)
     return python
+
+
+def _check_contents(wheel: Path) -> None:
+    """The product and no dev tooling: fleetgen and the lab (30% of the package once) live in tools/,
+    their own dist; the schemas, the report assets, py.typed and the licence are in. (Checked on
+    this test's wheel: one build, not two.)"""
+    with zipfile.ZipFile(wheel) as whl:
+        names = whl.namelist()
+        # no module of the dev tooling, under any name it ever had
+        tooling = (
+            "diffy_fleetgen/",
+            "diffy_lab/",
+            "tools/",
+            "diffy_analysis/fleetgen/",
+            "diffy_analysis/lab/",
+        )
+        assert not [n for n in names if n.startswith(tooling)]
+        assert not [n for n in names if n.endswith(("validate/runner.py", "validate/execute.py"))]
+        # the lab's pytest helpers (diffy_lab.testing) were shipped once
+        assert not [n for n in names if n.endswith(".py") and b"import pytest" in whl.read(n)]
+    for needed in (
+        "diffy_analysis/py.typed",
+        "diffy_analysis/schemas/manifest.schema.json",
+        "diffy_analysis/schemas/host.schema.json",
+        "diffy_analysis/report/assets/report.css",
+        "diffy_analysis/cli/main.py",
+    ):
+        assert needed in names, needed
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 
 def test_wheel_installed_in_a_fresh_venv_collects_localhost_and_analyses_it(tmp_path: Path) -> None:
@@ -79,6 +111,7 @@ def test_wheel_installed_in_a_fresh_venv_collects_localhost_and_analyses_it(tmp_
     )
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = wheels.glob("diffy_analysis-*.whl")
+    _check_contents(wheel)
 
     python = _fresh_venv(tmp_path / "venv")
     install = _run(
@@ -132,3 +165,8 @@ def test_wheel_installed_in_a_fresh_venv_collects_localhost_and_analyses_it(tmp_
     report = json.loads(analyze.stdout)
     assert report["run_ids"] == [manifest["run_id"]]
     assert [h["host_id"] for h in report["hosts"]] == list(manifest["hosts"])
+
+    # The wheel holds no lab (tools/ is a dev-only dist): `diffy lab` says what to install, in one line.
+    lab = _run([str(bin_dir / "diffy"), "lab", "status"], cwd=work, env=env, timeout=60)
+    assert lab.returncode == 2 and "Traceback" not in lab.stderr, lab.stderr
+    assert "git clone the project and run scripts/setup.sh" in lab.stderr, lab.stderr

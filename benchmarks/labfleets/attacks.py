@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from diffy_analysis.lab import Lab, LabHost
+from diffy_lab import Lab, LabHost
 
 from .hostexec import sh, spawn
 

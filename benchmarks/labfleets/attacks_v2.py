@@ -14,8 +14,8 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
-from diffy_analysis.lab import Lab, LabHost
-from diffy_analysis.lab.spec import gateway
+from diffy_lab import Lab, LabHost
+from diffy_lab.spec import gateway
 
 from .attacks import C2, Attack
 from .hostexec import sh, spawn

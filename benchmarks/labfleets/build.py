@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # diffy_lab, diffy_fleetgen
 
 from benchmarks.labfleets import fleet_v2
 from benchmarks.labfleets.fleet import build

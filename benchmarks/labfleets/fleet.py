@@ -16,8 +16,8 @@ from typing import NamedTuple, Protocol
 
 from diffy_analysis.contract import new_run_id
 from diffy_analysis.errors import LabError
-from diffy_analysis.fleetgen.truth import FleetTruth, evidence_matches
-from diffy_analysis.lab import Lab, LabConfig, LabHost
+from diffy_fleetgen.truth import FleetTruth, evidence_matches
+from diffy_lab import Lab, LabConfig, LabHost
 
 from . import attacks, guard, noise
 from .hostexec import check_isolated, sh

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.fleetgen.truth import FleetTruth
-from diffy_analysis.lab import Lab, LabConfig, LabHost
+from diffy_fleetgen.truth import FleetTruth
+from diffy_lab import Lab, LabConfig, LabHost
 
 from . import attacks_v2, guard, noise, noise_v2
 from .fleet import APP, BASELINE_NAME, Built, check_evidence, collect_fleet, wait_listening

@@ -7,8 +7,8 @@ import shlex
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import Lab, LabHost
-from diffy_analysis.lab import hosts as lab_hosts
+from diffy_lab import Lab, LabHost
+from diffy_lab import hosts as lab_hosts
 
 # The only paths a procedure may write: bind-mounted per host by the lab (docs/lab.md).
 PER_HOST = {

@@ -13,7 +13,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from diffy_analysis.lab import Lab, LabHost
+from diffy_lab import Lab, LabHost
 
 from .hostexec import cmdline, host_pids, sh, spawn
 

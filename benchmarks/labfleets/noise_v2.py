@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import Lab, LabHost
+from diffy_lab import Lab, LabHost
 
 from .hostexec import sh, spawn
 from .noise import PY, RELEASES, WORKERS, _kill_exact, jvm

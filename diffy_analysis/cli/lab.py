@@ -10,17 +10,13 @@ from pathlib import Path
 import click
 
 from diffy_analysis.cli.machine_output import machine_format_option
-from diffy_analysis.errors import LabError, UsageError
+from diffy_analysis.errors import UsageError
+from diffy_analysis.extras import require_devtools
 
-try:  # dev tooling: in a checkout, not in the wheel (pyproject.toml packages.find exclude)
-    from diffy_analysis.lab import INJECTIONS, Lab, LabConfig
-    from diffy_analysis.lab.spec import parse_apps
-except ModuleNotFoundError as err:
-    raise LabError(
-        "the lab fleet is test and demo tooling that ships with a checkout of Diffy, not with the "
-        "installed package",
-        hint="git clone the project and run scripts/setup.sh, then `diffy lab` from there",
-    ) from err
+# Dev tooling: tools/diffy_lab in a checkout (a separate distribution), never in the wheel.
+require_devtools("diffy_lab", "the lab fleet (`diffy lab`)")
+from diffy_lab import INJECTIONS, Lab, LabConfig  # noqa: E402
+from diffy_lab.spec import parse_apps  # noqa: E402
 
 _ARTIFACT_HELP = "; ".join(f"{k}: {v}" for k, v in INJECTIONS.items())
 
@@ -103,7 +99,7 @@ def up(*, name, lab_dir, apps, subnet, compromise, timeout, as_json) -> None:
 @lab.command()
 def check() -> None:
     """Say whether the lab can run on this machine (root, ip, unshare, nsenter, sshd); exit 2 if not."""
-    from diffy_analysis.lab.system import require_root, require_tools  # noqa: PLC0415
+    from diffy_lab.system import require_root, require_tools  # noqa: PLC0415
 
     require_root()
     require_tools()

@@ -1,6 +1,6 @@
 """`diffy validate --atomics PATH`: which Atomic Red Team procedures a validation runs, and why the
 others are left out (diffy_analysis/validate/atomics.py); with --run, run them on isolated lab
-hosts and print the coverage table (diffy_analysis/validate/runner.py)."""
+hosts and print the coverage table (tools/diffy_lab/validate/runner.py)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,12 @@ def _run(
     """Run the selection (``lab``: name, subnet, batch size, reference hosts) and print coverage."""
     import tempfile  # noqa: PLC0415
 
+    from diffy_analysis.extras import require_devtools  # noqa: PLC0415
     from diffy_analysis.validate import report  # noqa: PLC0415
-    from diffy_analysis.validate.runner import RunConfig, validate  # noqa: PLC0415
+
+    # The lab driver is dev tooling (tools/diffy_lab/validate), never in the wheel.
+    require_devtools("diffy_lab", "running a validation on lab hosts (`diffy validate --run`)")
+    from diffy_lab.validate.runner import RunConfig, validate  # noqa: PLC0415
 
     selected = result.selected[:limit] if limit else result.selected
     if not selected:

@@ -8,8 +8,8 @@ no shared base class).  Normalization and the analysis only ever see this protoc
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,8 +66,17 @@ class HostRef:
         return str(entry.get("host") or self.host_id)
 
 
+# The cloud fields the flat identity carries (``HostIdentity.as_dict``), read back by ``from_flat``.
+_FLAT_CLOUD_KEYS = ("region", "instance_type", "image_id", "autoscaling_group", "account_id")
+
+
 @dataclass(frozen=True)
 class HostIdentity:
+    """Who a host is (host.json). Every shape it takes elsewhere is made here, in one place: the
+    whole record (``to_record``/``from_record``: the store's host documents and their read-back) and
+    the flat identity of reports (``as_dict``, and back with ``from_flat`` for the store's finding
+    documents)."""
+
     host: str
     host_id: str
     hostname: str
@@ -90,7 +99,7 @@ class HostIdentity:
             value = getattr(self, key)
             if value:
                 doc[key] = value
-        for key in ("region", "instance_type", "image_id", "autoscaling_group", "account_id"):
+        for key in _FLAT_CLOUD_KEYS:
             if self.cloud.get(key):
                 doc[key] = self.cloud[key]
         if self.ipv4:
@@ -100,6 +109,38 @@ class HostIdentity:
         if self.mac:
             doc["mac"] = list(self.mac)
         return doc
+
+    @staticmethod
+    def from_flat(flat: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The record-shaped identity (what ``to_record`` gives, as far as the flat one has it) of an
+        ``as_dict()`` identity, e.g. a saved analysis's ``HostResult.identity``."""
+        doc = dict(flat or {})
+        cloud: dict[str, Any] = {k: doc[k] for k in _FLAT_CLOUD_KEYS if k in doc}
+        if doc.get("instance_id"):
+            cloud["instance_id"] = doc["instance_id"]
+        return {
+            "hostname": doc.get("hostname"),
+            "instance_id": doc.get("instance_id"),
+            "ipv4": doc.get("ipv4") or (),
+            "ipv6": doc.get("ipv6") or (),
+            "mac": doc.get("mac") or (),
+            "collected_at": doc.get("collected_at"),
+            "cloud": cloud,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """The whole identity as plain data (the store keeps it; ``from_record`` reads it back)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, doc: Mapping[str, Any]) -> HostIdentity:
+        """The identity ``to_record`` wrote (JSON turned its tuples into lists)."""
+        fields = dict(doc)
+        for key in ("ipv4", "ipv6", "mac"):
+            fields[key] = tuple(fields.get(key) or ())
+        fields["cloud"] = dict(fields.get("cloud") or {})
+        fields["os"] = dict(fields.get("os") or {})
+        return cls(**fields)
 
 
 @dataclass(frozen=True)

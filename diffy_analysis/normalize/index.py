@@ -26,9 +26,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from diffy_analysis.errors import HostDataError
-from diffy_analysis.load import HostData, HostIdentity, HostRef, HostSource, parse_rows
-from diffy_analysis.normalize.mask import IdentityMasker
+from diffy_analysis.load import HostData, HostIdentity, HostRef, HostSource
+from diffy_analysis.normalize.mask import HostMasking
 from diffy_analysis.normalize.rules import Config, TableRule
 from diffy_analysis.normalize.transforms import TRANSFORMS
 
@@ -91,13 +90,17 @@ class FleetIndex:
     _profile_ids: dict[bytes, int] = field(default_factory=dict, repr=False)
     _file_cache: dict[tuple[str, str], np.ndarray] = field(default_factory=dict, repr=False)
     _rules: dict[str, TableRule] = field(default_factory=dict, repr=False)
-    _masker_for: tuple[HostIdentity, IdentityMasker] | None = field(default=None, repr=False)
+    masking: HostMasking = field(init=False, repr=False)
+    """The one masking path (normalize/mask.py), both entry points: ``mask_text``, ``_masked_rows``."""
     _df: np.ndarray | None = field(default=None, repr=False)
     queries_seen: set[str] = field(default_factory=set)
     file_cache_hits: int = 0
     references: list[HostEntry] = field(default_factory=list)
     """Hosts interned for comparison but not counted in the fleet (the baseline host)."""
     mapping_applied: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.masking = HostMasking(lambda query: bool(self.config.mask and self.rule(query).mask))
 
     # -- building ---------------------------------------------------------------------------------
 
@@ -209,52 +212,15 @@ class FleetIndex:
         cost of reading)."""
         return (query, digest) in self._file_cache
 
-    def _masker(self, identity: HostIdentity, query: str) -> IdentityMasker | None:
-        """The host's masker when the config and the query's rule ask for masking (one host at a
-        time: built once per host, shared by ``mask_text`` and ``_masked_rows``)."""
-        if not self.config.mask or not self.rule(query).mask:
-            return None
-        if self._masker_for is None or self._masker_for[0] is not identity:
-            self._masker_for = (identity, IdentityMasker.for_host(identity))
-        return self._masker_for[1]
-
     def mask_text(self, identity: HostIdentity, query: str, text: str) -> str:
         """A ``load.TextFilter``: the file's text with the host's identity masked (when the rule says
         so). Reading hosts through it parses every file once (``build.build_fleet`` does)."""
-        masker = self._masker(identity, query)
-        if masker is None or not masker.mentioned_in(text):
-            return text
-        if masker.masks_a_key(text):  # rare: keep the column names, mask the values one by one
-            try:
-                rows = parse_rows(text, f"{query}.json")
-            except HostDataError:
-                return text  # the reader reports the real problem
-            return json.dumps([{k: masker.mask(v) for k, v in r.items()} for r in rows], ensure_ascii=False)
-        return masker.mask(text)
+        return self.masking.text(identity, query, text)
 
     def _masked_rows(self, host: HostData, query: str) -> list[dict[str, str]]:
-        """The query's rows with the host's identity masked; the very same list when nothing to mask.
-
-        For hosts read without the ``mask_text`` filter (a baseline host, evidence re-reads, hosts
-        handed over already read): the same masker and the same steps as ``mask_text``, on rows
-        already parsed. A text that is not the file's JSON (the Elasticsearch reader keeps the
-        values, one per line, as its stand-in) is masked value by value.
-        """
-        rows = host.rows.get(query, [])
-        text = host.texts.get(query)
-        masker = self._masker(host.identity, query) if text is not None else None
-        if masker is None or text is None or not masker.mentioned_in(text):
-            return rows
-        if masker.masks_a_key(text):  # a host named like a column: mask values, never keys
-            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
-        masked = masker.mask(text)
-        if masked == text:
-            return rows
-        try:
-            masked_rows = parse_rows(masked, f"{query}.json")
-        except HostDataError:
-            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
-        return masked_rows if len(masked_rows) == len(rows) else rows
+        """The query's rows with the host's identity masked, for hosts read without ``mask_text``
+        (the same masker and steps); the very same list when nothing to mask."""
+        return self.masking.rows(host.identity, query, host.rows.get(query, []), host.texts.get(query))
 
     def lookup(self, host: HostData, query: str) -> list[int]:
         """Feature ids (after automatic volatile columns were dropped) of one re-read file's rows, in

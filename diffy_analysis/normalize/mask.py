@@ -11,10 +11,12 @@ not inside ``web-12``). Loopback and wildcard addresses and ``localhost`` are ne
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from diffy_analysis.load import HostIdentity
+from diffy_analysis.errors import HostDataError
+from diffy_analysis.load import HostIdentity, parse_rows
 
 NEVER_MASK = frozenset(
     {
@@ -136,6 +138,69 @@ class IdentityMasker:
             last = j
         out.append(value[last:])
         return "".join(out)
+
+
+class HostMasking:
+    """The one masking path of a fleet index, with its two entry points: a file's ``text`` before it
+    is parsed (a ``load.TextFilter``: hosts streamed by ``build_fleet``) and ``rows`` already parsed
+    (hosts handed over already read: a baseline, an evidence re-read, the Elasticsearch reader's).
+    Both take the host's one masker (built once per host) and the one order of steps (``_steps``)."""
+
+    def __init__(self, wanted: Callable[[str], bool]):
+        self._wanted = wanted
+        """query -> whether its rows are masked (the config and the query's rule)."""
+        self._for: tuple[HostIdentity, IdentityMasker] | None = None
+
+    def masker(self, identity: HostIdentity, query: str) -> IdentityMasker | None:
+        """The host's masker when ``query`` is masked; one host at a time."""
+        if not self._wanted(query):
+            return None
+        if self._for is None or self._for[0] is not identity:
+            self._for = (identity, IdentityMasker.for_host(identity))
+        return self._for[1]
+
+    @staticmethod
+    def _steps(masker: IdentityMasker | None, text: str) -> str:
+        """What to do with a file: "none" (no token in it), "values" (a token is a column name:
+        mask values one by one, never keys) or "text" (mask the whole text at once)."""
+        if masker is None or not masker.mentioned_in(text):
+            return "none"
+        return "values" if masker.masks_a_key(text) else "text"
+
+    def text(self, identity: HostIdentity, query: str, text: str) -> str:
+        """The file's text with the host's identity masked; the very same str when nothing to mask."""
+        masker = self.masker(identity, query)
+        steps = self._steps(masker, text)
+        if masker is None or steps == "none":
+            return text
+        if steps == "values":
+            try:
+                rows = parse_rows(text, f"{query}.json")
+            except HostDataError:
+                return text  # the reader reports the real problem
+            return json.dumps([{k: masker.mask(v) for k, v in r.items()} for r in rows], ensure_ascii=False)
+        return masker.mask(text)
+
+    def rows(
+        self, identity: HostIdentity, query: str, rows: list[dict[str, str]], text: str | None
+    ) -> list[dict[str, str]]:
+        """``rows`` (parsed from ``text``) with the host's identity masked; the very same list when
+        nothing to mask. A text that is not the file's JSON (the Elasticsearch reader keeps the
+        values, one per line, as its stand-in) is masked value by value."""
+        masker = self.masker(identity, query) if text is not None else None
+        steps = self._steps(masker, text) if text is not None else "none"
+        if masker is None or text is None or steps == "none":
+            return rows
+        if steps == "values":
+            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
+        masked = masker.mask(text)
+        if masked == text:
+            return rows
+        try:
+            masked_rows = parse_rows(masked, f"{query}.json")
+        except HostDataError:
+            return [{k: masker.mask(v) for k, v in row.items()} for row in rows]
+        return masked_rows if len(masked_rows) == len(rows) else rows
 
 
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_-")

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from diffy_analysis.findings import Analysis, HostResult
-from diffy_analysis.load import HostData, RunInfo, Skip
+from diffy_analysis.load import HostData, HostIdentity, RunInfo, Skip
 from diffy_analysis.store.mapping import ECS_VERSION, IndexNames, is_mappable_column
 from diffy_analysis.tables import REGISTRY
 
@@ -130,7 +130,7 @@ def ecs_identity(host: str, host_id: str, identity: Mapping[str, Any] | None) ->
 
 
 def identity_dict(host: HostData) -> dict[str, Any]:
-    return asdict(host.identity)
+    return host.identity.to_record()
 
 
 def row_actions(
@@ -341,7 +341,7 @@ def _host_result_actions(
     names: IndexNames, analysis: Analysis, result: HostResult, rank: int, ref: dict[str, Any]
 ) -> Iterator[Action]:
     run_id = result.run_id or (analysis.run_ids[0] if analysis.run_ids else "")
-    identity = _identity_from_result(result)
+    identity = HostIdentity.from_flat(result.identity)  # HostResult.identity is the flat as_dict()
     base = ecs_identity(result.host, result.host_id, identity)
     common = {"run_id": run_id, "analysis": ref}
     if analysis.app:
@@ -392,24 +392,3 @@ def _host_result_actions(
                 },
             },
         }
-
-
-def _identity_from_result(result: HostResult) -> dict[str, Any]:
-    """``HostResult.identity`` is the flat ``HostIdentity.as_dict()``; map it to ecs_identity's input."""
-    flat = dict(result.identity or {})
-    cloud: dict[str, Any] = {
-        k: flat[k]
-        for k in ("region", "instance_type", "image_id", "autoscaling_group", "account_id")
-        if k in flat
-    }
-    if flat.get("instance_id"):
-        cloud["instance_id"] = flat["instance_id"]
-    return {
-        "hostname": flat.get("hostname"),
-        "instance_id": flat.get("instance_id"),
-        "ipv4": flat.get("ipv4") or (),
-        "ipv6": flat.get("ipv6") or (),
-        "mac": flat.get("mac") or (),
-        "collected_at": flat.get("collected_at"),
-        "cloud": cloud,
-    }

@@ -123,15 +123,6 @@ def _row_of(source: dict[str, Any]) -> dict[str, str]:
     return dict(values)
 
 
-def _identity(doc: dict[str, Any]) -> HostIdentity:
-    doc = dict(doc)
-    for key in ("ipv4", "ipv6", "mac"):
-        doc[key] = tuple(doc.get(key) or ())
-    doc["cloud"] = dict(doc.get("cloud") or {})
-    doc["os"] = dict(doc.get("os") or {})
-    return HostIdentity(**doc)
-
-
 class _RowCursor:
     """One query index's rows of one run, in (host.id, row position) order."""
 
@@ -297,7 +288,7 @@ class EsResults(ListingView):
             rows[query] = got
         return HostData(
             ref=ref,
-            identity=_identity(record.get("identity") or {}),
+            identity=HostIdentity.from_record(record.get("identity") or {}),
             queries={q["name"]: QueryStatus(**q) for q in record.get("queries") or ()},
             rows=rows,
             texts={q: _text_of(r) for q, r in rows.items()},

@@ -1,4 +1,4 @@
-"""``python -m diffy_analysis.fleetgen``: generate a synthetic fleet (see ``--help``)."""
+"""``python -m diffy_fleetgen``: generate a synthetic fleet (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from diffy_analysis.errors import DiffyError
-from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
-from diffy_analysis.fleetgen.generate import generate_fleet
-from diffy_analysis.fleetgen.plan import FleetOptions
+from diffy_fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
+from diffy_fleetgen.generate import generate_fleet
+from diffy_fleetgen.plan import FleetOptions
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,7 +9,7 @@ See docs/lab.md.
 
 from __future__ import annotations
 
-from diffy_analysis.lab.fleet import Lab, LabConfig
-from diffy_analysis.lab.spec import INJECTIONS, LabHost
+from diffy_lab.fleet import Lab, LabConfig
+from diffy_lab.spec import INJECTIONS, LabHost
 
 __all__ = ["INJECTIONS", "Lab", "LabConfig", "LabHost"]

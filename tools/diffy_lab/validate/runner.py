@@ -26,11 +26,11 @@ from pathlib import Path
 
 from diffy_analysis.errors import CollectionError, LabError
 from diffy_analysis.findings import Analysis, HostResult
-from diffy_analysis.lab import Lab, LabConfig
-from diffy_analysis.lab.system import run
 from diffy_analysis.validate.atomics import Atomic
 from diffy_analysis.validate.coverage import AtomicOutcome, CleanOutcome, Coverage, Verdict
-from diffy_analysis.validate.execute import Execution, execute
+from diffy_lab import Lab, LabConfig
+from diffy_lab.system import run
+from diffy_lab.validate.execute import Execution, execute
 
 APP = "app_x"
 PER_HOST_COLLECT_S = 60.0

@@ -4,7 +4,7 @@ Campaigns of 2 hosts, 5 %, 10 %, 20 % and 25 % of the fleet; small fleets of 4, 
 plus the default, noisy and rollout fleets. This is DEV data (the same team wrote generator and
 engine): figures on it show regressions, not accuracy on fleets we did not write.
 
-    python -m diffy_analysis.fleetgen.suite --out DIR [--seeds 1,2]
+    python -m diffy_fleetgen.suite --out DIR [--seeds 1,2]
     python benchmarks/evaluate.py --fleets DIR
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from diffy_analysis.fleetgen.generate import generate_fleet
-from diffy_analysis.fleetgen.plan import FleetOptions
+from diffy_fleetgen.generate import generate_fleet
+from diffy_fleetgen.plan import FleetOptions
 
 SUITE: dict[str, dict[str, Any]] = {
     "campaign-2-hosts": {"hosts": 40, "campaign_hosts": 2, "compromised_fraction": 0.0},

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab.fleet import Lab, LabConfig
-from diffy_analysis.lab.system import require_root, require_tools
+from diffy_lab.fleet import Lab, LabConfig
+from diffy_lab.system import require_root, require_tools
 
 SKIP_VARIABLE = "DIFFY_ALLOW_LAB_SKIP"
 

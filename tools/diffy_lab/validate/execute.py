@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import hosts, spec
 from diffy_analysis.validate.atomics import Atomic
+from diffy_lab import hosts, spec
 
 COMMAND_TIMEOUT = 90.0
 PREREQ_TIMEOUT = 45.0

@@ -4,7 +4,7 @@ Each instance carries its lab host's real address as PrivateIpAddress (moto hono
 subnet), tags ``app``, ``Name`` and ``diffy-lab``; the first app's instances also join an Auto Scaling
 group (moto then tags them ``aws:autoscaling:groupName``), like a real fleet.
 
-Seeding runs inside the lab namespace (``python -m diffy_analysis.lab.ec2``), where the moto server's
+Seeding runs inside the lab namespace (``python -m diffy_lab.ec2``), where the moto server's
 loopback address is reachable.
 """
 
@@ -47,7 +47,10 @@ def start_moto(lab_ns: str, log_path: Path, port: int = MOTO_PORT) -> int:
 
 def seed(lab_ns: str, plan: dict, *, timeout: float = 60) -> dict[str, str]:
     """Create the instances described by ``plan`` in the lab's moto; return host name -> instance id."""
-    package_root = str(Path(__file__).resolve().parents[2])
+    # The subprocess imports diffy_lab (tools/) and diffy_analysis (the checkout) even when neither
+    # is installed in this interpreter (pytest puts tools/ on sys.path, not on PYTHONPATH).
+    here = Path(__file__).resolve()
+    package_root = os.pathsep.join([str(here.parents[1]), str(here.parents[2])])
     env = {
         **os.environ,
         **EC2_ENV,
@@ -56,7 +59,7 @@ def seed(lab_ns: str, plan: dict, *, timeout: float = 60) -> dict[str, str]:
     }
     try:
         proc = subprocess.run(
-            ["ip", "netns", "exec", lab_ns, sys.executable, "-m", "diffy_analysis.lab.ec2"],
+            ["ip", "netns", "exec", lab_ns, sys.executable, "-m", "diffy_lab.ec2"],
             input=json.dumps(plan), capture_output=True, text=True, timeout=timeout, env=env, check=False,
         )  # fmt: skip
     except subprocess.TimeoutExpired as err:

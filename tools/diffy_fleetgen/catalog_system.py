@@ -12,9 +12,7 @@ import hashlib
 import json
 from importlib import resources
 
-_DATA = json.loads(
-    resources.files("diffy_analysis.fleetgen").joinpath("catalog_system.json").read_text("utf-8")
-)
+_DATA = json.loads(resources.files("diffy_fleetgen").joinpath("catalog_system.json").read_text("utf-8"))
 
 
 def _table(name: str) -> list[tuple[str, ...]]:

@@ -12,9 +12,9 @@ import random
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from diffy_analysis.fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
-from diffy_analysis.fleetgen.hostgen import HostSpec
-from diffy_analysis.fleetgen.processes import APP_VERSIONS
+from diffy_fleetgen.artifacts import ARTIFACTS, DEFAULT_KINDS
+from diffy_fleetgen.hostgen import HostSpec
+from diffy_fleetgen.processes import APP_VERSIONS
 
 _LATER_OPTIONS = frozenset({"patched_fraction", "campaign_hosts", "campaign_kinds", "per_host_volatile"})
 RUN_STARTED = calendar.timegm((2026, 11, 29, 12, 0, 0, 0, 0, 0))

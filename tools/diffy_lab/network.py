@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 
-from diffy_analysis.lab.spec import LabHost
-from diffy_analysis.lab.system import run
+from diffy_lab.spec import LabHost
+from diffy_lab.system import run
 
 BRIDGE = "labbr0"
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import click
 
-from diffy_analysis.fleetgen.evaluate import TOP, Scores, score
-from diffy_analysis.fleetgen.truth import TRUTH_FORMAT, FleetTruth
+from diffy_fleetgen.evaluate import TOP, Scores, score
+from diffy_fleetgen.truth import TRUTH_FORMAT, FleetTruth
 
 
 def find_truths(root: Path) -> list[Path]:

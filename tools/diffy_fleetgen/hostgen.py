@@ -12,9 +12,9 @@ import json
 import random
 from dataclasses import dataclass
 
-from diffy_analysis.fleetgen import catalog_system as cat
-from diffy_analysis.fleetgen.catalog_packages import APP_PACKAGE, BASE_PACKAGES, SIDECAR_PACKAGE
-from diffy_analysis.fleetgen.processes import (
+from diffy_fleetgen import catalog_system as cat
+from diffy_fleetgen.catalog_packages import APP_PACKAGE, BASE_PACKAGES, SIDECAR_PACKAGE
+from diffy_fleetgen.processes import (
     APP_VERSIONS,
     CRON_JOB,
     INSTANCE_TYPES,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from diffy_analysis.fleetgen import catalog_system as cat
-from diffy_analysis.fleetgen.hostgen import HostSpec, port_row
+from diffy_fleetgen import catalog_system as cat
+from diffy_fleetgen.hostgen import HostSpec, port_row
 
 Tables = dict[str, list[dict]]
 Evidence = dict[str, Any]  # {"query": str, "kind": "added"|"missing"|"changed", "match": {column: value}}

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import ec2, hosts, network, rootfs, spec
-from diffy_analysis.lab.inventory import write_inventory
-from diffy_analysis.lab.system import require_root, require_tools, run, terminate
+from diffy_lab import ec2, hosts, network, rootfs, spec
+from diffy_lab.inventory import write_inventory
+from diffy_lab.system import require_root, require_tools, run, terminate
 
 DEFAULT_ROOT = Path("/run/diffy-lab")
 MARKER = ".diffy-lab"  # only a directory holding this marker is ever removed by `down`
@@ -353,7 +353,7 @@ class Lab:
 
 
 def _alive(pid: int) -> bool:
-    from diffy_analysis.lab.system import pid_alive  # noqa: PLC0415
+    from diffy_lab.system import pid_alive  # noqa: PLC0415
 
     return pid_alive(pid)
 
@@ -362,6 +362,6 @@ def in_lab(lab: Lab, func, *args, timeout: float = 1800, **kwargs):
     """Call ``func`` with the lab as its network (see ``controller.call_in_netns``); the controller
     environment (fake AWS credentials unless set, no instance metadata) must already be in
     ``os.environ`` — use ``lab.controller_env()`` to build it."""
-    from diffy_analysis.lab.controller import call_in_netns  # noqa: PLC0415
+    from diffy_lab.controller import call_in_netns  # noqa: PLC0415
 
     return call_in_netns(lab.lab_ns, func, *args, timeout=timeout, **kwargs)

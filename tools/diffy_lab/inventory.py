@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffy_analysis.lab.ec2 import REGION
+from diffy_lab.ec2 import REGION
 
 TEMPLATE = """\
 # Written by `diffy lab up` for the lab {lab!r}. The real amazon.aws.aws_ec2 plugin, pointed at the

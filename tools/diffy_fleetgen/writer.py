@@ -24,10 +24,10 @@ from diffy_analysis.contract import (
     PACK_COPY_NAME,
     RESULTS_FORMAT,
 )
-from diffy_analysis.fleetgen.artifacts import ARTIFACTS
-from diffy_analysis.fleetgen.catalog_system import KERNEL_RELEASE
-from diffy_analysis.fleetgen.hostgen import QUERIES, HostSpec, add_volatile_columns, build_tables, table_json
-from diffy_analysis.fleetgen.plan import RUN_STARTED, FleetPlan, Injection
+from diffy_fleetgen.artifacts import ARTIFACTS
+from diffy_fleetgen.catalog_system import KERNEL_RELEASE
+from diffy_fleetgen.hostgen import QUERIES, HostSpec, add_volatile_columns, build_tables, table_json
+from diffy_fleetgen.plan import RUN_STARTED, FleetPlan, Injection
 
 CHUNK = 250
 OSQUERY_VERSION = "5.12.1"

@@ -14,8 +14,8 @@ import subprocess
 from pathlib import Path
 
 from diffy_analysis.errors import LabError
-from diffy_analysis.lab import rootfs, spec
-from diffy_analysis.lab.system import HOST_ENV, HOST_PYTHON, SSHD, pid_alive, run, terminate
+from diffy_lab import rootfs, spec
+from diffy_lab.system import HOST_ENV, HOST_PYTHON, SSHD, pid_alive, run, terminate
 
 # Shared path -> per-host directory name. /srv holds "the app"'s document root.
 # The one mount that covers the lab dir itself (/run for the default /run/diffy-lab) is done last:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from diffy_analysis.contract import HOSTS_DIR
 from diffy_analysis.errors import DiffyError
-from diffy_analysis.fleetgen.plan import FleetOptions, FleetPlan, make_host, plan_fleet
-from diffy_analysis.fleetgen.processes import APP_VERSIONS
-from diffy_analysis.fleetgen.truth import FleetTruth
-from diffy_analysis.fleetgen.writer import options_json, write_run
 from diffy_analysis.tables import Registry, core
+from diffy_fleetgen.plan import FleetOptions, FleetPlan, make_host, plan_fleet
+from diffy_fleetgen.processes import APP_VERSIONS
+from diffy_fleetgen.truth import FleetTruth
+from diffy_fleetgen.writer import options_json, write_run
 
 
 @dataclass(frozen=True)

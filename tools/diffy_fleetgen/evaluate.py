@@ -4,7 +4,7 @@ Host level: a host is predicted compromised when the analysis marks it ``outlier
 an injected artifact counts as explained when one of its evidence rows (query + identifying values)
 is among its host's top findings.  Benign sub-populations and transient noise must not be flagged.
 
-    python -m diffy_analysis.fleetgen.evaluate --sizes 20,200,2000 --seed 7
+    python -m diffy_fleetgen.evaluate --sizes 20,200,2000 --seed 7
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import click
 
 from diffy_analysis.findings import Analysis
-from diffy_analysis.fleetgen.artifacts import ARTIFACTS
-from diffy_analysis.fleetgen.generate import GeneratedFleet, generate_fleet
-from diffy_analysis.fleetgen.naive import naive_analysis
-from diffy_analysis.fleetgen.plan import FleetOptions
-from diffy_analysis.fleetgen.truth import FleetTruth, evidence_matches
+from diffy_fleetgen.artifacts import ARTIFACTS
+from diffy_fleetgen.generate import GeneratedFleet, generate_fleet
+from diffy_fleetgen.naive import naive_analysis
+from diffy_fleetgen.plan import FleetOptions
+from diffy_fleetgen.truth import FleetTruth, evidence_matches
 
 METHODS = ("peers", "baseline", "naive")
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -281,7 +281,7 @@ def main(
     """Evaluate the analysis methods on generated fleets and print precision, recall, F1 and top-3 rates."""
     chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
     if fleets is not None:
-        from diffy_analysis.fleetgen.evaluate_dirs import run_dirs  # noqa: PLC0415
+        from diffy_fleetgen.evaluate_dirs import run_dirs  # noqa: PLC0415
 
         click.echo(run_dirs(fleets, tuple(m for m in chosen if m != "naive"), details=details))
         return
