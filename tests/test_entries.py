@@ -81,3 +81,31 @@ def test_one_hosts_own_values_never_borrow_the_table_rate(tmp_path):
     )
     analysis = analyze([build_run(tmp_path, hosts)])
     assert sorted(h.host for h in analysis.hosts if h.outlier) == ["web-004"]
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_local_sidecar_is_context_a_bind_shell_campaign_is_not(tmp_path, method):
+    hosts = clean_fleet(12)
+    base = build_run(tmp_path / "base", {"base-0": hosts["web-001"]}) if method == "baseline" else None
+    for name in ("web-002", "web-004", "web-006", "web-008"):  # a connection pool on 4 of 12 hosts
+        hosts[name]["listening_ports"].append(
+            _listener(6432, "python3 /srv/pool/pool.py", "python3", "/usr/bin/python3")
+            | {"address": "127.0.0.1"}
+        )
+        hosts[name]["staging_files"] = [
+            {
+                "path": "/tmp/.s.PGSQL.6432",
+                "type": "socket",
+                "mode": "0755",
+                "uid": "0",
+                "gid": "0",
+                "size": "0",
+            }
+        ]
+    for name in ("web-010", "web-011"):  # a bind shell on every interface, and its binary in /tmp
+        hosts[name]["listening_ports"].append(_listener(8443, "/tmp/.k -l 8443", ".k", "/tmp/.k"))
+        hosts[name]["staging_files"] = [
+            {"path": "/tmp/.k", "type": "regular", "mode": "0755", "uid": "0", "gid": "0", "size": "9"}
+        ]
+    analysis = analyze([build_run(tmp_path / "run", hosts)], baseline=base, method=method)
+    assert sorted(h.host for h in analysis.hosts if h.outlier) == ["web-010", "web-011"]

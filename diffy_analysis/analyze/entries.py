@@ -116,6 +116,9 @@ class EntryModel:
         self.security_mask = (
             per_colset[colsets] >= SECURITY_SIGNIFICANCE if index.n_features else np.zeros(0, bool)
         )
+        for fid in np.flatnonzero(self.security_mask).tolist():
+            if self.local_only(fid):
+                self.security_mask[fid] = False
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -139,7 +142,19 @@ class EntryModel:
         return np.asarray(held.T @ self.weights).ravel()
 
     def security(self, fid: int) -> bool:
-        return self.index.significance(fid) >= SECURITY_SIGNIFICANCE
+        return bool(self.security_mask[fid]) if len(self.security_mask) > fid else False
+
+    def local_only(self, fid: int) -> bool:
+        """A local IPC endpoint: a listener bound to loopback only (no remote access) or a socket /
+        fifo in a staging directory (it carries no payload: it is a local service's other face, e.g.
+        ``/tmp/.s.PGSQL.6432`` beside a connection pool on 127.0.0.1:6432) - context, not a
+        security finding. Executables and scripts dropped there stay security findings."""
+        query = self.index.query_of(fid)
+        row = self.index.row(fid)
+        if query == "listening_ports":
+            address = row.get("address", "")
+            return address.startswith("127.") or address == "::1"
+        return query == "staging_files" and row.get("type", "") in ("socket", "fifo")
 
     # -- cardinality and sickness -----------------------------------------------------------------
 

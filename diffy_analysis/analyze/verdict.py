@@ -210,6 +210,7 @@ def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> 
             if (
                 c.kind == "added"
                 and query not in ACTIVITY_TABLES
+                and not model.local_only(c.fid)
                 and model.cardinality(c.fid) == 2
                 and evidence >= NEW_ENTRY_MIN
             ):
