@@ -3,6 +3,7 @@
     python benchmarks/labfleets/build.py --out /work/eval-data/heldout-lab --scenario single-4
     python benchmarks/labfleets/build.py --out DIR --scenario all      # the six first held-out scenarios
     python benchmarks/labfleets/build.py --out DIR --scenario v2-all --name ev2 --subnet 10.213.96.0/24
+    python benchmarks/labfleets/build.py --out DIR --scenario v3-all --name ev3 --subnet 10.213.112.0/24
     python benchmarks/labfleets/build.py --list
 
 Each fleet lands in DIR/<scenario>/: results/<run_id>/ (the collected run), results/baselines/app_x/
@@ -19,10 +20,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # diffy_lab, diffy_fleetgen
 
-from benchmarks.labfleets import fleet_v2
+from benchmarks.labfleets import fleet_v2, fleet_v3
 from benchmarks.labfleets.fleet import build
 from benchmarks.labfleets.scenarios import SCENARIOS
 from benchmarks.labfleets.scenarios_v2 import HELD_OUT_V2, SCENARIOS_V2
+from benchmarks.labfleets.scenarios_v3 import HELD_OUT_V3, SCENARIOS_V3
 from diffy_analysis.errors import DiffyError
 
 HELD_OUT = ["single-4", "campaign2-6", "single-12", "clean-12", "campaign20-30", "rolling-30"]
@@ -44,23 +46,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, scenario in {**SCENARIOS, **SCENARIOS_V2}.items():
+        for name, scenario in {**SCENARIOS, **SCENARIOS_V2, **SCENARIOS_V3}.items():
             print(f"{name:20} {scenario.description}")
         return 0
     if not args.out or not args.scenario:
         parser.error("--out and --scenario are required")
-    groups = {"all": HELD_OUT, "v2-all": HELD_OUT_V2}
+    groups = {"all": HELD_OUT, "v2-all": HELD_OUT_V2, "v3-all": HELD_OUT_V3}
+    known = {**SCENARIOS, **SCENARIOS_V2, **SCENARIOS_V3}
     names = [n for s in args.scenario for n in groups.get(s, [s])]
-    unknown = [n for n in names if n not in SCENARIOS and n not in SCENARIOS_V2]
+    unknown = [n for n in names if n not in known]
     if unknown:
         parser.error(f"unknown scenario(s) {', '.join(unknown)}; see --list")
     failed = 0
     for name in names:
         try:
-            scenario = SCENARIOS.get(name) or SCENARIOS_V2[name]
+            scenario = known[name]
             if args.seed is not None:
                 scenario = dataclasses.replace(scenario, seed=args.seed)
-            builder = fleet_v2.build if name in SCENARIOS_V2 else build
+            builders = {
+                **dict.fromkeys(SCENARIOS_V2, fleet_v2.build),
+                **dict.fromkeys(SCENARIOS_V3, fleet_v3.build),
+            }
+            builder = builders.get(name, build)
             built = builder(scenario, args.out, name=args.name, subnet=args.subnet)
         except DiffyError as err:
             print(f"{name}: {err}", file=sys.stderr)
