@@ -312,3 +312,86 @@ def test_a_refreshed_revision_is_a_version_change_not_a_removal(tmp_path, method
     baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
     analysis = analyze([run], baseline=baseline, method=method)
     assert _flagged(analysis) == ["web-009"]
+
+
+def _unit(unit_id, active="inactive", sub="dead"):
+    return {
+        "id": unit_id,
+        "description": unit_id,
+        "load_state": "loaded",
+        "active_state": active,
+        "sub_state": sub,
+        "fragment_path": f"/lib/systemd/system/{unit_id}",
+        "source_path": "",
+    }
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_one_unit_caught_starting_is_not_a_change_but_an_agent_stopped_is(tmp_path, method):
+    hosts = clean_fleet(6)
+    for host in hosts.values():
+        host["systemd_units"].append(_unit("logrotate.service"))
+    base = copy.deepcopy(hosts["web-001"])
+    hosts["web-002"]["systemd_units"][-1] = _unit("logrotate.service", "activating", "start")
+    hosts["web-005"]["systemd_units"][0].update(active_state="inactive", sub_state="dead")
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-005"]
+    caught = next(h for h in analysis.hosts if h.host == "web-002")
+    assert any("transitional" in f.explanation for f in caught.findings)
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_two_hosts_upgraded_are_a_population_two_given_new_tools_are_not(tmp_path, method):
+    hosts = clean_fleet(8)
+    base = copy.deepcopy(hosts["web-001"])
+    for name in ("web-003", "web-006"):  # a newer openssl on two hosts: its binary's hash follows
+        hosts[name]["deb_packages"][0]["version"] = "3.0.13-1"
+        hosts[name]["system_binaries"].append(
+            {
+                "path": "/usr/bin/openssl",
+                "size": "1",
+                "mode": "0755",
+                "uid": "0",
+                "gid": "0",
+                "sha256": "b" * 64,
+            }
+        )
+    for host in hosts.values():
+        if "/usr/bin/openssl" not in {r["path"] for r in host["system_binaries"]}:
+            host["system_binaries"].append(
+                {
+                    "path": "/usr/bin/openssl",
+                    "size": "1",
+                    "mode": "0755",
+                    "uid": "0",
+                    "gid": "0",
+                    "sha256": "c" * 64,
+                }
+            )
+    base["system_binaries"] = copy.deepcopy(hosts["web-001"]["system_binaries"])
+    for name in ("web-004", "web-007"):  # attacker tools installed as packages, and the agent stopped
+        hosts[name]["deb_packages"].append(
+            dict(hosts[name]["deb_packages"][0], name="masscan", version="1.3")
+        )
+        hosts[name]["systemd_units"][0].update(active_state="inactive", sub_state="dead")
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-004", "web-007"]
+
+
+def test_a_firewall_rule_opened_is_not_a_version_change(tmp_path):
+    hosts = clean_fleet(12)
+    rule = next(r for r in hosts["web-001"]["iptables"] if r.get("dst_port"))
+    for host in hosts.values():
+        host["iptables"].append(
+            dict(rule, target="ACCEPT", src_ip="10.0.0.0", src_mask="255.255.0.0", dst_port="22")
+        )
+    opened = hosts["web-008"]["iptables"][-1]
+    opened.update(src_ip="0.0.0.0", src_mask="0.0.0.0")  # ssh opened to the world
+    analysis = analyze([build_run(tmp_path, hosts)])
+    assert _flagged(analysis) == ["web-008"]
+    top = next(h for h in analysis.hosts if h.host == "web-008").findings
+    assert all("version change" not in f.explanation for f in top if f.query == "iptables")

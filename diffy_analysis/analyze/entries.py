@@ -49,11 +49,17 @@ share of the fleet they are: a JVM's ephemeral port may live in one sub-populati
 RANDOM_NOVELTY = 0.5
 """A template is per-host random when at least this share of the hosts holding it hold a value of
 it (almost) no other host holds: a new value there is what a healthy host shows, not evidence."""
+SMALL_TEMPLATE_HOSTS = 2
+"""Below ``RANDOM_MIN_HOSTS`` a template's randomness is judged with the table's column rate as a
+prior (shrinkage); one host alone never says anything about randomness."""
 RARE_VALUE_FRACTION = 0.001
 COSIGNATURE_JACCARD = 0.8
 COSIGNATURE_MIN_HOSTS = 3
 """A package co-signature needs this many hosts: two hosts given attacker tools (masscan, nmap) are
 not a population whose make-up excuses their stopped agent."""
+UPGRADE_MIN_HOSTS = 2
+"""From this many hosts, a package UPGRADE (another version of a package most hosts hold) held by
+the same hosts co-signs a difference (two hosts given a newer sudo have a new /usr/bin/sudo)."""
 ALTERNATIVE_MIN_HOSTS = 2
 """Another value of a one-per-host thing counts as an alternative when this many hosts hold it."""
 UNSTABLE_MIN_HOSTS = 3
@@ -61,10 +67,16 @@ UNSTABLE_MIN_FRACTION = 0.05
 
 
 _DIGITS = re.compile(r"\d+")
+_LETTERS = re.compile(r"[A-Za-z]{2}")
 
 
 def _blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
     return tuple("" if i in positions else v for i, v in enumerate(row))
+
+
+def versioned_name(value: str) -> bool:
+    """A name carrying a number (``snap-core20-2015.mount``), not a bare number or address."""
+    return bool(_DIGITS.search(value) and _LETTERS.search(value))
 
 
 def is_package_table(query: str) -> bool:
@@ -91,6 +103,7 @@ class EntryModel:
         self._cache_rooted: dict[tuple[int, tuple[int, ...], tuple[str, ...]], bool] = {}
         self._cache_random: dict[int, str | None] = {}
         self._random_cols: dict[int, tuple[int, ...]] = {}
+        self._column_novelty: dict[int, tuple[float, ...]] = {}
         self._cache_cosig: dict[tuple[int, bool], str | None] = {}
         self._cache_passing: dict[tuple[int, int, str], bool] = {}
         self._cache_novelty: dict[str, float] = {}
@@ -103,6 +116,9 @@ class EntryModel:
         self.security_mask = (
             per_colset[colsets] >= SECURITY_SIGNIFICANCE if index.n_features else np.zeros(0, bool)
         )
+        for fid in np.flatnonzero(self.security_mask).tolist():
+            if self.local_only(fid):
+                self.security_mask[fid] = False
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -126,7 +142,19 @@ class EntryModel:
         return np.asarray(held.T @ self.weights).ravel()
 
     def security(self, fid: int) -> bool:
-        return self.index.significance(fid) >= SECURITY_SIGNIFICANCE
+        return bool(self.security_mask[fid]) if len(self.security_mask) > fid else False
+
+    def local_only(self, fid: int) -> bool:
+        """A local IPC endpoint: a listener bound to loopback only (no remote access) or a socket /
+        fifo in a staging directory (it carries no payload: it is a local service's other face, e.g.
+        ``/tmp/.s.PGSQL.6432`` beside a connection pool on 127.0.0.1:6432) - context, not a
+        security finding. Executables and scripts dropped there stay security findings."""
+        query = self.index.query_of(fid)
+        row = self.index.row(fid)
+        if query == "listening_ports":
+            address = row.get("address", "")
+            return address.startswith("127.") or address == "::1"
+        return query == "staging_files" and row.get("type", "") in ("socket", "fifo")
 
     # -- cardinality and sickness -----------------------------------------------------------------
 
@@ -261,7 +289,9 @@ class EntryModel:
         values = self.index.feature_values[fid]
         key = tuple(_DIGITS.sub("#", v) for v in values)
         # several columns carry the number (id, description, path): a version, not a sibling row
-        numbered = sum(1 for v in values if _DIGITS.search(v))
+        # numbers inside NAMES (a unit id, a description, a path), never bare numbers: 10.0.0.0 ->
+        # 0.0.0.0 in a firewall rule's source is an opened rule, not a new revision
+        numbered = sum(1 for v in values if versioned_name(v))
         return numbered >= 2 and table.get(key, 0) > int(self.df[fid])
 
     # -- per-host random values -------------------------------------------------------------------
@@ -363,11 +393,22 @@ class EntryModel:
         """Columns in which most hosts holding the table hold a value (almost) nobody else holds."""
         found = self._random_cols.get(colset)
         if found is None:
+            novelty = self.column_novelty(colset)
+            found = tuple(p for p, rate in enumerate(novelty) if rate >= RANDOM_NOVELTY)
+            self._random_cols[colset] = found
+        return found
+
+    def column_novelty(self, colset: int) -> tuple[float, ...]:
+        """Per column: the share of the hosts holding the table that hold a value of that column
+        (almost) no other host holds - the table's own rate of per-host values in that column,
+        learned from the fleet (0 for every column when too few hosts hold the table to tell)."""
+        found = self._column_novelty.get(colset)
+        if found is None:
             fids = self._colset_features(colset)
             n_cols = len(self.index.colsets[colset].columns)
             table_hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
-            chosen = []
-            for position in range(n_cols):
+            rates = [0.0] * n_cols
+            for position in range(n_cols if self._enough(table_hosts) else 0):
                 ids: dict[str, int] = {}
                 groups = np.asarray(
                     [ids.setdefault(self.index.feature_values[f][position], len(ids)) for f in fids.tolist()],
@@ -382,10 +423,8 @@ class EntryModel:
                     np.zeros(int(np.isin(groups, rare_values).sum()), int),
                     1,
                 )[0]
-                if self._enough(table_hosts) and holders >= RANDOM_NOVELTY * table_hosts:
-                    chosen.append(position)
-            found = tuple(chosen)
-            self._random_cols[colset] = found
+                rates[position] = float(holders / table_hosts)
+            found = self._column_novelty[colset] = tuple(rates)
         return found
 
     def _enough(self, hosts: float) -> bool:
@@ -401,9 +440,30 @@ class EntryModel:
         if entry is None:
             return False
         hosts, rare_hosts = entry[0], entry[1]
-        if not (self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts):
+        alone = self._enough(hosts) and rare_hosts >= RANDOM_NOVELTY * hosts
+        # too few hosts hold the template to tell alone (a 2-host canary's JVM with its own
+        # ephemeral port each): borrow the table's rate for the blanked columns (shrinkage)
+        if not alone and not (
+            hosts >= SMALL_TEMPLATE_HOSTS and self.shrunk_novelty(colset, positions, hosts, rare_hosts)
+        ):
             return False
         return hosts > 0.5 * self.n_hosts or self._rooted(colset, positions, template)
+
+    def shrunk_novelty(
+        self, colset: int, positions: tuple[int, ...], hosts: float, rare_hosts: float
+    ) -> bool:
+        """Is a small template per-host random, its own count shrunk towards the table's?
+
+        ``(rare + K * prior) / (hosts + K)`` with ``K = RANDOM_MIN_HOSTS`` and ``prior`` the table's
+        novelty rate in the blanked columns (their lowest: every blanked column must be random
+        across the table). Two hosts each holding their own port, where the table's port column is
+        per-host on almost every host, are random; two hosts each holding their own cron command,
+        where nobody else's commands are, are not."""
+        rates = self.column_novelty(colset)
+        prior = min(rates[p] for p in positions) if positions else 0.0
+        k = float(RANDOM_MIN_HOSTS)
+        shrunk = (rare_hosts + k * prior) / (hosts + k)
+        return shrunk >= RANDOM_NOVELTY and rare_hosts >= RANDOM_NOVELTY * hosts
 
     def random_column(self, fid: int) -> str | None:
         """The column whose values are per-host random for this row's template, or None.
@@ -431,6 +491,21 @@ class EntryModel:
 
     # -- populations ------------------------------------------------------------------------------
 
+    def _upgrade(self, fid: int) -> bool:
+        """Is this package row another version of a package (same name) most of the fleet holds?"""
+        row = self.index.row(fid)
+        name = row.get("name", "")
+        if not name:
+            return False
+        colset = self.index.feature_colset[fid]
+        position = self.index.colsets[colset].columns.index("name")
+        others = [
+            f
+            for f in self._colset_features(colset).tolist()
+            if f != fid and self.index.feature_values[f][position] == name
+        ]
+        return any(self.df[f] > 0.5 * self.n_hosts for f in others)
+
     def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
         """A package row held by (about) the same hosts as ``fid`` (or as the hosts lacking it)."""
         key = (fid, absent)
@@ -446,12 +521,17 @@ class EntryModel:
             column = np.asarray(self._matrix[:, fid].todense()).ravel()
             holders = (1.0 - column) * self.weights if absent else column * self.weights
             size = float(holders.sum())
-            if COSIGNATURE_MIN_HOSTS <= size <= self.n_hosts - COSIGNATURE_MIN_HOSTS and len(self._packages):
+            low = UPGRADE_MIN_HOSTS if size < COSIGNATURE_MIN_HOSTS else COSIGNATURE_MIN_HOSTS
+            if low <= size <= self.n_hosts - low and len(self._packages):
                 inter = np.asarray(self._matrix[:, self._packages].T @ holders).ravel()
                 union = self.df[self._packages] + size - inter
                 jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
                 best = int(np.argmax(jaccard))
-                if jaccard[best] >= COSIGNATURE_JACCARD:
+                # below COSIGNATURE_MIN_HOSTS only an upgrade co-signs: another version of a package
+                # most hosts hold (two hosts given attacker tools get NEW packages, not versions)
+                if jaccard[best] >= COSIGNATURE_JACCARD and (
+                    size >= COSIGNATURE_MIN_HOSTS or self._upgrade(int(self._packages[best]))
+                ):
                     g = int(self._packages[best])
                     row = self.index.row(g)
                     answer = " ".join(v for k, v in row.items() if k in ("name", "version") and v) or str(row)

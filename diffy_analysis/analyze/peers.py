@@ -35,7 +35,7 @@ from scipy import sparse
 from diffy_analysis.analyze.activity import mark_activity
 from diffy_analysis.analyze.candidates import Candidate, population_share
 from diffy_analysis.analyze.clustering import Clustering, cluster_profiles
-from diffy_analysis.analyze.entries import EntryModel
+from diffy_analysis.analyze.entries import EntryModel, versioned_name
 from diffy_analysis.analyze.verdict import VERSION_CHANGE, hidden_campaign_rows, refine
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import TemplateStats
@@ -308,7 +308,9 @@ def _version_changes(
     def version_like(a: int, b: int) -> bool:
         # a version number renames several columns at once (id, description, path); one differing
         # number (a firewall rule's port) is another thing, not a version of it
-        return sum(x != y for x, y in zip(index.feature_values[a], index.feature_values[b], strict=True)) >= 2
+        # and it renames NAMES: 10.0.0.0/255.255.0.0 -> 0.0.0.0/0.0.0.0 is a firewall rule opened
+        pairs = zip(index.feature_values[a], index.feature_values[b], strict=True)
+        return sum(x != y and versioned_name(x) for x, y in pairs) >= 2
 
     pool: dict[tuple[int, tuple[str, ...]], list[Candidate]] = defaultdict(list)
     for c in missing:

@@ -48,6 +48,12 @@ WRITABLE = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
 _PROC_PID = re.compile(r"^/proc/\d+(/|$)")
 ACTIVITY = frozenset({CRON, SESSION, SESSION_COMMAND})
 VARIANT = "one of several"
+STATE_COLUMNS = frozenset({"active_state", "sub_state"})
+TRANSITIONAL = frozenset(
+    {"activating", "deactivating", "reloading", "start", "start-pre", "start-post", "stop", "stop-sigterm"}
+)
+"""systemd's transitional unit states (systemd.unit(5), org.freedesktop.systemd1 ActiveState/SubState):
+a unit in one of them is between two resting states; it is where it lands that says something."""
 VERSION_CHANGE = "a version change: the same row with other numbers (an upgrade, not a removal)"
 POPULATION = "travels with package {} (a population's make-up)"
 
@@ -78,19 +84,10 @@ def refine(
     random = model.random_column(cand.fid) if cand.kind != "missing" else None
     if random is not None:
         return replace(cand, strength="weak", weight=significance * weak_weight, varying_column=random)
-    ref = cand.ref_fid if cand.ref_fid is not None else None
-    if ref is None and cand.kind == "added":
-        ref = model.usual_value(cand.fid)
-    passing = model.passing_state(cand.fid, ref) if ref is not None else None
-    if passing is not None:
-        reason = f"its {passing} is a passing state of this table (the exception in several entries)"
+    churn = _churn(index, model, cand)
+    if churn is not None:
         return replace(
-            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
-        )
-    if model.unstable(cand.fid):
-        reason = "its entry takes several values on several hosts (state churn)"
-        return replace(
-            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+            cand, strength="weak", weight=significance * weak_weight, reason=churn, varying_column=None
         )
     if not model.security(cand.fid):
         if cand.strength == "weak" and cand.varying_column is not None:
@@ -101,6 +98,15 @@ def refine(
         reason = f"{VARIANT} {shape} variants shared across the fleet (a population trait)"
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
+    if cand.kind == "added" and model.other_version(cand.fid):
+        # a new revision next to the one most hosts hold (snap keeps two): same row, other numbers
+        return replace(
+            cand,
+            strength="weak",
+            weight=significance * weak_weight,
+            reason=VERSION_CHANGE,
+            varying_column=None,
         )
     owner = model.provenance.owner(cand.fid) if cand.kind == "added" else None
     if owner is not None:
@@ -120,6 +126,40 @@ def refine(
             cand, strength="strong", weight=max(base, cand.weight), varying_column=None, reason=None
         )
     return cand
+
+
+def _churn(index: FleetIndex, model: EntryModel, cand: Candidate) -> str | None:
+    """Why a candidate is state churn rather than a change made to its host, or None: a passing
+    state of its table, a transitional unit state, or an entry taking several values on several hosts."""
+    ref = cand.ref_fid if cand.ref_fid is not None else None
+    if ref is None and cand.kind == "added":
+        ref = model.usual_value(cand.fid)
+    passing = model.passing_state(cand.fid, ref) if ref is not None else None
+    if passing is not None:
+        return f"its {passing} is a passing state of this table (the exception in several entries)"
+    transition = _transitional(index, cand, ref)
+    if transition is not None:
+        return f"caught in the transitional state {transition} (between two states; where it lands matters)"
+    if model.unstable(cand.fid):
+        return "its entry takes several values on several hosts (state churn)"
+    return None
+
+
+def _transitional(index: FleetIndex, cand: Candidate, ref: int | None) -> str | None:
+    """The state column value, when a changed row differs from its usual row ONLY in state columns
+    and lands in a transitional state (systemd's own state machine: a unit ``activating`` is between
+    ``inactive`` and ``active``). A unit stopped (``inactive``/``failed``) or a new unit stays evidence."""
+    if cand.kind != "changed" or ref is None or index.feature_colset[ref] != index.feature_colset[cand.fid]:
+        return None
+    columns = index.colsets[index.feature_colset[cand.fid]].columns
+    mine, theirs = index.feature_values[cand.fid], index.feature_values[ref]
+    changed = {columns[i] for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b}
+    if not changed or not changed <= STATE_COLUMNS:
+        return None
+    for i, column in enumerate(columns):
+        if column in changed and mine[i] in TRANSITIONAL:
+            return f"{column}={mine[i]}"
+    return None
 
 
 def hiding_or_writable(index: FleetIndex, cand: Candidate) -> bool:
@@ -170,6 +210,7 @@ def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> 
             if (
                 c.kind == "added"
                 and query not in ACTIVITY_TABLES
+                and not model.local_only(c.fid)
                 and model.cardinality(c.fid) == 2
                 and evidence >= NEW_ENTRY_MIN
             ):
