@@ -176,8 +176,11 @@ def test_diffy_run_through_ansible_runner_gives_the_same_findings(lab, fleet_run
     _, via_playbook = analyze(fleet_run, tmp_path / "playbook.json")
 
     def findings(doc: dict) -> dict[str, set[tuple[str, str, str]]]:
+        # Two collections minutes apart: bookkeeping rows (weight 0.1: staging_dir_counts, how many
+        # entries /dev/shm holds at that instant) may differ; every finding that weighs is compared
+        # (flaked once in CI on a transient /dev/shm entry seen by the first collection only).
         return {
-            h["host"]: {(f["query"], f["kind"], f["explanation"]) for f in h["findings"]}
+            h["host"]: {(f["query"], f["kind"], f["explanation"]) for f in h["findings"] if f["weight"] > 0.1}
             for h in doc["hosts"]
             if h["outlier"]
         }
