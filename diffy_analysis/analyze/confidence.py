@@ -8,7 +8,7 @@ difference can only be told from a population when a package difference travels 
 
 from __future__ import annotations
 
-from diffy_analysis.analyze.entries import RANDOM_MIN_HOSTS
+from diffy_analysis.analyze.randomness import RANDOM_MIN_HOSTS
 from diffy_analysis.findings import Confidence
 
 
