@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run Diffy's whole test suite on a fresh machine: set-up (scripts/setup.sh), linters, then pytest.
+# Run Diffy's whole test suite on a fresh machine: set-up (scripts/setup.sh), then the linters and pytest side by side.
 # Fails on any failing test, when no test ran, and (in CI, or with DIFFY_STRICT_SKIPS=1) when any test
 # was skipped other than the opt-in real-Elasticsearch tests: the lab and browser tests must run.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k peers).
@@ -18,17 +18,20 @@ venv="${DIFFY_VENV:-$repo/.venv}"
 export PATH="$venv/bin:$PATH"
 export ANSIBLE_DEPRECATION_WARNINGS=False
 
-echo "== ruff"
-ruff check .
-ruff format --check .
-
-echo "== lint-imports (stage layering: [tool.importlinter] in pyproject.toml)"
-lint-imports
-
-echo "== mypy (diffy_analysis: [tool.mypy] in pyproject.toml)"
-mypy
-
 mkdir -p test-artifacts
+# The linters run alongside the tests (their output is printed, and their failure fails the run, at
+# the end): mypy on a fresh machine takes half a minute that the lab tests need not wait for.
+lint() {
+  echo "== ruff"
+  ruff check .
+  ruff format --check .
+  echo "== lint-imports (stage layering: [tool.importlinter] in pyproject.toml)"
+  lint-imports
+  echo "== mypy (diffy_analysis: [tool.mypy] in pyproject.toml)"
+  mypy
+}
+(set -e; lint) >test-artifacts/lint.log 2>&1 &
+lint_pid=$!
 # run_pytest NAME ARGS...: pytest writing JUnit XML to test-artifacts/junit-NAME.xml; returns its exit code.
 run_pytest() {
   local name="$1"; shift
@@ -78,7 +81,14 @@ else
   run_pytest all "$@"
   runs=(all:$?)
 fi
+set +e
+wait "$lint_pid"
+rc_lint=$?
 set -e
+cat test-artifacts/lint.log
+if [[ $rc_lint -ne 0 ]]; then
+  echo "the linters failed with exit code $rc_lint (test-artifacts/lint.log)" >&2
+fi
 
 ran=() failed=0
 for run in "${runs[@]}"; do
@@ -108,6 +118,7 @@ for path in sys.argv[1:]:
 ET.ElementTree(merged).write("test-artifacts/junit.xml", encoding="utf-8", xml_declaration=True)
 PY
 [[ $failed -eq 0 ]] || exit "$failed"
+[[ $rc_lint -eq 0 ]] || exit "$rc_lint"
 
 if [[ "${CI:-}" == "true" || "${DIFFY_STRICT_SKIPS:-0}" == 1 ]]; then
   python "$repo/scripts/check_skips.py" test-artifacts/junit.xml
