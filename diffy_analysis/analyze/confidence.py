@@ -35,6 +35,12 @@ def confidence(n_hosts: int, method: str, *, populations: int | None = None) -> 
             f"on one host only is flagged (P(sick) up to {best:.2f} with {n_hosts} hosts)"
         )
         can.append("hosts sharing such rows without a matching package change are grouped as a campaign")
+        can.append(
+            "a row severe by its content (uid-0 or login account, key, fetch-and-run or writable-dir "
+            "command, preload, module, firewall rule removed) flags its host however noisy the fleet; "
+            "any other row only this host holds flags it when at most 15% of the other hosts show "
+            "something new in the same tables (where more do, a second table is needed)"
+        )
     if n_hosts < 2 * RANDOM_MIN_HOSTS + 2:
         cannot.append(
             f"per-host random values (ports, ids) are recognised only when at least {RANDOM_MIN_HOSTS} hosts "

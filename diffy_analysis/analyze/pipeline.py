@@ -24,7 +24,7 @@ from diffy_analysis.analyze.explain import facts as explain_facts
 from diffy_analysis.analyze.flood import Flood, find_floods
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import score
-from diffy_analysis.analyze.verdict import judge
+from diffy_analysis.analyze.verdict import judge_fleet
 from diffy_analysis.baselines import resolve_baseline
 from diffy_analysis.errors import BaselineError, UsageError
 from diffy_analysis.finding_facts import Facts, Method, sentence
@@ -139,7 +139,7 @@ def _host_results(
 ) -> tuple[tuple[HostResult, ...], tuple[Campaign, ...]]:
     t = index.config.thresholds
     scores = np.asarray([score(c, t) for c in candidates], dtype=np.float64)
-    verdicts = [judge(index, model, found) for found in candidates]
+    verdicts = judge_fleet(index, model, candidates)
     floods = find_floods(index)
     # a flood of a security table, or a listing cut at its cap, flags its host whatever else it holds
     outlier = np.asarray(

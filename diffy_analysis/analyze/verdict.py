@@ -23,6 +23,7 @@ own evidence, so fleet-wide noise can neither hide a host with a real finding no
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -31,14 +32,19 @@ import numpy as np
 from diffy_analysis.analyze.activity import CRON, SESSION, SESSION_COMMAND
 from diffy_analysis.analyze.candidates import Candidate
 from diffy_analysis.analyze.entries import SICK_MIN, EntryModel
+from diffy_analysis.analyze.novelty import NoveltyNull
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import NEVER_VARIANT
+from diffy_analysis.tables import REGISTRY
 
 CAMPAIGN_MAX_FRACTION = 0.5
 """A security-table difference on fewer than this share of hosts is never excused as a population
 (unless a package difference travels with it)."""
 SHARED_SICK_MIN = 0.5
 """A security row several hosts share decides when P(sick) exceeds this (sick more likely than not)."""
+PARTITION_SHARE = 0.5
+"""A group-shared row is one share of a split when at least this share of the hosts without it hold
+another group-shared row of the same table."""
 OTHER_MIN = 1.0
 OTHER_SICK_MIN = 0.85
 NEW_ENTRY_MIN = 0.5
@@ -180,8 +186,54 @@ def sickness(model: EntryModel, cand: Candidate) -> float:
     return model.sickness(cand.fid, kind=cand.kind)
 
 
-def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> Verdict:
+def severe_reason(index: FleetIndex, cand: Candidate) -> str | None:
+    """Why this finding is an attacker's by its content (tables/severity.py, declared per table)."""
+    if hiding_or_writable(index, cand):
+        return "runs from a writable directory, deleted from disk, or hides a process"
+    predicate = REGISTRY.severity().get(index.query_of(cand.fid))
+    return predicate(index.row(cand.fid), cand.kind) if predicate is not None else None
+
+
+def _security_decisive(index: FleetIndex, model: EntryModel, c: Candidate) -> tuple[bool, bool]:
+    """(decisive-grade, shared by several hosts) for a strong security finding."""
+    sick = sickness(model, c)
+    # shared by several hosts (a campaign): more likely sick than healthy is enough, the
+    # Bayes decision with equal priors; a split of an entry between two common values is not
+    shared = _holders(index, model, c) >= 2 and sick > SHARED_SICK_MIN
+    swap = model.swap_column(c.fid)  # lacking one alternative is holding another
+    if swap is not None and swap not in NEVER_VARIANT:
+        # one of the values a one-per-host thing takes (the address a container got): a
+        # group holding it is a share of the fleet, not a campaign, unless clearly sick
+        shared = False
+    return sick >= SICK_MIN or shared, shared and _holders(index, model, c) > model.rare_max
+
+
+def novel_tables(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> frozenset[str]:
+    """The security tables in which this host shows novelty: a decisive-grade finding held by at most
+    ``rare_max`` hosts that is not severe by its content (analyze/novelty.py counts these)."""
+    out = set()
+    for c in candidates:
+        if c.strength != "strong" or not (model.security(c.fid) or hiding_or_writable(index, c)):
+            continue
+        grade, shared = _security_decisive(index, model, c)
+        if grade and not shared and severe_reason(index, c) is None:
+            out.add(index.query_of(c.fid))
+    return frozenset(out)
+
+
+def judge(
+    index: FleetIndex,
+    model: EntryModel,
+    candidates: list[Candidate],
+    null: NoveltyNull | None = None,
+    partition: frozenset[int] = frozenset(),
+) -> Verdict:
+    """``null``: the fleet's benign novelty (analyze/novelty.py); None: a fleet where no other host
+    shows any (one novel security table then flags, as a lone rare sick row always did).
+    ``partition``: shared rows that are one group's share of a fleet-wide split (``judge_fleet``)."""
+    null = null if null is not None else NoveltyNull(len(index.hosts))
     decisive = []
+    novel: list[Candidate] = []
     per_table: dict[str, float] = {}
     new_entry = False
     others = []
@@ -190,16 +242,17 @@ def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> 
             continue
         sick = sickness(model, c)
         if model.security(c.fid) or hiding_or_writable(index, c):
-            # shared by several hosts (a campaign): more likely sick than healthy is enough, the
-            # Bayes decision with equal priors; a split of an entry between two common values is not
-            shared = _holders(index, model, c) >= 2 and sick > SHARED_SICK_MIN
-            swap = model.swap_column(c.fid)  # lacking one alternative is holding another
-            if swap is not None and swap not in NEVER_VARIANT:
-                # one of the values a one-per-host thing takes (the address a container got): a
-                # group holding it is a share of the fleet, not a campaign, unless clearly sick
-                shared = False
-            if sick >= SICK_MIN or shared:
+            grade, shared = _security_decisive(index, model, c)
+            if not grade:
+                continue
+            # a campaign's shared artifact or a row severe by its content decides alone; a row
+            # unique to this host is novelty, weighed against the fleet's own benign novelty
+            if severe_reason(index, c) is not None or (shared and c.fid not in partition):
                 decisive.append(c)
+            elif shared:
+                continue  # one group's share of a split most of the fleet shows in this table
+            else:
+                novel.append(c)
         elif sick >= OTHER_SICK_MIN:
             query = index.query_of(c.fid)
             # discounted by how often healthy hosts show something new in this table; one table's
@@ -217,10 +270,47 @@ def judge(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> 
                 new_entry = True
             per_table[query] = max(per_table.get(query, 0.0), evidence)
             others.append(c)
+    if novel and null.significant(frozenset(index.query_of(c.fid) for c in novel)):
+        decisive.extend(novel)
     # context tables are context: one activity row alone (a timer's job caught running) never decides
     if not decisive and (new_entry or (len(per_table) >= 2 and sum(per_table.values()) >= OTHER_MIN)):
         decisive = others
     return Verdict(bool(decisive), tuple(decisive))
+
+
+def judge_fleet(index: FleetIndex, model: EntryModel, candidates: list[list[Candidate]]) -> list[Verdict]:
+    """Every host's verdict, against the null model calibrated on the whole fleet (analyze/novelty.py)."""
+    null = NoveltyNull(len(index.hosts)).fit([novel_tables(index, model, found) for found in candidates])
+    partition = _partition(index, model, candidates)
+    return [judge(index, model, found, null, partition) for found in candidates]
+
+
+def _partition(index: FleetIndex, model: EntryModel, candidates: list[list[Candidate]]) -> frozenset[int]:
+    """Shared security rows that are one group's share of a fleet-wide split, not a campaign.
+
+    The same null model for groups: a campaign's shared row is absent from most of the fleet, and
+    the hosts without it show nothing comparable. When most hosts WITHOUT the row hold another
+    group-shared row of the same table (each shard maps ``cache`` to its own address), the table is
+    split across the fleet, and one share of a split is a population trait. Rows severe by their
+    content (tables/severity.py) are never excused so."""
+    holders: dict[int, set[int]] = defaultdict(set)
+    by_table: dict[str, set[int]] = defaultdict(set)
+    for host, found in enumerate(candidates):
+        for c in found:
+            if c.strength != "strong" or not model.security(c.fid):
+                continue
+            grade, shared = _security_decisive(index, model, c)
+            if grade and shared and severe_reason(index, c) is None:
+                holders[c.fid].add(host)
+                by_table[index.query_of(c.fid)].add(host)
+    n = len(index.hosts)
+    out = set()
+    for fid, hosts in holders.items():
+        rest = n - len(hosts)
+        elsewhere = len(by_table[index.query_of(fid)] - hosts)
+        if rest > 0 and elsewhere >= PARTITION_SHARE * rest:
+            out.add(fid)
+    return frozenset(out)
 
 
 def hidden_campaign_rows(

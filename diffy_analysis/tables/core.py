@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from diffy_analysis.tables import severity
 from diffy_analysis.tables.spec import TableSpec
 from diffy_analysis.tables.text import PROTOCOLS, clip, short_hash
 
@@ -164,6 +165,7 @@ SPECS = (
         significance=1.0,
         describe=_listening,
         numeric=("protocol", "family", "port", "pid", "fd", "socket", "uid"),
+        severe=severity.listener,
     ),
     TableSpec(
         name="processes",
@@ -211,6 +213,7 @@ SPECS = (
         keys=("path", "command"),
         significance=1.0,
         describe=_crontab,
+        severe=severity.command("command"),
     ),
     TableSpec(
         name="kernel_modules",
@@ -224,6 +227,7 @@ SPECS = (
         subject="name",
         subject_prefix="kernel module ",
         numeric=("size",),
+        severe=severity.loaded("a kernel module loaded"),
     ),
     TableSpec(
         name="users",
@@ -238,6 +242,7 @@ SPECS = (
         account="username",
         numeric=("uid", "gid"),
         never_variant=("uid", "gid", "shell"),
+        severe=severity.users,
     ),
     TableSpec(
         name="groups",
@@ -262,6 +267,7 @@ SPECS = (
         describe=_authorized_key,
         numeric=("uid",),
         never_variant=("key",),
+        severe=severity.authorized_keys,
     ),
     TableSpec(
         name="suid_bin",
@@ -273,6 +279,7 @@ SPECS = (
         describe=_suid,
         subject="path",
         never_variant=("permissions",),
+        severe=severity.writable_path("setuid/setgid file in a writable directory"),
     ),
     TableSpec(
         name="iptables",
@@ -298,6 +305,7 @@ SPECS = (
         significance=1.0,
         describe=_iptables,
         numeric=("protocol", "src_port", "dst_port", "packets", "bytes"),
+        severe=severity.firewall("target"),
     ),
     TableSpec(
         name="systemd_units",
@@ -309,6 +317,7 @@ SPECS = (
         describe=_unit,
         subject="id",
         subject_prefix="unit ",
+        severe=severity.units,
     ),
     TableSpec(
         name="deb_packages",
@@ -376,6 +385,7 @@ SPECS = (
         subject="path",
         numeric=("size", "mtime"),
         never_variant=("sha256",),
+        severe=severity.loaded("/etc/ld.so.preload written"),
     ),
     TableSpec(
         name="system_binaries",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from diffy_analysis.tables import severity
 from diffy_analysis.tables.spec import TableSpec
 from diffy_analysis.tables.text import clip, short_hash
 
@@ -269,6 +270,7 @@ SPECS = (
         subject="target",
         never_variant=("sha256",),
         caps="unit directories one level deep plus <unit>.d/*.conf drop-ins; at most 4000 rows (then a `capped` row); targets over 64 MiB not hashed (status `too large`)",
+        severe=severity.command("target"),
     ),
     _hashed_files(
         name="auth_config_files",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from diffy_analysis.tables import severity
 from diffy_analysis.tables.spec import TableSpec
 from diffy_analysis.tables.text import FAMILIES, PROTOCOLS, clip
 
@@ -108,6 +109,7 @@ SPECS = (
         describe=_firewall_rule,
         subject="rule",
         numeric=("priority", "position"),
+        severe=severity.firewall("rule"),
     ),
     TableSpec(
         name="file_capabilities",
@@ -120,6 +122,7 @@ SPECS = (
         subject="path",
         never_variant=("capabilities",),
         caps="each root at most 4 levels deep and 20000 entries, no symlinks followed, no other filesystem entered; a cut root gets a row with `capped` set",
+        severe=severity.writable_path("file capabilities on a file in a writable directory"),
     ),
     TableSpec(
         name="process_open_sockets",
@@ -185,6 +188,7 @@ SPECS = (
         keys=("name", "path", "key", "value"),
         significance=0.9,
         describe=_env,
+        severe=severity.preload_env,
     ),
     TableSpec(
         name="startup_items",
@@ -196,6 +200,7 @@ SPECS = (
         describe=_startup,
         subject="path",
         subject_prefix="start-up item ",
+        severe=severity.startup,
     ),
     TableSpec(
         name="system_controls",

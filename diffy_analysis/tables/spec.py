@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 Describer = Callable[[Mapping[str, str]], str]
+Severe = Callable[[Mapping[str, str], str], "str | None"]
+"""(normalized row, kind) -> why the row is an attacker's finding by content, or None (tables/severity.py)."""
 
 DEFAULT_SIGNIFICANCE = 0.7
 # Content hashes and keys are never population variants, in any pack's query (a user's own pack too).
@@ -49,6 +51,8 @@ class TableSpec:
     """Columns osquery declares INTEGER/BIGINT/DOUBLE (specs/**/*.table): ES gets a ``num`` field."""
     never_variant: tuple[str, ...] = ()
     """Columns whose differing values are never a benign population variant (hashes, keys, modes)."""
+    severe: Severe | None = None
+    """Intrinsic severity (tables/severity.py): a rare row it names decides its host's verdict alone."""
     timeout: int | None = None
     platform: str = "linux"
     collectors: tuple[str, ...] = COLLECTORS
@@ -119,6 +123,9 @@ class Registry(Mapping[str, TableSpec]):
 
     def numeric_columns(self) -> frozenset[str]:
         return frozenset(c for s in self._specs.values() for c in s.numeric)
+
+    def severity(self) -> dict[str, Severe]:
+        return {n: s.severe for n, s in self._specs.items() if s.severe is not None}
 
     def never_variant(self) -> frozenset[str]:
         return ALWAYS_NEVER_VARIANT | {c for s in self._specs.values() for c in s.never_variant}

@@ -1,0 +1,126 @@
+"""Intrinsic severity: what makes one row of a table an attacker's finding *by its content*.
+
+Each predicate takes the normalized row and the finding's kind (``added``, ``changed``, ``missing``)
+and returns a short reason, or None. They are declared per table in the registry (``TableSpec.severe``)
+and used by the verdict (analyze/verdict.py): a rare row that is severe by what it is decides its
+host's verdict however much benign novelty the fleet shows; any other rare row is judged against the
+fleet's own rate of benign novelty (analyze/novelty.py). These are statements about content (uid 0,
+a key, a command that fetches and runs, a program in a writable directory), never about a kind of
+noise.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from diffy_analysis.tables.spec import Severe
+
+WRITABLE_DIRS = ("/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/")
+_FETCH = re.compile(r"\b(curl|wget|fetch|nc|ncat|socat|tftp)\b[^|;&]*\|\s*(ba|da|z|k)?sh\b|/dev/(tcp|udp)/")
+_RUN_WRITABLE = re.compile(r"(^|[\s'\"=;|&(])(/tmp|/var/tmp|/dev/shm|/run/user)/\S")
+_NOLOGIN = ("nologin", "/bin/false", "/usr/bin/false", "/bin/sync", "")
+_AGENTS = re.compile(
+    r"(auditd|osquery|falcon|wazuh|ossec|crowdstrike|sentinel|ssm-agent|apparmor|fail2ban|clamav|aide)"
+)
+_MANAGED = re.compile(r"(DOCKER|KUBE|cali-|CNI|cilium|flannel)", re.IGNORECASE)
+_OPEN = re.compile(r"(0\.0\.0\.0/0|::/0)")
+
+
+def runs_fetched_or_writable(text: str) -> str | None:
+    """A command that fetches from the network into a shell, or runs something from a writable dir."""
+    if _FETCH.search(text):
+        return "fetches from the network and runs it"
+    if _RUN_WRITABLE.search(text):
+        return "runs something from a writable directory"
+    return None
+
+
+def in_writable(path: str) -> bool:
+    return path.startswith(WRITABLE_DIRS)
+
+
+def users(row: Mapping[str, str], kind: str) -> str | None:
+    if kind == "missing":
+        return None
+    if row.get("uid") == "0" and row.get("username") != "root":
+        return "a second uid-0 account"
+    if kind == "added" and not any(
+        row.get("shell", "").endswith(s) or row.get("shell") == s for s in _NOLOGIN
+    ):
+        return "a new login account"
+    return None
+
+
+def authorized_keys(row: Mapping[str, str], kind: str) -> str | None:
+    return "an SSH key authorized" if kind == "added" else None
+
+
+def command(column: str) -> Severe:
+    def severe(row: Mapping[str, str], kind: str) -> str | None:
+        return runs_fetched_or_writable(row.get(column, "")) if kind != "missing" else None
+
+    return severe
+
+
+def startup(row: Mapping[str, str], kind: str) -> str | None:
+    if kind == "missing":
+        return None
+    return runs_fetched_or_writable(" ".join((row.get("path", ""), row.get("args", ""))))
+
+
+def loaded(what: str) -> Severe:
+    def severe(row: Mapping[str, str], kind: str) -> str | None:
+        return what if kind == "added" else None
+
+    return severe
+
+
+def preload_env(row: Mapping[str, str], kind: str) -> str | None:
+    return (
+        "LD_PRELOAD in a process's environment"
+        if kind != "missing" and row.get("key") == "LD_PRELOAD"
+        else None
+    )
+
+
+def listener(row: Mapping[str, str], kind: str) -> str | None:
+    if kind == "missing":
+        return None
+    address = row.get("address", "")
+    if address.startswith("127.") or address == "::1":
+        return None
+    path = row.get("path", "")
+    if in_writable(path) or path.endswith("(deleted)"):
+        return "a listener reachable from outside, run from a writable directory or deleted"
+    return None
+
+
+def writable_path(what: str) -> Severe:
+    def severe(row: Mapping[str, str], kind: str) -> str | None:
+        return what if kind != "missing" and in_writable(row.get("path", "")) else None
+
+    return severe
+
+
+def firewall(column: str) -> Severe:
+    def severe(row: Mapping[str, str], kind: str) -> str | None:
+        if kind == "missing":
+            # a container runtime's own rules come and go with its containers
+            managed = _MANAGED.search(" ".join(row.get(c, "") for c in (column, "chain", "target")))
+            return None if managed else "a firewall rule removed"
+        text = " ".join(row.get(c, "") for c in (column, "src_ip", "src_mask"))
+        if "ACCEPT" in text.upper() and (_OPEN.search(text) or row.get("src_ip") == "0.0.0.0"):
+            return "a firewall rule opened to any address"
+        return None
+
+    return severe
+
+
+def units(row: Mapping[str, str], kind: str) -> str | None:
+    stopped = row.get("active_state") in ("inactive", "failed")
+    if kind == "changed" and stopped and _AGENTS.search(row.get("id", "")):
+        return "a security agent stopped"
+    if kind != "missing" and in_writable(row.get("fragment_path", "")):
+        return "a unit defined in a writable directory"
+    return None
