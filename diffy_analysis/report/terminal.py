@@ -90,6 +90,7 @@ def _print_report(console: Console, analysis: Analysis) -> None:
         _populations(analysis),
         since_terminal(analysis),
         _gaps(analysis),
+        _notes(analysis),
         _skipped(analysis),
     ):
         if part is not None:
@@ -345,6 +346,24 @@ def _gaps(analysis: Analysis) -> Group | None:
         line.append(_name_list(group.hosts))
         if group.errors:
             line.append(f" — {'; '.join(group.errors)}", style="dim")
+        lines.append(line)
+    return Group(*lines)
+
+
+def _notes(analysis: Analysis) -> Group | None:
+    """Repairs made while reading (invalid UTF-8 replaced...) on hosts without a section of their
+    own: a host that is not flagged was still judged on repaired evidence, and the responder must know."""
+    sectioned = {id(h) for h in analysis.outliers[:SECTION_HOSTS]}
+    hosts = [h for h in analysis.hosts if h.notes and id(h) not in sectioned]
+    if not hosts:
+        return None
+    lines: list = [
+        Text("\nEvidence repaired while reading (these hosts were analysed with it):", style="bold yellow")
+    ]
+    names = [h.host for h in analysis.hosts]
+    for host in hosts:
+        line = Text(f"  {_run_qualified(host, names)}: ", style="yellow")
+        line.append(safe_text("; ".join(host.notes), 300), style="dim")
         lines.append(line)
     return Group(*lines)
 
