@@ -135,3 +135,35 @@ def test_defense_config_files_hash_the_firewall_audit_and_sysctl_files_atomics_e
         "/etc/default/ufw",
     }
     assert len(set(found.values())) == 1 and len(next(iter(found.values()))) == 64
+
+
+def test_temp_files_list_the_plain_files_staging_files_leaves_out(tmp_path):
+    # T1546.005-5 logs commands to /tmp/art-fish.txt, T1686-18 saves /tmp/iptables.rules (validation
+    # runs 2026-12-02): non-executable files in /tmp were collected by no query.  osquery semantics
+    # (osquery/tables/utility/file.cpp): `directory = X` lists X's entries one level deep; the
+    # executable and hidden ones are staging_files' rows, never both tables'.
+    import hashlib
+
+    from collection_helpers import MODULE_UTILS
+
+    sys.path.insert(0, str(MODULE_UTILS))
+    import diffy_native_engine as engine_mod
+
+    files = {"tmp/art-fish.txt": 0o644, "tmp/run.sh": 0o755, "tmp/.hidden": 0o600,
+             "var/tmp/iptables.rules": 0o600, "dev/shm/blob": 0o644, "tmp/sub/deeper.txt": 0o644}  # fmt: skip
+    for path, mode in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(f"{path}\n")
+        (tmp_path / path).chmod(mode)
+    engine = engine_mod.Engine(root=str(tmp_path))
+    try:
+        temp = engine_mod.rows_as_objects(*engine.query(REGISTRY["temp_files"].sql))
+        staging = engine_mod.rows_as_objects(*engine.query(REGISTRY["staging_files"].sql))
+    finally:
+        engine.close()
+    found = {r["path"]: r for r in temp}
+    assert set(found) == {"/tmp/art-fish.txt", "/var/tmp/iptables.rules", "/dev/shm/blob"}
+    assert found["/tmp/art-fish.txt"]["sha256"] == hashlib.sha256(b"tmp/art-fish.txt\n").hexdigest()
+    assert found["/var/tmp/iptables.rules"]["mode"] == "0600"
+    assert not set(found) & {r["path"] for r in staging}
+    assert "LIMIT 500" in REGISTRY["temp_files"].sql and "staging_dir_counts" in REGISTRY["temp_files"].caps

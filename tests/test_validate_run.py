@@ -17,7 +17,7 @@ from diffy_analysis.validate.coverage import SCHEMA, AtomicOutcome, CleanOutcome
 from diffy_lab.spec import LabHost
 from diffy_lab.testing import require_lab, unique_name
 from diffy_lab.validate.execute import atomics_path, execute
-from diffy_lab.validate.runner import RunConfig, check_root, validate
+from diffy_lab.validate.runner import RunConfig, check_root, reanalyse, validate
 
 DATA = Path(__file__).parent / "data" / "validate-run"
 # test id -> a word the catching finding must contain (it names the artifact)
@@ -42,7 +42,10 @@ def test_miss_reasons_and_summary():
         "the host's collection failed after the test (the results' manifest says why)",
     ]
     s = cov.summary()
-    assert s["baseline"] == {"detected": 1, "missed": 3, "rate": 0.25}
+    # the timed-out test was not exercised: neither detected nor missed, and counted in "rate" only
+    assert s["baseline"] == {"detected": 1, "missed": 2, "rate": 0.25, "rate_exercised": 0.3333}
+    assert (s["exercised"], s["not_exercised"]) == (3, 1)
+    assert cov.tests[2].not_exercised == "the command was killed at its time bound"
     assert s["clean_hosts_flagged"] == 1
     doc = cov.to_json()
     assert doc["schema"] == SCHEMA and doc["clean_hosts"][0]["peers_flagged"] is True
@@ -87,5 +90,11 @@ def test_validate_runs_the_fixtures_on_isolated_hosts(tmp_path):
     assert len(cov.clean) == 3 and not any(c.baseline.detected or c.peers.detected for c in cov.clean)
     doc = json.loads((tmp_path / "coverage.json").read_text())
     assert doc["summary"]["baseline"]["detected"] == 3 and doc["engine"]["isolation"] == "overlay"
+    # --reanalyse: the collected runs judged again, nothing run, the same verdicts
+    again = reanalyse(tmp_path)
+    assert [(t.technique, t.test, t.baseline.detected, t.peers.detected) for t in again.tests] == [
+        (t.technique, t.test, t.baseline.detected, t.peers.detected) for t in cov.tests
+    ]
+    assert len(again.clean) == 3 and again.engine["reanalysed"] is True
     cov.excluded = Counter(e.reason for e in selection.excluded)
     assert "not a Linux test (windows)" in json.dumps(cov.to_json())

@@ -195,6 +195,13 @@ _STAGING_WHERE = (
     "(f.type = 'regular' AND substr(f.mode, -3) GLOB '*[1357]*') OR f.filename LIKE '.%')"
 )
 
+# Temporary directories: any file an attacker leaves there is worth listing, executable or not (a
+# data file, a payload renamed .png, a log of captured commands, a saved rule set). staging_files
+# already has the executable and hidden ones; temp_files has the other regular files.
+_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+TEMP_LIMIT = 500
+_TEMP_WHERE = "f.type = 'regular' AND f.filename NOT LIKE '.%' AND NOT substr(f.mode, -3) GLOB '*[1357]*'"
+
 SPECS = (
     _hashed_files(
         name="shell_profiles",
@@ -366,6 +373,14 @@ SPECS = (
         value="Dropped scripts and binaries, masquerading names (trailing space, double extension, a copy named crond) and hidden files and directories (T1027, T1036, T1059.004, T1564.001).",
         significance=0.9,
         caps=f"one level deep; at most {STAGING_LIMIT} rows; totals in staging_dir_counts",
+    ),
+    _hashed_files(
+        name="temp_files",
+        sql=file_sql(directories=_TEMP_DIRS, where=_TEMP_WHERE, limit=TEMP_LIMIT),
+        description="Regular files that are neither executable nor hidden in /tmp, /var/tmp and /dev/shm (one level deep): metadata and sha256, never contents.",
+        value="Dropped data files, archives, saved rule sets, captured-command logs and payloads named as documents (T1027.013, T1036.008, T1546.005, T1486, T1562.004); the executable and hidden ones are in staging_files.",
+        significance=0.6,
+        caps=f"one level deep; at most {TEMP_LIMIT} rows; totals in staging_dir_counts",
     ),
     TableSpec(
         name="staging_dir_counts",

@@ -7,13 +7,15 @@ JSON schema ``diffy-validate/1`` (docs/validation.md documents every field)::
     {"schema": "diffy-validate/1", "engine": {...}, "summary": {...},
      "tests": [{"technique", "test", "name", "guid", "host", "batch", "exit_code", "seconds",
                 "prerequisites", "prerequisites_met",
-                "baseline": {"detected", "score", "finding"}, "peers": {...}, "miss_reason"}],
+                "baseline": {"detected", "score", "finding"}, "peers": {...}, "miss_reason",
+                "not_exercised"}],
      "clean_hosts": [{"host", "batch", "baseline_flagged", "peers_flagged", "finding"}],
      "excluded": {"<reason>": count}}
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +52,39 @@ class Verdict:
         return {"detected": self.detected, "score": self.score, "finding": self.finding, "top": self.top}
 
 
+# What a failed command's output says about why the lab could not exercise it (the first that matches).
+_CANNOT_RUN = (
+    (re.compile(r"System has not been booted with systemd|Failed to connect to bus|systemctl: command not"),
+     "no systemd as PID 1 in a lab host"),
+    (re.compile(r"command not found|not found$|No such file or directory.*(pw|sysrc|pfctl|certctl|rpm)\b",
+                re.MULTILINE), "a program it calls is absent here (or is FreeBSD/macOS/RHEL-only)"),
+    (re.compile(r"Operation not permitted|Permission denied|Read-only file system"),
+     "a lab host may not do it (shared kernel, read-only /proc/sys or /sys, dropped capabilities)"),
+    (re.compile(r"No such file or directory|does not exist|cannot access|No such process|"
+                r"not running|[Uu]nknown (user|group)"),
+     "what it acts on is absent here (a file, service, user or daemon this image lacks)"),
+)  # fmt: skip
+
+
+def cannot_run_reason(execution: dict[str, Any]) -> str | None:
+    """Why the lab did not exercise a test, when the run shows it did not: the command was killed,
+    failed (exit != 0), or a prerequisite was not met. None when the command ran to completion."""
+    code = execution.get("exit_code")
+    if code is None:
+        return "the command was killed at its time bound"
+    if not execution.get("prerequisites_met", True):
+        return "a prerequisite could not be met offline"
+    if not code:
+        return None
+    if code == 127:
+        return "exit 127: a program it calls is absent here (or is FreeBSD/macOS/RHEL-only)"
+    output = str(execution.get("output_tail") or "")
+    for pattern, reason in _CANNOT_RUN:
+        if pattern.search(output):
+            return f"exit {code}: {reason}"
+    return f"exit {code}: the command failed"
+
+
 @dataclass
 class AtomicOutcome:
     technique: str
@@ -61,6 +96,15 @@ class AtomicOutcome:
     execution: dict[str, Any]
     baseline: Verdict
     peers: Verdict
+
+    @property
+    def not_exercised(self) -> str | None:
+        """Why the lab could not exercise this test, when nothing caught it and the command did not
+        run to completion; None otherwise. A detected test was exercised whatever its exit code, and
+        a host whose collection failed is a miss (the engine lost it), never "not exercised"."""
+        if self.baseline.detected or self.peers.detected or self.baseline.missing or self.peers.missing:
+            return None
+        return cannot_run_reason(self.execution)
 
     @property
     def miss_reason(self) -> str | None:
@@ -89,7 +133,7 @@ class AtomicOutcome:
             "technique": self.technique, "test": self.test, "name": self.name, "guid": self.guid,
             **self.execution, "lab_host": self.execution.get("host"), "host": self.host, "batch": self.batch,
             "baseline": self.baseline.to_json(), "peers": self.peers.to_json(),
-            "miss_reason": self.miss_reason,
+            "miss_reason": self.miss_reason, "not_exercised": self.not_exercised,
         }  # fmt: skip
 
 
@@ -116,11 +160,20 @@ class Coverage:
     """Facts about how it ran: collector, reference fleet size, batches, seconds."""
 
     def summary(self) -> dict[str, Any]:
+        """Rates over every test run ("rate") and over the tests the lab exercised
+        ("rate_exercised"): a test not exercised is neither detected nor missed, and is listed
+        with its reason; every other undetected test is a miss."""
         n = len(self.tests)
-        out: dict[str, Any] = {"tests_run": n}
+        unexercised = [t for t in self.tests if t.not_exercised]
+        exercised = n - len(unexercised)
+        out: dict[str, Any] = {"tests_run": n, "exercised": exercised, "not_exercised": len(unexercised)}
+        out["not_exercised_by_reason"] = dict(Counter(t.not_exercised for t in unexercised).most_common())
         for method in METHODS:
             hit = sum(getattr(t, method).detected for t in self.tests)
-            out[method] = {"detected": hit, "missed": n - hit, "rate": round(hit / n, 4) if n else None}
+            out[method] = {
+                "detected": hit, "missed": exercised - hit, "rate": round(hit / n, 4) if n else None,
+                "rate_exercised": round(hit / exercised, 4) if exercised else None,
+            }  # fmt: skip
         out["either"] = sum(t.baseline.detected or t.peers.detected for t in self.tests)
         out["clean_hosts"] = len(self.clean)
         out["clean_hosts_flagged"] = sum(c.baseline.detected or c.peers.detected for c in self.clean)

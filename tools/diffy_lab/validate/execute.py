@@ -41,6 +41,8 @@ class Execution:
     prerequisites: list[str] = field(default_factory=list)
     """One line per prerequisite: met, satisfied, or not met (with the getter's exit code)."""
     prerequisites_met: bool = True
+    output_tail: str = ""
+    """The end of the log (the command's output comes last): why a failed command failed."""
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -107,4 +109,5 @@ def execute(atomic: Atomic, host: spec.LabHost, root: Path, log: Path) -> Execut
             notes.append(f"prerequisite {number}: not met (getter exit {got})")
     carried = carried_variables([atomics_path(check, root) for check, _get in atomic.prereqs])
     code = _run(host, shell, carried + atomics_path(atomic.command, root), log, COMMAND_TIMEOUT)
-    return Execution(host.name, code, round(time.monotonic() - started, 2), notes, met_all)
+    tail = log.read_bytes()[-1500:].decode("utf-8", errors="replace") if log.is_file() else ""
+    return Execution(host.name, code, round(time.monotonic() - started, 2), notes, met_all, tail)

@@ -7,13 +7,17 @@ Layout of a validation (every lab uses ``cfg.name``/``cfg.subnet``, "overlay" is
    collected once. Its first host is the **baseline** (the "freshly launched instance"). When all
    atomics fit in one batch, the reference hosts are simply more hosts of that batch's lab.
 2. The atomics go in **batches** of ``cfg.batch``: one lab per batch with one host per atomic plus
-   one clean **control** host. Each atomic runs on its own host (prerequisites first), then the whole
-   batch is collected with ``playbooks/collect.yml`` (native collector) over SSH, then the lab is
+   one clean **control** host; two tests that write the same place never share a batch
+   (``diffy_analysis/validate/batching.py``). Each atomic runs on its own host (prerequisites
+   first), then the whole batch is collected with ``playbooks/collect.yml`` (native collector)
+   over SSH, then the lab is
    torn down: nothing an atomic did survives its batch.
 3. Each batch run is analysed together with the reference run twice: ``method="baseline"`` against
    the baseline host, and ``method="peers"`` (the reference hosts being the clean part of the fleet).
    A test is detected by a method when its host is flagged; the control and reference hosts must
    not be.
+4. ``reanalyse(work)`` judges a finished (or stopped) validation's collected runs again with the
+   current engine, without running anything: ``WORK/coverage.json`` keeps where each test ran.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from diffy_analysis.errors import CollectionError, LabError
 from diffy_analysis.findings import Analysis, HostResult
 from diffy_analysis.validate.atomics import Atomic
+from diffy_analysis.validate.batching import batches as plan_batches
 from diffy_analysis.validate.coverage import AtomicOutcome, CleanOutcome, Coverage, Verdict
 from diffy_lab import Lab, LabConfig
 from diffy_lab.system import run
@@ -156,6 +161,31 @@ def run_batch(
     return batch
 
 
+def _judge(
+    coverage: Coverage, number: int, *, tests: list[tuple[str, dict, dict]], clean: list[str],
+    runs: list[Path], baseline: Path,
+) -> None:  # fmt: skip
+    """Analyse one batch's ``runs`` both ways and append its outcomes. ``tests``: (host id, the
+    atomic's identity as in coverage.json, its execution record); ``clean``: the clean host ids."""
+    by_baseline, by_peers = _analyse(runs, baseline)
+    for key, atomic, execution in tests:
+        coverage.tests.append(
+            AtomicOutcome(
+                technique=atomic["technique"], test=atomic["test"], name=atomic["name"], guid=atomic["guid"],
+                host=key, batch=number, execution=execution,
+                baseline=Verdict.of(by_baseline.get(key)), peers=Verdict.of(by_peers.get(key)),
+            )
+        )  # fmt: skip
+    for key in clean:
+        coverage.clean.append(
+            CleanOutcome(key, number, Verdict.of(by_baseline.get(key)), Verdict.of(by_peers.get(key)))
+        )
+
+
+def _write(cfg_work: Path, coverage: Coverage) -> None:
+    (cfg_work / "coverage.json").write_text(json.dumps(coverage.to_json(), indent=2) + "\n")
+
+
 def validate(atomics: list[Atomic], cfg: RunConfig, *, say: Progress = lambda _: None) -> Coverage:
     """Run ``atomics`` (see the module's docstring); one lab only when they fit in one batch: the
     reference hosts are then part of that lab."""
@@ -164,9 +194,13 @@ def validate(atomics: list[Atomic], cfg: RunConfig, *, say: Progress = lambda _:
     results = cfg.work / "results"
     results.mkdir(parents=True, exist_ok=True)
     coverage = Coverage()
-    batches = [atomics[i : i + cfg.batch] for i in range(0, len(atomics), cfg.batch)]
+    batches = plan_batches(atomics, cfg.batch)
     single = len(batches) == 1
     reference_run, reference_ids = (None, []) if single else _reference(cfg, results, say)
+    # Where everything ran, kept in coverage.json so that `--reanalyse WORK` can judge it again.
+    layout: dict = {"reference_run": reference_run.name if reference_run else None, "reference_hosts_ids":
+                    reference_ids, "runs": {}, "clean": {}}  # fmt: skip
+    baseline_id = None
     for number, atomics_of_batch in enumerate(batches, start=1):
         batch = run_batch(
             cfg, number, atomics_of_batch, results, say=say, clean=cfg.reference if single else 1
@@ -175,28 +209,19 @@ def validate(atomics: list[Atomic], cfg: RunConfig, *, say: Progress = lambda _:
         baseline_id = batch.clean[0] if single else reference_ids[0]
         # reference_run is None exactly when the reference hosts are in this (single) batch
         baseline = (batch.run if reference_run is None else reference_run) / "hosts" / baseline_id
-        by_baseline, by_peers = _analyse(runs, baseline)
-        for key, atomic in batch.placed.items():
-            coverage.tests.append(
-                AtomicOutcome(
-                    technique=atomic.technique,
-                    test=atomic.number,
-                    name=atomic.name,
-                    guid=atomic.guid,
-                    host=key,
-                    batch=number,
-                    execution=batch.executions[key].to_json(),
-                    baseline=Verdict.of(by_baseline.get(key)),
-                    peers=Verdict.of(by_peers.get(key)),
-                )
-            )
-        for key in [*batch.clean, *reference_ids]:
-            coverage.clean.append(
-                CleanOutcome(key, number, Verdict.of(by_baseline.get(key)), Verdict.of(by_peers.get(key)))
-            )
+        tests = [
+            (key, {"technique": a.technique, "test": a.number, "name": a.name, "guid": a.guid},
+             batch.executions[key].to_json())
+            for key, a in batch.placed.items()
+        ]  # fmt: skip
+        _judge(
+            coverage, number, tests=tests, clean=[*batch.clean, *reference_ids], runs=runs, baseline=baseline
+        )
+        layout["runs"][str(number)], layout["clean"][str(number)] = batch.run.name, batch.clean
         # Written after every batch: a long validation stopped early still leaves its figures.
-        coverage.engine = {"batches_done": number, "batches": len(batches), "complete": False}
-        (cfg.work / "coverage.json").write_text(json.dumps(coverage.to_json(), indent=2) + "\n")
+        coverage.engine = {"batches_done": number, "batches": len(batches), "complete": False,
+                           "baseline_host": baseline_id, "layout": layout}  # fmt: skip
+        _write(cfg.work, coverage)
         hit = [t for t in coverage.tests if t.batch == number]
         say(
             f"batch {number}/{len(batches)}: baseline {sum(t.baseline.detected for t in hit)}/{len(hit)}, "
@@ -211,8 +236,81 @@ def validate(atomics: list[Atomic], cfg: RunConfig, *, say: Progress = lambda _:
         "batches": len(batches),
         "batches_done": len(batches),
         "complete": True,
-        "baseline_host": baseline_id if batches else None,
+        "baseline_host": baseline_id,
         "seconds": round(time.monotonic() - started, 1),
+        "layout": layout,
     }
-    (cfg.work / "coverage.json").write_text(json.dumps(coverage.to_json(), indent=2) + "\n")
+    _write(cfg.work, coverage)
     return coverage
+
+
+def _run_of(results: Path, host: str) -> Path | None:
+    """The collected run holding ``host`` (for a work directory written before the layout was kept)."""
+    found = sorted(run for run in results.iterdir() if (run / "hosts" / host).is_dir())
+    return found[0] if found else None
+
+
+def reanalyse(work: Path, *, say: Progress = lambda _: None) -> Coverage:
+    """Judge the runs a validation collected under ``work`` again with the current engine: nothing
+    runs on any host. The executions (exit codes, prerequisites) are those coverage.json recorded;
+    the command output tails are re-read from ``WORK/logs``."""
+    try:
+        old = json.loads((work / "coverage.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise LabError(f"{work} holds no readable coverage.json: {exc}",
+                       hint="give the --work directory of a `diffy validate --run`") from exc  # fmt: skip
+    results = work / "results"
+    engine = old.get("engine", {})
+    layout = engine.get("layout") or {}
+    tests_by_batch: dict[int, list[dict]] = {}
+    for test in old.get("tests", []):
+        tests_by_batch.setdefault(int(test["batch"]), []).append(test)
+    clean_by_batch: dict[int, list[str]] = {}
+    for clean in old.get("clean_hosts", []):
+        clean_by_batch.setdefault(int(clean["batch"]), []).append(clean["host"])
+    test_hosts = {t["host"] for tests in tests_by_batch.values() for t in tests}
+    reference_run = layout.get("reference_run")
+    if reference_run is None and len(tests_by_batch) > 1:
+        # Older layout: the reference run is the one collected run with no test host in it.
+        candidates = [r for r in results.iterdir() if (r / "hosts").is_dir()
+                      and not any((r / "hosts" / h).is_dir() for h in test_hosts)]  # fmt: skip
+        reference_run = candidates[0].name if len(candidates) == 1 else None
+        if reference_run is None:
+            raise LabError(f"cannot tell which run under {results} is the reference fleet")
+    coverage = Coverage()
+    for number in sorted(tests_by_batch):
+        tests = tests_by_batch[number]
+        run = (
+            (results / layout["runs"][str(number)])
+            if str(number) in layout.get("runs", {})
+            else _run_of(results, tests[0]["host"])
+        )
+        if run is None:
+            raise LabError(f"batch {number}'s collected run is not under {results}")
+        runs = [run] if reference_run is None else [run, results / reference_run]
+        clean = clean_by_batch.get(number, [])
+        baseline_id = engine.get("baseline_host") or (
+            clean[0] if reference_run is None
+            else next(h for h in clean if (results / reference_run / "hosts" / h).is_dir())
+        )  # fmt: skip
+        baseline = runs[-1] / "hosts" / baseline_id
+        keys = ("host", "exit_code", "seconds", "prerequisites", "prerequisites_met", "output_tail")
+        judged = []
+        for t in tests:
+            execution = {k: t.get(k if k != "host" else "lab_host") for k in keys}
+            if execution["output_tail"] is None:
+                execution["output_tail"] = output_tail(work / "logs" / f"{t['technique']}-{t['test']}.log")
+            judged.append((t["host"], t, execution))
+        _judge(coverage, number, tests=judged, clean=clean, runs=runs, baseline=baseline)
+        say(f"batch {number}: re-analysed ({len(tests)} tests)")
+    coverage.engine = {**engine, "reanalysed": True}
+    return coverage
+
+
+def output_tail(log: Path, limit: int = 1500) -> str:
+    """The end of a test's log (its command's output comes last): what says why a command failed."""
+    try:
+        data = log.read_bytes()[-limit:]
+    except OSError:
+        return ""
+    return data.decode("utf-8", errors="replace")
