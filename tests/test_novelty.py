@@ -101,3 +101,37 @@ def test_a_three_host_campaign_in_a_noisy_30_host_fleet_is_flagged(tmp_path):
     analysis = analyze([build_run(tmp_path, hosts)])
     assert _flagged(analysis) == members
     assert len(analysis.campaigns) == 1 and analysis.campaigns[0].hosts == tuple(members)
+
+
+def _sharded(count: int):
+    """Three shards, each mapping ``cache`` to its own address (name and address differ per shard)."""
+    hosts = clean_fleet(count)
+    for i, (_name, host) in enumerate(sorted(hosts.items())):
+        shard = "abc"[i % 3]
+        row = {"address": f"10.0.9.{10 + i % 3}", "hostnames": f"cache.{shard}.app.internal cache"}
+        host.setdefault("etc_hosts", []).append(row)
+    return hosts
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_table_split_in_shards_flags_nobody_even_from_one_shards_baseline(tmp_path, method):
+    hosts = _sharded(30)
+    base = copy.deepcopy(hosts["web-001"])  # the baseline is one shard's host: the others differ from it
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    assert _flagged(analyze([run], baseline=baseline, method=method)) == []
+
+
+def test_a_campaign_rewriting_a_row_of_the_majority_is_not_a_split(tmp_path):
+    """The hosts without the campaign's row hold the MAJORITY's row, not another minority group's."""
+    hosts = clean_fleet(30)
+    for host in hosts.values():
+        host.setdefault("etc_hosts", []).append({"address": "10.0.9.10", "hostnames": "mirror.app.internal"})
+    members = ["web-004", "web-017", "web-025"]
+    for name in members:
+        hosts[name]["etc_hosts"] = [{"address": "198.51.100.7", "hostnames": "mirror.app.internal"}]
+    base = copy.deepcopy(hosts["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base})
+    assert _flagged(analyze([run], baseline=baseline, method="baseline")) == members
+    assert _flagged(analyze([run], method="peers")) == members

@@ -312,6 +312,32 @@ class EntryModel:
         (``randomness.RandomValues.random_column``)."""
         return self.randomness.random_column(fid)
 
+    def split_share(self, fid: int) -> float:
+        """Share of the hosts WITHOUT this row that hold, in the same table, a row of another minority
+        group: held by 2 hosts up to half the fleet, and by none of this row's holders.
+
+        A table split across the fleet (three shards, each mapping ``cache`` to its own address in
+        /etc/hosts, the baseline's shard among them) gives every host one group's row; a campaign's
+        artifact leaves the other hosts holding nothing comparable (0), and a campaign that rewrites
+        a file leaves them the MAJORITY's row, which is not a minority group's. Counted in hosts, from
+        the fleet itself, so the baseline's own shard counts in baseline mode too."""
+        if self._matrix is None:
+            return 0.0
+        column = np.asarray(self._matrix[:, fid].todense()).ravel() > 0
+        rest = float(self.weights[~column].sum())
+        if rest <= 0:
+            return 0.0
+        fids = self._colset_features(self.index.feature_colset[fid])
+        fids = fids[(fids != fid) & (self.df[fids] >= 2) & (self.df[fids] < 0.5 * self.n_hosts)]
+        if len(fids) == 0:
+            return 0.0
+        sub = self._matrix[:, fids]
+        foreign = np.asarray(sub[column].sum(axis=0)).ravel() == 0  # none of the holders has it
+        if not foreign.any():
+            return 0.0
+        outside = (np.asarray(sub[:, np.flatnonzero(foreign)].sum(axis=1)).ravel() > 0) & ~column
+        return float(self.weights[outside].sum()) / rest
+
     # -- populations ------------------------------------------------------------------------------
 
     def _upgrade(self, fid: int) -> bool:

@@ -23,7 +23,6 @@ own evidence, so fleet-wide noise can neither hide a host with a real finding no
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -290,27 +289,19 @@ def _partition(index: FleetIndex, model: EntryModel, candidates: list[list[Candi
 
     The same null model for groups: a campaign's shared row is absent from most of the fleet, and
     the hosts without it show nothing comparable. When most hosts WITHOUT the row hold another
-    group-shared row of the same table (each shard maps ``cache`` to its own address), the table is
-    split across the fleet, and one share of a split is a population trait. Rows severe by their
-    content (tables/severity.py) are never excused so."""
-    holders: dict[int, set[int]] = defaultdict(set)
-    by_table: dict[str, set[int]] = defaultdict(set)
-    for host, found in enumerate(candidates):
+    minority group's row of the same table (each shard maps ``cache`` to its own address,
+    ``EntryModel.split_share``; the baseline's own shard counts, though it yields no candidate in
+    baseline mode), the table is split across the fleet, and one share of a split is a population
+    trait. Rows severe by their content (tables/severity.py) are never excused so."""
+    shared_rows: set[int] = set()
+    for found in candidates:
         for c in found:
-            if c.strength != "strong" or not model.security(c.fid):
+            if c.fid in shared_rows or c.strength != "strong" or not model.security(c.fid):
                 continue
             grade, shared = _security_decisive(index, model, c)
             if grade and shared and severe_reason(index, c) is None:
-                holders[c.fid].add(host)
-                by_table[index.query_of(c.fid)].add(host)
-    n = len(index.hosts)
-    out = set()
-    for fid, hosts in holders.items():
-        rest = n - len(hosts)
-        elsewhere = len(by_table[index.query_of(fid)] - hosts)
-        if rest > 0 and elsewhere >= PARTITION_SHARE * rest:
-            out.add(fid)
-    return frozenset(out)
+                shared_rows.add(c.fid)
+    return frozenset(fid for fid in shared_rows if model.split_share(fid) >= PARTITION_SHARE)
 
 
 def hidden_campaign_rows(
