@@ -189,7 +189,8 @@ def severe_reason(index: FleetIndex, cand: Candidate) -> str | None:
     """Why this finding is an attacker's by its content (tables/severity.py, declared per table)."""
     if hiding_or_writable(index, cand):
         return "runs from a writable directory, deleted from disk, or hides a process"
-    predicate = REGISTRY.severity().get(index.query_of(cand.fid))
+    spec = REGISTRY.get(index.query_of(cand.fid))  # one lookup, not a dict of every table per call
+    predicate = spec.severe if spec is not None else None
     return predicate(index.row(cand.fid), cand.kind) if predicate is not None else None
 
 
