@@ -208,15 +208,50 @@ def _security_decisive(index: FleetIndex, model: EntryModel, c: Candidate) -> tu
     return sick >= SICK_MIN or shared, shared and _holders(index, model, c) > model.rare_max
 
 
-def novel_tables(index: FleetIndex, model: EntryModel, candidates: list[Candidate]) -> frozenset[str]:
+@dataclass(frozen=True)
+class Grade:
+    """How a strong security finding weighs, worked out once per (row, kind) for the whole fleet
+    (campaign rows recur on many hosts; the three passes of ``judge_fleet`` share it)."""
+
+    decisive: bool
+    """Decisive-grade: sick enough, or shared by several hosts."""
+    shared: bool
+    """Shared by more than ``rare_max`` hosts (a group's, not one host's)."""
+    severe: str | None
+    """Why the row is an attacker's by its content (``severe_reason``), or None."""
+
+
+class Grades:
+    def __init__(self, index: FleetIndex, model: EntryModel):
+        self.index, self.model = index, model
+        self._memo: dict[tuple[int, str], Grade | None] = {}
+
+    def of(self, c: Candidate) -> Grade | None:
+        """The grade of a strong finding in a security table (or a hiding/writable context row);
+        None for every other candidate."""
+        if c.strength != "strong":
+            return None
+        key = (c.fid, c.kind)
+        if key not in self._memo:
+            index, model = self.index, self.model
+            grade = None
+            if model.security(c.fid) or hiding_or_writable(index, c):
+                decisive, shared = _security_decisive(index, model, c)
+                grade = Grade(decisive, shared, severe_reason(index, c) if decisive else None)
+            self._memo[key] = grade
+        return self._memo[key]
+
+
+def novel_tables(
+    index: FleetIndex, model: EntryModel, candidates: list[Candidate], grades: Grades | None = None
+) -> frozenset[str]:
     """The security tables in which this host shows novelty: a decisive-grade finding held by at most
     ``rare_max`` hosts that is not severe by its content (analyze/novelty.py counts these)."""
+    grades = grades if grades is not None else Grades(index, model)
     out = set()
     for c in candidates:
-        if c.strength != "strong" or not (model.security(c.fid) or hiding_or_writable(index, c)):
-            continue
-        grade, shared = _security_decisive(index, model, c)
-        if grade and not shared and severe_reason(index, c) is None:
+        g = grades.of(c)
+        if g is not None and g.decisive and not g.shared and g.severe is None:
             out.add(index.query_of(c.fid))
     return frozenset(out)
 
@@ -227,11 +262,14 @@ def judge(
     candidates: list[Candidate],
     null: NoveltyNull | None = None,
     partition: frozenset[int] = frozenset(),
+    *,
+    grades: Grades | None = None,
 ) -> Verdict:
     """``null``: the fleet's benign novelty (analyze/novelty.py); None: a fleet where no other host
     shows any (one novel security table then flags, as a lone rare sick row always did).
     ``partition``: shared rows that are one group's share of a fleet-wide split (``judge_fleet``)."""
     null = null if null is not None else NoveltyNull(len(index.hosts))
+    grades = grades if grades is not None else Grades(index, model)
     decisive = []
     novel: list[Candidate] = []
     per_table: dict[str, float] = {}
@@ -240,20 +278,21 @@ def judge(
     for c in candidates:
         if c.strength != "strong":
             continue
-        sick = sickness(model, c)
-        if model.security(c.fid) or hiding_or_writable(index, c):
-            grade, shared = _security_decisive(index, model, c)
-            if not grade:
+        g = grades.of(c)
+        if g is not None:
+            if not g.decisive:
                 continue
             # a campaign's shared artifact or a row severe by its content decides alone; a row
             # unique to this host is novelty, weighed against the fleet's own benign novelty
-            if severe_reason(index, c) is not None or (shared and c.fid not in partition):
+            if g.severe is not None or (g.shared and c.fid not in partition):
                 decisive.append(c)
-            elif shared:
+            elif g.shared:
                 continue  # one group's share of a split most of the fleet shows in this table
             else:
                 novel.append(c)
-        elif sick >= OTHER_SICK_MIN:
+            continue
+        sick = sickness(model, c)
+        if sick >= OTHER_SICK_MIN:
             query = index.query_of(c.fid)
             # discounted by how often healthy hosts show something new in this table; one table's
             # findings on one host count once (one job spawns several processes)
@@ -280,12 +319,16 @@ def judge(
 
 def judge_fleet(index: FleetIndex, model: EntryModel, candidates: list[list[Candidate]]) -> list[Verdict]:
     """Every host's verdict, against the null model calibrated on the whole fleet (analyze/novelty.py)."""
-    null = NoveltyNull(len(index.hosts)).fit([novel_tables(index, model, found) for found in candidates])
-    partition = _partition(index, model, candidates)
-    return [judge(index, model, found, null, partition) for found in candidates]
+    grades = Grades(index, model)
+    novelty = [novel_tables(index, model, found, grades) for found in candidates]
+    null = NoveltyNull(len(index.hosts)).fit(novelty)
+    partition = _partition(index, model, candidates, grades)
+    return [judge(index, model, found, null, partition, grades=grades) for found in candidates]
 
 
-def _partition(index: FleetIndex, model: EntryModel, candidates: list[list[Candidate]]) -> frozenset[int]:
+def _partition(
+    index: FleetIndex, model: EntryModel, candidates: list[list[Candidate]], grades: Grades
+) -> frozenset[int]:
     """Shared security rows that are one group's share of a fleet-wide split, not a campaign.
 
     The same null model for groups: a campaign's shared row is absent from most of the fleet, and
@@ -297,10 +340,10 @@ def _partition(index: FleetIndex, model: EntryModel, candidates: list[list[Candi
     shared_rows: set[int] = set()
     for found in candidates:
         for c in found:
-            if c.fid in shared_rows or c.strength != "strong" or not model.security(c.fid):
+            if c.fid in shared_rows or not model.security(c.fid):
                 continue
-            grade, shared = _security_decisive(index, model, c)
-            if grade and shared and severe_reason(index, c) is None:
+            g = grades.of(c)
+            if g is not None and g.decisive and g.shared and g.severe is None:
                 shared_rows.add(c.fid)
     return frozenset(fid for fid in shared_rows if model.split_share(fid) >= PARTITION_SHARE)
 
