@@ -41,6 +41,7 @@ from diffy_analysis.analyze.randomness import (
     RandomValues,
     blank,
 )
+from diffy_analysis.analyze.releases import Releases
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import NEVER_VARIANT
 
@@ -94,6 +95,7 @@ class EntryModel:
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
         self.provenance = Provenance(index, self.df)
         self.randomness = RandomValues(self)
+        self.releases = Releases(self)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (
@@ -356,7 +358,9 @@ class EntryModel:
         return any(self.df[f] > 0.5 * self.n_hosts for f in others)
 
     def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
-        """A package row held by (about) the same hosts as ``fid`` (or as the hosts lacking it)."""
+        """What co-signs ``fid`` as a population's make-up, described: a package row held by (about)
+        the same hosts as ``fid`` (or as the hosts lacking it), or the release those hosts run
+        (analyze/releases.py); None for neither."""
         key = (fid, absent)
         if key in self._cache_cosig:
             return self._cache_cosig[key]
@@ -383,6 +387,10 @@ class EntryModel:
                 ):
                     g = int(self._packages[best])
                     row = self.index.row(g)
-                    answer = " ".join(v for k, v in row.items() if k in ("name", "version") and v) or str(row)
+                    named = " ".join(v for k, v in row.items() if k in ("name", "version") and v)
+                    answer = f"package {named or row}"
+            if answer is None and low <= size <= self.n_hosts - low:
+                # no package moved with it: maybe the hosts run another release of the app itself
+                answer = self.releases.release_of(holders > 0)
         self._cache_cosig[key] = answer
         return answer

@@ -60,7 +60,7 @@ TRANSITIONAL = frozenset(
 """systemd's transitional unit states (systemd.unit(5), org.freedesktop.systemd1 ActiveState/SubState):
 a unit in one of them is between two resting states; it is where it lands that says something."""
 VERSION_CHANGE = "a version change: the same row with other numbers (an upgrade, not a removal)"
-POPULATION = "travels with package {} (a population's make-up)"
+POPULATION = "travels with {} (a population's make-up)"
 
 
 @dataclass(frozen=True)

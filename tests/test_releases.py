@@ -1,0 +1,129 @@
+"""A population signature beyond packages (analyze/releases.py): hosts that moved the app from one
+release to another, with no package changing, bring their own listeners benignly; the same
+listeners without the release move, or next to a version nobody else replaced, are a campaign."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runbuilder import build_run, clean_fleet
+
+from diffy_analysis.analyze.entries import EntryModel
+from diffy_analysis.api import analyze
+from diffy_analysis.load import HostData, HostIdentity, HostRef, QueryStatus, RunInfo
+from diffy_analysis.normalize import build_fleet, default_config
+
+RUN = RunInfo(path=Path("/nonexistent"), run_id="20261202T101500Z-a1b2c3")
+
+NEW = ("web-003", "web-006", "web-009", "web-012")
+
+
+def _worker(release: str, ident: int, extra: str = "") -> dict[str, str]:
+    cmdline = f"/usr/bin/python3 /srv/app/releases/{release}/worker.py --queue orders --id {ident}{extra}"
+    return {
+        "pid": str(40 + ident),
+        "parent": "1",
+        "name": "python3",
+        "path": "/usr/bin/python3.11",
+        "cmdline": cmdline,
+        "cwd": f"/srv/app/releases/{release}",
+        "uid": "0",
+        "gid": "0",
+        "euid": "0",
+        "on_disk": "1",
+        "state": "S",
+        "start_time": "1796219983",
+        "resident_size": "9768960",
+        "user_time": "10",
+        "system_time": "0",
+        "threads": "1",
+    }
+
+
+def _listener(port: str, cmdline: str) -> dict[str, str]:
+    return {
+        "protocol": "6",
+        "family": "2",
+        "address": "0.0.0.0",
+        "port": port,
+        "pid": "77",
+        "fd": "3",
+        "socket": "4242",
+        "name": "python3",
+        "path": "/usr/bin/python3.11",
+        "cmdline": cmdline,
+        "uid": "0",
+    }
+
+
+def _fleet(*, moved: bool, version_only_there: bool = False):
+    """12 hosts on release 1.4.2; the NEW hosts listen on 9102 (a metrics endpoint). ``moved``: they
+    also run release 2.0.0 instead of 1.4.2 (a rolling deploy). ``version_only_there``: they run
+    1.4.2 like everyone, plus a versioned tool nobody else has anything of."""
+    hosts = clean_fleet(12)
+    for name, rows in hosts.items():
+        release = "2.0.0" if moved and name in NEW else "1.4.2"
+        extra = " --batch 50" if release == "2.0.0" else ""
+        rows["processes"] = [_worker(release, i, extra) for i in (1, 2)]
+        if name in NEW:
+            if version_only_there:
+                tool = "/var/lib/tools/xmrig-6.21.0/xmrig -B"
+                rows["processes"].append(dict(_worker("1.4.2", 9), cmdline=tool))
+                rows["listening_ports"].append(_listener("9102", tool))
+            else:
+                rows["listening_ports"].append(
+                    _listener("9102", f"/usr/bin/python3 /srv/app/releases/{release}/metrics.py")
+                )
+    return hosts
+
+
+def _analyze(tmp_path, hosts, method):
+    run = build_run(tmp_path / "run", hosts)
+    base = None
+    if method == "baseline":
+        base = build_run(tmp_path / "base", {"base-0": copy.deepcopy(hosts["web-001"])})
+    return sorted(h.host for h in analyze([run], baseline=base, method=method).hosts if h.outlier)
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_release_move_brings_its_listeners_benignly(tmp_path, method):
+    assert _analyze(tmp_path, _fleet(moved=True), method) == []
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_the_same_listeners_without_a_release_move_are_a_campaign(tmp_path, method):
+    assert _analyze(tmp_path, _fleet(moved=False), method) == sorted(NEW)
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_version_nobody_else_replaced_is_no_release(tmp_path, method):
+    assert _analyze(tmp_path, _fleet(moved=False, version_only_there=True), method) == sorted(NEW)
+
+
+def _group(index, names):
+    group = np.zeros(len(index.profiles), dtype=bool)
+    for host in index.hosts:
+        if host.identity.host in names:
+            group[host.profile] = True
+    return group
+
+
+def test_release_of_describes_the_move():
+    hosts = [
+        HostData(
+            ref=HostRef(RUN, name, Path("/nonexistent") / name),
+            identity=HostIdentity(host=name, host_id=name, hostname=name),
+            queries={q: QueryStatus(q, "ok") for q in rows},
+            rows=rows,
+        )
+        for name, rows in _fleet(moved=True).items()
+    ]
+    index = build_fleet(hosts, default_config()).index
+    model = EntryModel(index)
+    described = model.releases.release_of(_group(index, NEW))
+    assert described is not None and "2.0.0 in place of 1.4.2" in described and "processes" in described
+    # hosts of both releases together replaced nothing
+    assert model.releases.release_of(_group(index, {"web-001", "web-002", "web-003", "web-006"})) is None
