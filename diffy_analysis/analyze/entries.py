@@ -41,6 +41,7 @@ from diffy_analysis.analyze.randomness import (
     RandomValues,
     blank,
 )
+from diffy_analysis.analyze.recombination import Recombination
 from diffy_analysis.analyze.releases import Releases
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import NEVER_VARIANT
@@ -96,6 +97,7 @@ class EntryModel:
         self.provenance = Provenance(index, self.df)
         self.randomness = RandomValues(self)
         self.releases = Releases(self)
+        self.recombination = Recombination(self)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (

@@ -60,6 +60,7 @@ TRANSITIONAL = frozenset(
 """systemd's transitional unit states (systemd.unit(5), org.freedesktop.systemd1 ActiveState/SubState):
 a unit in one of them is between two resting states; it is where it lands that says something."""
 VERSION_CHANGE = "a version change: the same row with other numbers (an upgrade, not a removal)"
+RECOMBINED = "a new combination of values and command-line words other hosts hold (analyze/recombination.py)"
 POPULATION = "travels with {} (a population's make-up)"
 
 
@@ -93,6 +94,15 @@ def refine(
     if churn is not None:
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=churn, varying_column=None
+        )
+    if (
+        cand.kind == "added"
+        and int(model.df[cand.fid]) <= model.rare_max
+        and model.recombination.recombined(cand.fid)
+        and severe_reason(index, cand) is None
+    ):
+        return replace(
+            cand, strength="weak", weight=significance * weak_weight, reason=RECOMBINED, varying_column=None
         )
     if not model.security(cand.fid):
         if cand.strength == "weak" and cand.varying_column is not None:
