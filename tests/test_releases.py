@@ -112,18 +112,47 @@ def _group(index, names):
 
 
 def test_release_of_describes_the_move():
-    hosts = [
+    index = _index(_fleet(moved=True))
+    model = EntryModel(index)
+    described = model.releases.release_of(_group(index, NEW))
+    assert described is not None and "2.0.0 in place of 1.4.2" in described and "processes" in described
+    # hosts of both releases together replaced nothing
+    assert model.releases.release_of(_group(index, {"web-001", "web-002", "web-003", "web-006"})) is None
+
+
+def _package(name: str, version: str) -> dict[str, str]:
+    return {"name": name, "version": version, "arch": "amd64", "source": "", "status": "install ok installed"}
+
+
+def _index(hosts):
+    data = [
         HostData(
             ref=HostRef(RUN, name, Path("/nonexistent") / name),
             identity=HostIdentity(host=name, host_id=name, hostname=name),
             queries={q: QueryStatus(q, "ok") for q in rows},
             rows=rows,
         )
-        for name, rows in _fleet(moved=True).items()
+        for name, rows in hosts.items()
     ]
-    index = build_fleet(hosts, default_config()).index
+    return build_fleet(data, default_config()).index
+
+
+def _cosigner(hosts, package: str):
+    index = _index(hosts)
     model = EntryModel(index)
-    described = model.releases.release_of(_group(index, NEW))
-    assert described is not None and "2.0.0 in place of 1.4.2" in described and "processes" in described
-    # hosts of both releases together replaced nothing
-    assert model.releases.release_of(_group(index, {"web-001", "web-002", "web-003", "web-006"})) is None
+    fid = next(f for f in range(index.n_features) if index.row(f).get("name") == package and model.df[f])
+    return model.travels_with(fid)
+
+
+def test_a_canarys_new_dependency_travels_with_its_upgrade():
+    """Two canaries upgrade openssl and with it pull a library nobody else has: the library is the
+    upgrade's make-up. The same library on two hosts without the upgrade is co-signed by nothing
+    (a package row never co-signs itself)."""
+    hosts = clean_fleet(12)
+    for name in ("web-004", "web-009"):
+        hosts[name]["deb_packages"] = [_package("openssl", "3.2.0-1"), _package("libjemalloc2", "5.2.1-1")]
+    assert _cosigner(hosts, "libjemalloc2") == "package openssl 3.2.0-1"
+    hosts = clean_fleet(12)
+    for name in ("web-004", "web-009"):
+        hosts[name]["deb_packages"].append(_package("libjemalloc2", "5.2.1-1"))
+    assert _cosigner(hosts, "libjemalloc2") is None

@@ -381,6 +381,7 @@ class EntryModel:
                 inter = np.asarray(self._matrix[:, self._packages].T @ holders).ravel()
                 union = self.df[self._packages] + size - inter
                 jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+                jaccard[self._packages == fid] = 0.0  # a package row never co-signs itself
                 best = int(np.argmax(jaccard))
                 # below COSIGNATURE_MIN_HOSTS only an upgrade co-signs: another version of a package
                 # most hosts hold (two hosts given attacker tools get NEW packages, not versions)

@@ -315,6 +315,7 @@ def judge(
                 and not model.local_only(c.fid)
                 and model.cardinality(c.fid) == 2
                 and evidence >= NEW_ENTRY_MIN
+                and model.travels_with(c.fid) is None  # a canary's new dependency beside its upgrade
             ):
                 new_entry = True
             per_table[query] = max(per_table.get(query, 0.0), evidence)
