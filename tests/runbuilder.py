@@ -275,3 +275,22 @@ def clean_fleet(count: int, *, prefix: str = "web-") -> dict[str, dict[str, list
         rows["iptables"][0]["packets"] = str(i * 13)
         hosts[f"{prefix}{i:03d}"] = rows
     return hosts
+
+
+def fleet_index(hosts: Mapping[str, Mapping[str, list[dict[str, str]]]]) -> Any:
+    """The finalized fleet index (normalize.build_fleet) of ``hosts`` read in memory, for tests of
+    the entry model that ask it questions directly."""
+    from diffy_analysis.load import HostData, HostIdentity, HostRef, QueryStatus, RunInfo
+    from diffy_analysis.normalize import build_fleet, default_config
+
+    run = RunInfo(path=Path("/nonexistent"), run_id=RUN_ID)
+    data = [
+        HostData(
+            ref=HostRef(run, name, Path("/nonexistent") / name),
+            identity=HostIdentity(host=name, host_id=name, hostname=name),
+            queries={q: QueryStatus(q, "ok") for q in rows},
+            rows={q: list(r) for q, r in rows.items()},
+        )
+        for name, rows in hosts.items()
+    ]
+    return build_fleet(data, default_config()).index

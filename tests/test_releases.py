@@ -5,18 +5,13 @@ listeners without the release move, or next to a version nobody else replaced, a
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pytest
-from runbuilder import build_run, clean_fleet
+from runbuilder import build_run, clean_fleet, fleet_index
 
 from diffy_analysis.analyze.entries import EntryModel
 from diffy_analysis.api import analyze
-from diffy_analysis.load import HostData, HostIdentity, HostRef, QueryStatus, RunInfo
-from diffy_analysis.normalize import build_fleet, default_config
-
-RUN = RunInfo(path=Path("/nonexistent"), run_id="20261202T101500Z-a1b2c3")
 
 NEW = ("web-003", "web-006", "web-009", "web-012")
 
@@ -112,7 +107,7 @@ def _group(index, names):
 
 
 def test_release_of_describes_the_move():
-    index = _index(_fleet(moved=True))
+    index = fleet_index(_fleet(moved=True))
     model = EntryModel(index)
     described = model.releases.release_of(_group(index, NEW))
     assert described is not None and "2.0.0 in place of 1.4.2" in described and "processes" in described
@@ -124,21 +119,8 @@ def _package(name: str, version: str) -> dict[str, str]:
     return {"name": name, "version": version, "arch": "amd64", "source": "", "status": "install ok installed"}
 
 
-def _index(hosts):
-    data = [
-        HostData(
-            ref=HostRef(RUN, name, Path("/nonexistent") / name),
-            identity=HostIdentity(host=name, host_id=name, hostname=name),
-            queries={q: QueryStatus(q, "ok") for q in rows},
-            rows=rows,
-        )
-        for name, rows in hosts.items()
-    ]
-    return build_fleet(data, default_config()).index
-
-
 def _cosigner(hosts, package: str):
-    index = _index(hosts)
+    index = fleet_index(hosts)
     model = EntryModel(index)
     fid = next(f for f in range(index.n_features) if index.row(f).get("name") == package and model.df[f])
     return model.travels_with(fid)

@@ -35,6 +35,7 @@ from collections import defaultdict
 import numpy as np
 from scipy import sparse
 
+from diffy_analysis.analyze.echo import Echo
 from diffy_analysis.analyze.provenance import Provenance
 from diffy_analysis.analyze.randomness import (
     COSIGNATURE_JACCARD,
@@ -98,6 +99,7 @@ class EntryModel:
         self.randomness = RandomValues(self)
         self.releases = Releases(self)
         self.recombination = Recombination(self)
+        self.echo = Echo(self)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (

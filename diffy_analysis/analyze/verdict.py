@@ -61,6 +61,7 @@ TRANSITIONAL = frozenset(
 a unit in one of them is between two resting states; it is where it lands that says something."""
 VERSION_CHANGE = "a version change: the same row with other numbers (an upgrade, not a removal)"
 RECOMBINED = "a new combination of values and command-line words other hosts hold (analyze/recombination.py)"
+ECHO = "the echo of an assigned value: {} (analyze/echo.py)"
 POPULATION = "travels with {} (a population's make-up)"
 
 
@@ -128,6 +129,15 @@ def refine(
         reason = f"a new account named after {owner}, software on most hosts (its own account)"
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+        )
+    echo = model.echo.echo_of(cand.fid, cand.kind)
+    if echo is not None and severe_reason(index, cand) is None:
+        return replace(
+            cand,
+            strength="weak",
+            weight=significance * weak_weight,
+            reason=ECHO.format(echo),
+            varying_column=None,
         )
     package = model.travels_with(cand.fid, absent=cand.kind == "missing")
     if package is not None:

@@ -105,10 +105,13 @@ def writable_path(what: str) -> Severe:
 
 def firewall(column: str) -> Severe:
     def severe(row: Mapping[str, str], kind: str) -> str | None:
+        # a container runtime's own rules come and go with its containers (published ports): judged
+        # by the fleet model like any row (analyze/echo.py), never severe by their content alone
+        managed = _MANAGED.search(" ".join(row.get(c, "") for c in (column, "chain", "target")))
+        if managed:
+            return None
         if kind == "missing":
-            # a container runtime's own rules come and go with its containers
-            managed = _MANAGED.search(" ".join(row.get(c, "") for c in (column, "chain", "target")))
-            return None if managed else "a firewall rule removed"
+            return "a firewall rule removed"
         text = " ".join(row.get(c, "") for c in (column, "src_ip", "src_mask"))
         if "ACCEPT" in text.upper() and (_OPEN.search(text) or row.get("src_ip") == "0.0.0.0"):
             return "a firewall rule opened to any address"
