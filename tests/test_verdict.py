@@ -384,3 +384,33 @@ def test_a_firewall_rule_opened_is_not_a_version_change(tmp_path):
     assert _flagged(analysis) == ["web-008"]
     top = next(h for h in analysis.hosts if h.host == "web-008").findings
     assert all("version change" not in f.explanation for f in top if f.query == "iptables")
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_one_event_seen_in_several_context_tables_does_not_flag(tmp_path, method):
+    """A connection pool started on one host is a process, its binary, a loopback listener and a
+    socket file at once: four context tables, one event, no verdict (the multi-table sum flagged
+    such hosts on the development lab fleets)."""
+    hosts = clean_fleet(12)
+    for rows in hosts.values():
+        rows["processes"] = [
+            {"name": "cron", "path": "/usr/sbin/cron", "cmdline": "/usr/sbin/cron -f", "uid": "0"}
+        ]
+    pool = hosts["web-005"]
+    command = "/usr/bin/python3 /srv/pool/pgbouncer-standin.py /etc/pgbouncer/pgbouncer.ini"
+    pool["processes"].append(
+        {"name": "python3", "path": "/usr/bin/python3.11", "cmdline": command, "uid": "0"}
+    )
+    pool["process_binaries"] = [
+        {"path": "/usr/bin/python3.11", "sha256": "4add4bb89d8c" * 5 + "abcd", "on_disk": "1"}
+    ]
+    pool["listening_ports"].append(
+        dict(pool["listening_ports"][0], address="127.0.0.1", port="6432", name="python3", cmdline=command)
+    )
+    pool["staging_files"] = [
+        {"path": "/tmp/.s.PGSQL.6432", "type": "socket", "mode": "0755", "size": "0", "uid": "0"}
+    ]
+    base = copy.deepcopy(hosts["web-001"])
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    assert _flagged(analyze([run], baseline=baseline, method=method)) == []

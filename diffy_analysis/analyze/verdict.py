@@ -15,9 +15,10 @@ own evidence, so fleet-wide noise can neither hide a host with a real finding no
    row that is a security finding by what it is: a program running from a writable directory or
    deleted from disk, a mount over ``/proc/<pid>``), and either PeerPressure-sick
    (``P(sick) >= SICK_MIN``) or shared by several hosts with ``P(sick) > SHARED_SICK_MIN`` (a
-   campaign; not for a swap between the values of a one-per-host thing) - or when clearly sick
-   strong findings in at least two context tables (processes, mounts, unknown tables), each table
-   counted once and discounted by its novelty rate, add up to ``OTHER_MIN``.
+   campaign; not for a swap between the values of a one-per-host thing) - or when a clearly sick
+   context finding is a state no other host has at all (a new mount point, a new package) that no
+   population row travels with. Context findings in several tables never add up: one event (a job,
+   a sidecar) shows in several tables at once.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ SHARED_SICK_MIN = 0.5
 PARTITION_SHARE = 0.5
 """A group-shared row is one share of a split when at least this share of the hosts without it hold
 another group-shared row of the same table."""
-OTHER_MIN = 1.0
 OTHER_SICK_MIN = 0.85
 NEW_ENTRY_MIN = 0.5
 ACTIVITY_TABLES = frozenset({"processes", "process_binaries", "process_open_sockets", "logged_in_users"})
@@ -292,7 +292,6 @@ def judge(
     grades = grades if grades is not None else Grades(index, model)
     decisive = []
     novel: list[Candidate] = []
-    per_table: dict[str, float] = {}
     new_entry = False
     others = []
     for c in candidates:
@@ -328,12 +327,13 @@ def judge(
                 and model.travels_with(c.fid) is None  # a canary's new dependency beside its upgrade
             ):
                 new_entry = True
-            per_table[query] = max(per_table.get(query, 0.0), evidence)
             others.append(c)
     if novel and null.significant(frozenset(index.query_of(c.fid) for c in novel)):
         decisive.extend(novel)
-    # context tables are context: one activity row alone (a timer's job caught running) never decides
-    if not decisive and (new_entry or (len(per_table) >= 2 and sum(per_table.values()) >= OTHER_MIN)):
+    # context tables are context: only a state no other host has at all decides (a mount hiding a
+    # directory); activity rows (a timer's job caught running, a sidecar's socket) never do, however
+    # many tables the one event shows in (a job is a process, its binary and its mount at once)
+    if not decisive and new_entry:
         decisive = others
     return Verdict(bool(decisive), tuple(decisive))
 
