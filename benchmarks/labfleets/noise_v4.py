@@ -19,8 +19,9 @@ from diffy_lab import LabHost
 from .hostexec import sh, spawn
 from .noise import PY, _heredoc, _kill_exact
 
-ADMIN_USER, ADMIN_UID = "admin", 1000
-"""The cloud image's default user (Debian's cloud images: `admin`), whose key cloud-init injects."""
+ADMIN_USER, ADMIN_UID = "admin", 1010
+"""The cloud image's default user (Debian's cloud images: `admin`), whose key cloud-init injects; not uid
+1000, which the machine's own passwd (copied into every host) already gives another account."""
 RELEASES = {"base": "2.4.1", "rollout": "3.1.0", "canary": "3.2.0-rc1"}
 SSM = {False: "3.3.987.0", True: "3.3.1142.0"}
 """amazon-ssm-agent before / after its automatic update."""

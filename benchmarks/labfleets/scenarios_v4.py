@@ -96,6 +96,7 @@ SCENARIOS_V4: dict[str, ScenarioV4] = {
             4,
             "4 hosts, one compromised: nobody given a shell and password, fetch-and-run script in "
             "cron.hourly and cron.daily, bind shell from a deleted binary",
+            attacks=(STRONG,),
             seed=404,
         ),
         ScenarioV4(
