@@ -34,6 +34,11 @@ table's row; a difference travelling with a package version, entries.py)."""
 
 def blank(row: tuple[str, ...], positions: tuple[int, ...]) -> tuple[str, ...]:
     """The row with the columns at ``positions`` blanked: its template."""
+    if len(positions) == 1:  # the common case, by slicing (no Python step per column)
+        p = positions[0]
+        if 0 <= p < len(row):
+            return (*row[:p], "", *row[p + 1 :])
+        return row
     return tuple("" if i in positions else v for i, v in enumerate(row))
 
 
@@ -71,9 +76,12 @@ class RandomValues:
             return found
         fids = self._colset_features(colset)
         ids: dict[tuple[str, ...], int] = {}
-        groups = np.empty(len(fids), dtype=np.int64)
-        for i, f in enumerate(fids.tolist()):
-            groups[i] = ids.setdefault(blank(self.index.feature_values[f], positions), len(ids))
+        values, setdefault = self.index.feature_values, ids.setdefault
+        groups = np.fromiter(
+            (setdefault(blank(values[f], positions), len(ids)) for f in fids.tolist()),
+            dtype=np.int64,
+            count=len(fids),
+        )
         hosts = self._hosts_of_groups(fids, groups, len(ids))
         rare = self.df[fids] <= self.rare_max
         rare_hosts = self._hosts_of_groups(fids[rare], groups[rare], len(ids))
