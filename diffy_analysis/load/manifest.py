@@ -82,7 +82,9 @@ def host_file_digests(files: dict[str, Any]) -> dict[str, dict[str, bytes]]:
     start = len(prefix)
     names: dict[str, str] = {}
     out: dict[str, dict[str, bytes]] = {}
-    current_id, current = None, None  # a manifest lists a host's files together: one look-up per host
+    # a manifest lists a host's files together: one look-up per host
+    current_id: str | None = None
+    current: dict[str, bytes] | None = None
     fullmatch = _LOWER_HEX.fullmatch
     for path, entry in files.items():
         if not path.startswith(prefix):
@@ -92,19 +94,18 @@ def host_file_digests(files: dict[str, Any]) -> dict[str, dict[str, bytes]]:
             continue  # never looked up: the reader asks for hosts/<id>/<name> only
         name = names.setdefault(name, name)
         # the exact types orjson gives first; anything else is decided by file_entry_ok
-        text = entry.get("sha256") if type(entry) is dict else None
-        if type(text) is str and len(text) == 64 and type(entry.get("bytes")) is int:
-            ok = True
+        found = entry.get("sha256") if type(entry) is dict else None
+        text: str | None = None
+        if type(found) is str and len(found) == 64 and type(entry.get("bytes")) is int:
+            text = found
         elif file_entry_ok(entry):
-            ok, text = True, entry["sha256"]
-        else:
-            ok = False
-        digest = (bytes.fromhex(text) if fullmatch(text) else NOT_HEX) if ok else b""
-        if host_id != current_id:
+            text = entry["sha256"]
+        digest = b"" if text is None else bytes.fromhex(text) if fullmatch(text) else NOT_HEX
+        if host_id != current_id or current is None:
             current_id, current = host_id, out.get(host_id)
             if current is None:
                 current = out[host_id] = {}
-        current[name] = digest  # type: ignore[index]
+        current[name] = digest
     return out
 
 
