@@ -85,8 +85,27 @@ def fleet_options(hosts: int, kind: str) -> FleetOptions:
     return FleetOptions(hosts=hosts, seed=SEED, per_host_volatile=kind == "unique")
 
 
-def measure(hosts: int, method: str, kind: str = "reuse", cache: Path = CACHE) -> dict:
-    """One measurement, in this process (called in a child by ``main``)."""
+def _analyze(fleet, method: str, jobs: int) -> tuple[object, float]:
+    """``run_method``, with ``jobs`` reader processes (LoadOptions.jobs) for the engine's methods."""
+    if jobs == 1 or method == "naive":
+        return run_method(fleet, method)
+    from diffy_analysis.api import analyze
+    from diffy_analysis.load import LoadOptions
+
+    started = time.perf_counter()
+    baseline = fleet.baseline_dir if method == "baseline" else None
+    found = analyze([fleet.run_dir], baseline=baseline, method=method, load_options=LoadOptions(jobs=jobs))
+    return found, time.perf_counter() - started
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def measure(hosts: int, method: str, kind: str = "reuse", cache: Path = CACHE, jobs: int = 1) -> dict:
+    """One measurement, in this process (called in a child by ``main``). With ``jobs`` > 1 the
+    analysis's CPU seconds include its reader processes' (and their peak RSS is reported apart)."""
     fleet = generate_fleet(cache, fleet_options(hosts, kind), reuse=True)
     read_s, size = warm(fleet.run_dir)
     # CPU seconds next to wall seconds: on a shared machine (load average far above the cores) wall
@@ -97,14 +116,15 @@ def measure(hosts: int, method: str, kind: str = "reuse", cache: Path = CACHE) -
     cpu = time.process_time()
     orjson_s = orjson_parse(fleet.run_dir)
     orjson_cpu = time.process_time() - cpu
-    cpu = time.process_time()
-    analysis, analysis_s = run_method(fleet, method)
-    analysis_cpu = time.process_time() - cpu
+    cpu, children = time.process_time(), _children_cpu()
+    analysis, analysis_s = _analyze(fleet, method, jobs)
+    analysis_cpu = time.process_time() - cpu + _children_cpu() - children
     scores = score(analysis, fleet.truth(), method=method)
     return {
         "hosts": hosts,
         "kind": kind,
         "method": method,
+        "jobs": jobs,
         "files": files,
         "bytes": size,
         "read_s": round(read_s, 2),
@@ -119,6 +139,7 @@ def measure(hosts: int, method: str, kind: str = "reuse", cache: Path = CACHE) -
         "ratio_orjson_cpu": None if not orjson_s else round(analysis_cpu / orjson_cpu, 2),
         "load_average": round(os.getloadavg()[0], 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "reader_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
         "precision": round(scores.precision, 4),
         "recall": round(scores.recall, 4),
         "f1": round(scores.f1, 4),
@@ -207,6 +228,7 @@ def _child(args: argparse.Namespace, hosts: int, method: str, kind: str) -> dict
     """One measurement in a fresh process (its peak RSS is its own)."""
     failed = {"hosts": hosts, "kind": kind, "method": method}
     command = [sys.executable, __file__, "--one", str(hosts), method, kind, "--cache", str(args.cache)]
+    command += ["--jobs", str(args.jobs)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -230,13 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-baseline", type=int, default=10_000, help="largest fleet for baseline mode")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per measurement")
     parser.add_argument("--json", type=Path, help="also append results as JSON lines to this file")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="reader processes for the analysis (LoadOptions.jobs; 1: none)"
+    )
     parser.add_argument("--one", nargs=3, metavar=("HOSTS", "METHOD", "KIND"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:  # child mode: one measurement, JSON on stdout
-        print(json.dumps(measure(int(args.one[0]), args.one[1], args.one[2], args.cache)))
+        print(json.dumps(measure(int(args.one[0]), args.one[1], args.one[2], args.cache, args.jobs)))
         return 0
     print(f"machine: {machine()}")
-    print(f"commit: {commit()}, load average at start: {os.getloadavg()[0]:.1f}")
+    print(f"commit: {commit()}, load average at start: {os.getloadavg()[0]:.1f}, jobs: {args.jobs}")
     print("| " + " | ".join(HEADER) + " |\n|" + "---|" * len(HEADER), flush=True)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]

@@ -146,3 +146,15 @@ def test_baseline_app_slash_name_as_diffy_baseline_tells_users(tmp_path, capsys)
 def test_no_run_dir_is_a_usage_error(capsys):
     code, _, err = _analyze([], capsys)
     assert code == 2 and "RUN_DIR" in err
+
+
+def test_jobs_give_the_same_report_and_progress_is_shown_when_asked(tmp_path, capsys):
+    run_dir = build_run(tmp_path, clean_fleet(8))
+    code, serial, _ = _analyze([run_dir, "--format", "json", "--jobs", "1"], capsys)
+    code2, parallel, err = _analyze([run_dir, "--format", "json", "--jobs", "2"], capsys)
+    assert (code, serial) == (code2, parallel) and err == ""  # not a terminal: no progress line
+    code3, forced, err = _analyze([run_dir, "--format", "json", "-j", "2", "--progress"], capsys)
+    assert (code3, forced) == (code, serial)  # stdout stays the report alone
+    assert "analysing 8 hosts" in err or "loading" in err  # the line went to stderr, as asked
+    code4, _, err = _analyze([run_dir, "--format", "json", "--jobs", "65"], capsys)
+    assert code4 == 2 and "Traceback" not in err

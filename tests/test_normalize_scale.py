@@ -58,9 +58,17 @@ def test_manifest_digests_answer_as_the_entries_do():
         "hosts/web-1/bad.json": {"sha256": "short", "bytes": 1},
         "hosts/web-2/users.json": {"sha256": good, "bytes": 1},
         "pack.json": {"sha256": good, "bytes": 1},
+        "hosts/web-1/late.json": {"sha256": good, "bytes": True},  # listed after another host's files
+        "hosts/web-1/odd.json": ["not", "an", "object"],
     }
     digests = host_file_digests(files)
-    assert digests["web-1"] == {"users.json": bytes.fromhex(good), "groups.json": NOT_HEX, "bad.json": b""}
+    assert digests["web-1"] == {
+        "users.json": bytes.fromhex(good),
+        "groups.json": NOT_HEX,
+        "bad.json": b"",
+        "late.json": bytes.fromhex(good),  # as file_entry_ok decides (a bool is an int there)
+        "odd.json": b"",
+    }
     assert set(digests) == {"web-1", "web-2"}
     names = [next(iter(d)) for d in digests.values()]
     assert names[0] is names[1]  # file names shared between hosts

@@ -44,17 +44,15 @@ def _with_since(
     return with_since(analysis, paths[0], since, results_root=results_root, config=config)
 
 
-def _analyze_with_progress(paths: list[Path], config_path: Path | None, settings: dict[str, Any]) -> Any:
-    """The analysis with "loading N of M hosts" on the terminal (cli/progress.py): the run is
-    opened here, with the load options the analysis would use, and read through a counting source."""
+def _analyze_with_progress(paths: list[Path], config: Any, settings: dict[str, Any], *, forced: bool) -> Any:
+    """The analysis with "loading N of M hosts" on stderr (cli/progress.py): the run is opened
+    here, with the load options the analysis would use, and read through a counting source.
+    ``forced`` (--progress): drawn even when stderr is not a terminal."""
     from diffy_analysis.api import analyze as run_analysis  # noqa: PLC0415 - lazy: numpy/scipy
-    from diffy_analysis.load import HostSource, LoadOptions, open_results  # noqa: PLC0415
-    from diffy_analysis.normalize.rules import load_config  # noqa: PLC0415
+    from diffy_analysis.load import HostSource, open_results  # noqa: PLC0415
 
-    config = load_config(config_path)
-    options = LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024)
-    with progress.LoadProgress() as shown:
-        source = progress.CountingSource(open_results(paths, options), shown.on_host)
+    with progress.LoadProgress(force=forced) as shown:
+        source = progress.CountingSource(open_results(paths, settings["load_options"]), shown.on_host)
         return run_analysis(paths, config=config, results=cast(HostSource, source), **settings)
 
 
@@ -98,6 +96,24 @@ def _analyze_with_progress(paths: list[Path], config_path: Path | None, settings
 )
 @click.option("--quiet", "-q", is_flag=True, help="Table format: only the verdict and outlier hosts.")
 @click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(0, 64),
+    default=1,
+    show_default=True,
+    help="Processes reading the run's hosts (read, hash, check, mask) while this one parses and "
+    "compares them; the same report whatever the number. 1: none (measured on a shared 2-core "
+    "machine, 2 readers cut the wall time little for ~40% more CPU: docs/performance.md); "
+    "0: up to 2 (the CPUs available) for runs of 500 hosts or more.",
+)
+@click.option(
+    "--progress/--no-progress",
+    "progress_shown",
+    default=None,
+    help='Show the "loading N of M hosts" line on stderr (default: only when stderr is a terminal '
+    "and the format is not json).",
+)
+@click.option(
     "--since",
     metavar="PREVIOUS_RUN|latest",
     help="Also report the rows that appeared or disappeared fleet-wide since an earlier run of the app "
@@ -116,6 +132,8 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
     app: str | None,
     results_root: Path | None,
     quiet: bool,
+    jobs: int,
+    progress_shown: bool | None,
     since: str | None,
     **store_params: Any,
 ) -> int:
@@ -147,17 +165,23 @@ def analyze(  # noqa: PLR0917 - click passes options as arguments
         return stored.analysis.exit_code
     paths = _check_inputs(run_dirs)
     from diffy_analysis.api import analyze as run_analysis  # noqa: PLC0415 - lazy: numpy/scipy
+    from diffy_analysis.load import LoadOptions  # noqa: PLC0415
+    from diffy_analysis.normalize.rules import load_config  # noqa: PLC0415
 
+    config = load_config(config_path)
+    load_options = LoadOptions(max_file_bytes=config.thresholds.max_file_mb * 1024 * 1024, jobs=jobs)
     settings: dict[str, Any] = {
         "baseline": baseline,
         "method": method,
         "app": app,
         "results_root": results_root,
+        "load_options": load_options,
     }
-    if progress.wanted(fmt, sys.stderr):
-        result = _analyze_with_progress(paths, config_path, settings)
+    shown = progress.wanted(fmt, sys.stderr) if progress_shown is None else progress_shown
+    if shown:
+        result = _analyze_with_progress(paths, config, settings, forced=progress_shown is True)
     else:
-        result = run_analysis(paths, config=config_path, **settings)
+        result = run_analysis(paths, config=config, **settings)
     if since:
         result = _with_since(result, paths, since, results_root, config_path)
     write_report(result, fmt, output, quiet=quiet)

@@ -1,10 +1,11 @@
-"""A progress line for long analyses: "loading N of M hosts" on stderr, only on a terminal.
+"""A progress line for long analyses: "loading N of M hosts" on stderr, on a terminal or when asked.
 
 The analysis reads its hosts through a ``load.HostSource``; :class:`CountingSource` wraps one and
 reports every host it has dealt with (read or skipped), so the display needs nothing from the
-analysis itself. The display is silent when stderr is not a terminal, and with ``--format json``
-(machine output stays clean whatever the terminal); it is transient: the line is gone before the
-report is written.
+analysis itself. By default the display is silent when stderr is not a terminal, and with
+``--format json`` (machine output stays clean whatever the terminal); ``--progress`` asks for it
+anyway (``--no-progress`` never shows it). It is transient: the line is gone before the report is
+written.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def wanted(fmt: str, stream: IO[str]) -> bool:
 class LoadProgress:
     """Context manager around an analysis: a rich progress bar fed by :class:`CountingSource`."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, *, force: bool = False) -> None:
         from rich.console import Console  # noqa: PLC0415 - only when shown
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
@@ -60,7 +61,8 @@ class LoadProgress:
             TextColumn("{task.description}"),
             BarColumn(),
             TimeElapsedColumn(),
-            console=Console(file=stream, stderr=stream is None),
+            # force (--progress): drawn even when stderr is not a terminal (a log followed with tail)
+            console=Console(file=stream, stderr=stream is None, force_terminal=True if force else None),
             transient=True,
         )
         self.task = self.progress.add_task("opening the run", total=None)

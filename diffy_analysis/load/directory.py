@@ -9,9 +9,13 @@ docstring, ``diffy_analysis/load/__init__.py``, for the rules).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ from diffy_analysis.load.files import (
 from diffy_analysis.load.host_record import host_record_problems, identity_of
 from diffy_analysis.load.manifest import manifest_entry_problem, run_info
 from diffy_analysis.load.model import (
+    AUTO_JOBS_MIN_HOSTS,
     HostData,
     HostIdentity,
     HostRef,
@@ -49,34 +54,50 @@ _SAFE_HOST_ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 def _parse_filtered(
     text: str,
+    changed: str | None,
     filename: str,
     *,
     name: str,
-    identity: HostIdentity,
-    text_filter: TextFilter | None,
     filtered: set[str],
     known: bool = False,
     reused: set[str] | None = None,
 ) -> list[dict[str, str]]:
-    """Rows of one file, parsed from the ``text_filter``'s text when it changed anything (one parse).
+    """Rows of one file, parsed from the ``text_filter``'s text (``changed``: set only when the filter
+    changed anything) when that parses (one parse).
 
     When the raw text is ``known`` (byte-identical to a file the caller already parsed) and is what
     the rows would come from, it is not parsed again: the query goes into ``reused``, rows are [].
     """
-    if text_filter is not None:
-        changed = text_filter(identity, name, text)
-        if changed is not text and changed != text:
-            try:
-                rows = parse_rows(changed, filename)
-            except HostDataError:
-                pass  # the raw text decides below, and names the real problem
-            else:
-                filtered.add(name)
-                return rows
+    if changed is not None:
+        try:
+            rows = parse_rows(changed, filename)
+        except HostDataError:
+            pass  # the raw text decides below, and names the real problem
+        else:
+            filtered.add(name)
+            return rows
     if known and reused is not None:
         reused.add(name)
         return []
     return parse_rows(text, filename)
+
+
+@dataclass
+class _ReadFiles:
+    """What reading one host gives before any result file is parsed (:func:`_read_files`): its record,
+    each file's decoded text and sha256 and, where the ``text_filter`` changed it, the filtered text.
+    ``error`` is the first problem met while reading, after the files before it (the parse of those
+    files still comes first: a broken file 3 is reported before a tampered file 4, as when read and
+    parsed file by file). Picklable: a worker process reads hosts into it (:class:`_Pool`)."""
+
+    statuses: dict[str, QueryStatus] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    identity: HostIdentity | None = None
+    names: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    digests: dict[str, str] = field(default_factory=dict)
+    changed: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
 
 
 def read_host(
@@ -92,27 +113,42 @@ def read_host(
     ``queries`` limits which result files are read (used to fetch evidence rows lazily).
     ``reuse`` skips parsing files the caller already parsed (see :data:`Reuse`, ``HostData.reused``).
     """
+    read = _read_files(ref, options, queries=queries, text_filter=text_filter)
+    return _parse_host(ref, read, filtering=text_filter is not None, reuse=reuse)
+
+
+def _read_files(
+    ref: HostRef,
+    options: LoadOptions,
+    *,
+    queries: Iterable[str] | None = None,
+    text_filter: TextFilter | None = None,
+) -> _ReadFiles:
+    """Read, check, decode and filter one host's files (no parse); a problem goes into ``error``."""
+    out = _ReadFiles()
     dir_fd = open_dir(ref.path) if is_plain_dir(ref.path) else None
     if dir_fd is None:
-        raise HostDataError("host directory is missing or is a symlink")
+        out.error = "host directory is missing or is a symlink"
+        return out
     try:
-        return _read_host_at(
-            ref, dir_fd, options=options, queries=queries, text_filter=text_filter, reuse=reuse
-        )
+        _read_files_at(ref, dir_fd, out, options=options, queries=queries, text_filter=text_filter)
+    except HostDataError as err:
+        out.error = err.message
     finally:
         os.close(dir_fd)
+    return out
 
 
-def _read_host_at(
+def _read_files_at(
     ref: HostRef,
     dir_fd: int,
+    out: _ReadFiles,
     *,
     options: LoadOptions,
     queries: Iterable[str] | None,
     text_filter: TextFilter | None,
-    reuse: Reuse | None,
-) -> HostData:
-    """``read_host`` on the open host directory ``dir_fd`` (its files opened by name)."""
+) -> None:
+    """``_read_files`` on the open host directory ``dir_fd`` (its files opened by name)."""
     run = ref.run
     host_files = run.files.get(ref.host_id, {})
 
@@ -143,11 +179,11 @@ def _read_host_at(
         raise HostDataError("host.json is invalid: " + "; ".join(problems))
     if meta["host_id"] != ref.host_id:
         raise HostDataError(f"host.json names host_id {meta['host_id']!r}, not its directory's")
-    statuses = {
+    statuses = out.statuses = {
         name: QueryStatus(name, q["status"], q.get("rows"), q.get("error"))
         for name, q in meta["queries"].items()
     }
-    notes: list[str] = []
+    notes = out.notes
     extra = sorted(set(statuses) - run.pack_queries) if run.pack_queries is not None else []
     if extra:
         # A hostile host.json listing 50000 made-up queries would otherwise give every other host
@@ -157,41 +193,102 @@ def _read_host_at(
         shown = ", ".join(extra[:3]) + (f" (+{len(extra) - 3} more)" if len(extra) > 3 else "")
         notes.append(f"host.json reports {len(extra)} queries not in the run's pack, ignored: {shown}")
     wanted = set(statuses) if queries is None else set(queries) & set(statuses)
-    rows: dict[str, list[dict[str, str]]] = {}
-    texts: dict[str, str] = {}
-    digests: dict[str, str] = {}
-    filtered, reused = set[str](), set[str]()  # queries changed by text_filter / not parsed (reuse)
-    identity = identity_of(meta)
+    identity = out.identity = identity_of(meta)
     for name in sorted(wanted):
         status = statuses[name]
         if status.status != "ok":
             continue
         filename = f"{name}.json"
         data = read_bytes(filename, limit=options.max_file_bytes, dir_fd=dir_fd)
-        digests[name] = checked(filename, data, meta["queries"][name].get("sha256"))
+        digest = checked(filename, data, meta["queries"][name].get("sha256"))
         text = decode(data, filename, notes)
+        if text_filter is not None:
+            changed = text_filter(identity, name, text)
+            if changed is not text and changed != text:
+                out.changed[name] = changed
+        out.names.append(name)
+        out.digests[name] = digest
+        out.texts[name] = text
+
+
+def _parse_host(ref: HostRef, read: _ReadFiles, *, filtering: bool, reuse: Reuse | None) -> HostData:
+    """Parse what :func:`_read_files` read (in file order), then report its pending problem if any."""
+    rows: dict[str, list[dict[str, str]]] = {}
+    filtered, reused = set[str](), set[str]()  # queries changed by text_filter / not parsed (reuse)
+    for name in read.names:
         rows[name] = _parse_filtered(
-            text,
-            filename,
+            read.texts[name],
+            read.changed.get(name),
+            f"{name}.json",
             name=name,
-            identity=identity,
-            text_filter=text_filter,
             filtered=filtered,
-            known=reuse is not None and reuse(name, digests[name]),
+            known=reuse is not None and reuse(name, read.digests[name]),
             reused=reused,
         )
-        texts[name] = text
+    if read.error is not None:
+        raise HostDataError(read.error)
+    assert read.identity is not None
     return HostData(
         ref=ref,
-        identity=identity,
-        queries=statuses,
+        identity=read.identity,
+        queries=read.statuses,
         rows=rows,
-        texts=texts,
-        digests=digests,
-        filtered=frozenset(filtered) if text_filter is not None else None,
-        notes=notes,
+        texts=read.texts,
+        digests=read.digests,
+        filtered=frozenset(filtered) if filtering else None,
+        notes=read.notes,
         reused=frozenset(reused),
     )
+
+
+# -- reading hosts in worker processes (LoadOptions.jobs) -----------------------------------------
+#
+# Workers do what needs no state of the caller: open, read, hash and check every file against the
+# manifest and host.json, decode it and run the text filter (identity masking, which depends only
+# on the host and the config). The caller parses, in host order, with its own ``reuse`` (the fleet
+# index's file cache): hosts, skip reasons and feature ids come in exactly the serial order, so the
+# analysis is byte-identical (tests/test_load_parallel.py). Workers are forked (they inherit the
+# listing: a host is sent as its position, never its RunInfo) and at most ``_AHEAD`` batches per
+# worker are in flight, so memory stays bounded whoever is faster.
+
+_BATCH = 16
+_AHEAD = 2
+_WORKER: dict[str, Any] = {}
+
+
+def reader_jobs(jobs: int, hosts: int) -> int:
+    """How many processes read ``hosts`` hosts for ``LoadOptions.jobs`` (0: automatic)."""
+    if jobs == 0:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        jobs = min(2, cpus) if hosts >= AUTO_JOBS_MIN_HOSTS else 1
+    return max(1, min(jobs, hosts))
+
+
+def _worker_init(refs: list[HostRef], options: LoadOptions, text_filter: TextFilter | None) -> None:
+    _WORKER.update(refs=refs, options=options, text_filter=text_filter)
+
+
+def _worker_read(positions: list[int]) -> list[_ReadFiles]:
+    refs, options, text_filter = _WORKER["refs"], _WORKER["options"], _WORKER["text_filter"]
+    return [_read_files(refs[i], options, text_filter=text_filter) for i in positions]
+
+
+def _pooled_reads(
+    refs: list[HostRef], options: LoadOptions, text_filter: TextFilter | None, jobs: int
+) -> Iterator[_ReadFiles]:
+    """``_read_files`` of every ref, in order, read by ``jobs`` forked worker processes."""
+    context = multiprocessing.get_context("fork")
+    batches = [list(range(i, min(i + _BATCH, len(refs)))) for i in range(0, len(refs), _BATCH)]
+    with context.Pool(jobs, initializer=_worker_init, initargs=(refs, options, text_filter)) as pool:
+        pending: deque[Any] = deque()
+        upcoming = iter(batches)
+        for batch in islice(upcoming, jobs * _AHEAD):
+            pending.append(pool.apply_async(_worker_read, (batch,)))
+        while pending:
+            done = pending.popleft().get()
+            for batch in islice(upcoming, 1):
+                pending.append(pool.apply_async(_worker_read, (batch,)))
+            yield from done
 
 
 class Results(ListingView):
@@ -212,9 +309,15 @@ class Results(ListingView):
         twice); ``HostData.filtered`` names the files it changed. ``texts`` stay the raw text.
         ``reuse(query, sha256)`` says which unchanged files need no parse (``HostData.reused``).
         """
-        for ref in self.refs:
+        refs = self.refs
+        jobs = reader_jobs(self.options.jobs, len(refs))
+        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+            reads: Iterator[_ReadFiles] = _pooled_reads(refs, self.options, text_filter, jobs)
+        else:
+            reads = (_read_files(ref, self.options, text_filter=text_filter) for ref in refs)
+        for ref, read in zip(refs, reads, strict=True):
             try:
-                host = read_host(ref, self.options, text_filter=text_filter, reuse=reuse)
+                host = _parse_host(ref, read, filtering=text_filter is not None, reuse=reuse)
             except HostDataError as err:
                 self.skipped.append(Skip(ref.label, ref.host_id, err.message, "invalid", ref.run.run_id))
                 continue

@@ -67,11 +67,14 @@ def read_bytes(path: Path | str, *, limit: int, dir_fd: int | None = None) -> by
         chunks = []
         remaining = limit + 1
         while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 22))
+            want = min(remaining, 1 << 22)
+            chunk = os.read(fd, want)
             if not chunk:
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
+            if len(chunk) < want:
+                break  # a short read of a regular file is its end: no second read to learn it
         data = b"".join(chunks)
         if len(data) > limit:
             raise HostDataError(f"{name} grew over the {limit}-byte limit while read")

@@ -34,9 +34,19 @@ def _query_problem(name: Any, entry: Any) -> str | None:
     if not isinstance(entry, dict) or entry.get("status") not in contract.QUERY_STATUSES:
         return f"queries/{name}: status must be one of {', '.join(contract.QUERY_STATUSES)}"
     rows, duration, sha = entry.get("rows"), entry.get("duration_s"), entry.get("sha256")
-    if rows is not None and not _number(rows, minimum=0, integer=True):
+    # exact-type fast paths first (the common case: an int count, a float duration); anything
+    # else gets the full check (bool is not int here, as in the schema)
+    if (
+        rows is not None
+        and not (type(rows) is int and rows >= 0)
+        and not _number(rows, minimum=0, integer=True)
+    ):
         return f"queries/{name}/rows: not a count"
-    if duration is not None and not _number(duration, minimum=0):
+    if (
+        duration is not None
+        and not (type(duration) in (float, int) and duration >= 0)
+        and not _number(duration, minimum=0)
+    ):
         return f"queries/{name}/duration_s: not a duration"
     if not isinstance(entry.get("error"), _STR_OR_NULL):
         return f"queries/{name}/error: not a string"

@@ -79,21 +79,33 @@ def host_file_digests(files: dict[str, Any]) -> dict[str, dict[str, bytes]]:
     quarter of the memory: file names are shared between hosts and digests are 32 bytes, not text.
     """
     prefix = contract.HOSTS_DIR + "/"
+    start = len(prefix)
     names: dict[str, str] = {}
     out: dict[str, dict[str, bytes]] = {}
+    # a manifest lists a host's files together: one look-up per host
+    current_id: str | None = None
+    current: dict[str, bytes] | None = None
+    fullmatch = _LOWER_HEX.fullmatch
     for path, entry in files.items():
         if not path.startswith(prefix):
             continue
-        host_id, sep, name = path[len(prefix) :].partition("/")
+        host_id, sep, name = path[start:].partition("/")
         if not sep or "/" in name:
             continue  # never looked up: the reader asks for hosts/<id>/<name> only
         name = names.setdefault(name, name)
-        if not file_entry_ok(entry):
-            digest = b""
-        else:
+        # the exact types orjson gives first; anything else is decided by file_entry_ok
+        found = entry.get("sha256") if type(entry) is dict else None
+        text: str | None = None
+        if type(found) is str and len(found) == 64 and type(entry.get("bytes")) is int:
+            text = found
+        elif file_entry_ok(entry):
             text = entry["sha256"]
-            digest = bytes.fromhex(text) if _LOWER_HEX.fullmatch(text) else NOT_HEX
-        out.setdefault(host_id, {})[name] = digest
+        digest = b"" if text is None else bytes.fromhex(text) if fullmatch(text) else NOT_HEX
+        if host_id != current_id or current is None:
+            current_id, current = host_id, out.get(host_id)
+            if current is None:
+                current = out[host_id] = {}
+        current[name] = digest
     return out
 
 

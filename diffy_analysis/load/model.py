@@ -25,6 +25,15 @@ class LoadOptions:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     verify_hashes: bool = True
     """Compare every file's sha256 with the manifest (and host.json). Costs one hash per byte read."""
+    jobs: int = 1
+    """Processes reading a run's hosts while the fleet is built (``diffy-analyze --jobs``): 1 reads
+    in this process; more fork workers that read, hash, check, decode and mask files while this
+    process parses and interns them, in host order (same output); 0 is automatic: up to 2 workers
+    (the CPUs this process may use) for runs of ``AUTO_JOBS_MIN_HOSTS`` hosts or more, else 1."""
+
+
+AUTO_JOBS_MIN_HOSTS = 500
+"""Below this many hosts starting worker processes costs more than it saves (``LoadOptions.jobs=0``)."""
 
 
 @dataclass(frozen=True)

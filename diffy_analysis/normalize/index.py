@@ -93,6 +93,7 @@ class FleetIndex:
     masking: HostMasking = field(init=False, repr=False)
     """The one masking path (normalize/mask.py), both entry points: ``mask_text``, ``_masked_rows``."""
     _df: np.ndarray | None = field(default=None, repr=False)
+    _query_codes: tuple[np.ndarray, dict[str, int]] | None = field(default=None, repr=False)
     queries_seen: set[str] = field(default_factory=set)
     file_cache_hits: int = 0
     references: list[HostEntry] = field(default_factory=list)
@@ -349,6 +350,20 @@ class FleetIndex:
             counts = np.asarray(self.profile_counts, dtype=np.float64)
             self._df = np.rint(self.profile_matrix().T @ counts).astype(np.int64)
         return self._df
+
+    def feature_query_codes(self) -> tuple[np.ndarray, dict[str, int]]:
+        """Per feature, a code of its query, and query -> code (numpy selections by table).
+
+        Computed once for the index as it is (recomputed if features were added since)."""
+        cached = self._query_codes
+        if cached is None or len(cached[0]) != len(self.feature_colset):
+            names: dict[str, int] = {}
+            per_colset = np.asarray(
+                [names.setdefault(cs.query, len(names)) for cs in self.colsets] or [0], dtype=np.int32
+            )
+            codes = per_colset[np.asarray(self.feature_colset, dtype=np.int64)]
+            cached = self._query_codes = (codes, names)
+        return cached
 
     def query_of(self, fid: int) -> str:
         return self.colsets[self.feature_colset[fid]].query

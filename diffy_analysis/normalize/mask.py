@@ -88,7 +88,10 @@ class IdentityMasker:
         Looks for each token as recorded in host.json and lower-cased (how osquery prints names,
         MACs and instance ids); a file mentioning the host only in upper case is not masked.
         """
-        return any(probe in text for probe in self._probes)
+        for probe in self._probes:  # noqa: SIM110 - a plain loop: no generator step per probe
+            if probe in text:
+                return True
+        return False
 
     def masks_a_key(self, text: str) -> bool:
         """Whether a token is a whole JSON object key in ``text`` (a host named like a column, e.g.
@@ -149,11 +152,15 @@ class HostMasking:
     def __init__(self, wanted: Callable[[str], bool]):
         self._wanted = wanted
         """query -> whether its rows are masked (the config and the query's rule)."""
+        self._wanted_by_query: dict[str, bool] = {}
         self._for: tuple[HostIdentity, IdentityMasker] | None = None
 
     def masker(self, identity: HostIdentity, query: str) -> IdentityMasker | None:
         """The host's masker when ``query`` is masked; one host at a time."""
-        if not self._wanted(query):
+        wanted = self._wanted_by_query.get(query)
+        if wanted is None:
+            wanted = self._wanted_by_query[query] = self._wanted(query)
+        if not wanted:
             return None
         if self._for is None or self._for[0] is not identity:
             self._for = (identity, IdentityMasker.for_host(identity))

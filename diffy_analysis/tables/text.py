@@ -12,6 +12,8 @@ FAMILIES = {"2": "IPv4", "10": "IPv6", "1": "unix", "17": "packet"}
 
 def clip(value: str | None, limit: int = MAX_VALUE) -> str:
     """Shorten and make printable: control characters become \\xNN escapes."""
+    if value and len(value) <= limit and value.isprintable():
+        return value  # the common case, as the steps below would return it
     text = value or ""
     text = escape_unprintable(text[: limit * 2])
     return text if len(text) <= limit else text[: limit - 1] + "…"
