@@ -175,3 +175,22 @@ def test_nft_host_is_a_blind_spot_for_osquery_iptables(tmp_path):
     assert "osquery issue #7323" in reason and "5 rules" in reason
     empty = ('{"nftables": [{"metainfo": {"version": "1.0.6"}}]}', "")
     assert nftables_blind_spot(ctx, nft_outputs=empty) is None
+
+
+def test_nft_json_with_a_preload_banner_around_it_still_parses() -> None:
+    """T1574.006-1: a preloaded library prints into nft's stdout before and after its JSON."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins" / "module_utils"))
+    import diffy_native_firewall as fw
+
+    doc = '{"nftables": [{"metainfo": {"version": "1.0.6"}}]}'
+    banner = "Loaded Atomic Red Team Library successfully!\n" + doc + "\nUnloading Atomic Red Team ...\n"
+    expected = {"nftables": [{"metainfo": {"version": "1.0.6"}}]}
+    assert fw._nft_document(banner) == fw._nft_document(doc) == expected
+    assert fw.rows_from_nft(banner) == fw.rows_from_nft(doc)
+    import pytest
+
+    with pytest.raises(ValueError):
+        fw._nft_document("Loaded Atomic Red Team Library successfully!\n")

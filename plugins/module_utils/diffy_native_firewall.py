@@ -72,9 +72,20 @@ def _rule_texts(text):
     return texts
 
 
+def _nft_document(output):
+    """The JSON object of `nft -j` output.  A library in /etc/ld.so.preload that prints into every
+    process's stdout (T1574.006-1: "Loaded Atomic Red Team Library successfully!") puts text before
+    and after it; the object is decoded from the first line starting with '{', the rest ignored, so
+    the table (and the whole module with it) does not fail on such a host."""
+    start = 0 if output.startswith("{") else output.find("\n{") + 1
+    if start == 0 and not output.startswith("{"):
+        return json.loads(output)  # no object at all: the parse error says what nft printed
+    return json.JSONDecoder().raw_decode(output, start)[0]
+
+
 def rows_from_nft(ruleset_json, ruleset_text=""):
     """Rows for `nft -s -j list ruleset` (and, for readable rule text, `nft -s -a list ruleset`)."""
-    items = json.loads(ruleset_json).get("nftables", [])
+    items = _nft_document(ruleset_json).get("nftables", [])
     texts = _rule_texts(ruleset_text)
     rows, positions = [], {}
     for item in items:
