@@ -79,3 +79,17 @@ def test_known_words_in_a_new_order_on_a_new_port_by_a_new_program_are_not_a_rec
     cmdline = "/usr/bin/python3 /srv/app/releases/1.4.2/worker.py --queue orders --id 1"
     hosts["web-010"]["listening_ports"].append(_listener(4444, cmdline, "sh", "/usr/bin/dash"))
     assert _flagged(tmp_path, hosts, method) == ["web-010"]
+
+
+def test_intruders_varying_one_tool_do_not_make_its_words_known(tmp_path):
+    """Eight intruders on a 200-host fleet each run nc with their own mix of port, flags and shell:
+    every word is on other intruders' hosts, but on too few hosts to be a population's part."""
+    hosts = clean_fleet(200)
+    intruders = [f"web-{i:03d}" for i in range(10, 170, 20)]
+    combos = [
+        (p, f, sh) for p in ("4444", "5555") for f in ("-lknp", "-lvnp") for sh in ("/bin/bash", "/bin/sh")
+    ]
+    for name, (port, flags, shell) in zip(intruders, combos, strict=True):
+        cmdline = f"nc {flags} {port} -e {shell}"
+        hosts[name]["listening_ports"].append(_listener(int(port), cmdline, "nc", "/usr/bin/nc.openbsd"))
+    assert _flagged(tmp_path, hosts, "peers") == sorted(intruders)

@@ -64,6 +64,7 @@ class RandomValues:
         self._cache_random: dict[int, str | None] = {}
         self._random_cols: dict[int, tuple[int, ...]] = {}
         self._column_novelty: dict[int, tuple[float, ...]] = {}
+        self._table_hosts: dict[int, float] = {}
 
     def templates(
         self, colset: int, positions: tuple[int, ...]
@@ -154,6 +155,16 @@ class RandomValues:
             self._random_cols[colset] = found
         return found
 
+    def table_hosts(self, colset: int) -> float:
+        """Hosts holding at least one row of the column set (counted once each)."""
+        found = self._table_hosts.get(colset)
+        if found is None:
+            fids = self._colset_features(colset)
+            found = self._table_hosts[colset] = float(
+                self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
+            )
+        return found
+
     def column_novelty(self, colset: int) -> tuple[float, ...]:
         """Per column: the share of the hosts holding the table that hold a value of that column
         (almost) no other host holds - the table's own rate of per-host values in that column,
@@ -162,7 +173,7 @@ class RandomValues:
         if found is None:
             fids = self._colset_features(colset)
             n_cols = len(self.index.colsets[colset].columns)
-            table_hosts = self._hosts_of_groups(fids, np.zeros(len(fids), dtype=np.int64), 1)[0]
+            table_hosts = self.table_hosts(colset)
             rates = [0.0] * n_cols
             for position in range(n_cols if self._enough(table_hosts) else 0):
                 ids: dict[str, int] = {}

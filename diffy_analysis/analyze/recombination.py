@@ -8,7 +8,8 @@ unique to its host, yet every word of its command line is on other hosts' rows o
 An intruder's listener brings words nobody else's processes use (``nc -lvp``, ``-c 'import
 socket...'``, a path under ``/tmp``).
 
-A row is **recombined** when (counted in HOSTS, against the hosts NOT holding the row):
+A row is **recombined** when (counted in HOSTS, against the hosts NOT holding the row, and a part is
+on other hosts when at least ``KNOWN_SHARE`` of the hosts holding the table hold it, 2 at least):
 
 * its process command line (a ``cmdline`` column) is new as a whole but each of its words is in
   the same column of other hosts' rows, and
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
     from diffy_analysis.analyze.entries import EntryModel
 
 COMMAND_COLUMN = "cmdline"
+KNOWN_SHARE = 0.05
+"""A value or word is known when this share of the hosts holding the table hold it besides the row's
+own holders: a population's part (a release on 4 of 12 hosts, a 3-host canary of 40), not the words
+of one tool that independent intruders ran on a few hosts each (``nc -lknp <port> -e /bin/bash``,
+ports and flags varied, on a handful of a 3,000-host fleet: read as known words, they hid 2 of its
+bind shells)."""
+KNOWN_MIN_HOSTS = 2
 
 
 class Recombination:
@@ -79,9 +87,13 @@ class Recombination:
         mine = float(model.df[fid])
         rates = model.randomness.column_novelty(colset)
 
+        table_hosts = model.randomness.table_hosts(colset)
+        known = max(KNOWN_MIN_HOSTS, KNOWN_SHARE * table_hosts)
+
         def elsewhere(counts: dict[str, float], part: str) -> bool:
-            # every holder of this row holds the part: more hosts than that means another host does
-            return counts.get(part, 0.0) > mine
+            # every holder of this row holds the part; the OTHER hosts holding it must be a share of
+            # the fleet a population makes up, not a few hosts where the same tool was also run
+            return counts.get(part, 0.0) - mine >= known
 
         found = False
         if COMMAND_COLUMN in columns:
