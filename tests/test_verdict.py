@@ -414,23 +414,3 @@ def test_one_event_seen_in_several_context_tables_does_not_flag(tmp_path, method
     run = build_run(tmp_path / "run", hosts)
     baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
     assert _flagged(analyze([run], baseline=baseline, method=method)) == []
-
-
-def test_the_findings_a_verdict_rests_on_lead_and_severe_ones_first(tmp_path):
-    """A host with a second uid-0 account and a fetch-and-run cron line among many other strong
-    differences: its first findings are those two (severe by content), then the rest."""
-    hosts = clean_fleet(12)
-    evil = hosts["web-007"]
-    evil["users"].append(dict(ROOT2))
-    evil.setdefault("crontab", []).append(dict(CRON))
-    for port in range(7000, 7008):
-        evil["listening_ports"].append(
-            dict(
-                evil["listening_ports"][0], port=str(port), name="java", path="/usr/bin/java", cmdline="java"
-            )
-        )
-        evil["system_binaries"].append(dict(evil["system_binaries"][0], path=f"/usr/bin/tool{port}"))
-    analysis = analyze([build_run(tmp_path / "run", hosts)], method="peers")
-    host = next(h for h in analysis.hosts if h.host == "web-007")
-    assert host.outlier
-    assert {f.query for f in host.findings[:2]} == {"users", "crontab"}

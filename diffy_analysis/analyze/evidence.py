@@ -63,17 +63,8 @@ def _subjects(index: FleetIndex, fid: int) -> set[object]:
     return subjects
 
 
-def top_candidates(
-    index: FleetIndex,
-    candidates: list[Candidate],
-    limit: int,
-    first: dict[tuple[int, str], int] | None = None,
-) -> list[Candidate]:
+def top_candidates(index: FleetIndex, candidates: list[Candidate], limit: int) -> list[Candidate]:
     """The ``limit`` most important candidates, in order.
-
-    ``first``: (row, kind) -> rank of the findings the host's verdict rests on (0: severe by its
-    content, 1: the other decisive findings); they lead, so a responder's first lines are the
-    evidence that flagged the host, the attacker's account and cron line before their echoes.
 
     Heaviest first; among findings of about equal weight (to 0.1), different tables and accounts
     come before a second finding of the same table or account, so one artifact that shows as several
@@ -86,8 +77,7 @@ def top_candidates(
     for position, cand in enumerate(ordered):
         subjects = _subjects(index, cand.fid)
         repeat = max(seen[s] for s in subjects)
-        lead = first.get((cand.fid, cand.kind), 2) if first else 2
-        ranked.append(((lead, -round(cand.weight, 1), cand.strength != "strong", repeat, position), cand))
+        ranked.append(((-round(cand.weight, 1), cand.strength != "strong", repeat, position), cand))
         seen.update(subjects)
     ranked.sort(key=lambda item: item[0])
     return [cand for _, cand in ranked[:limit]]

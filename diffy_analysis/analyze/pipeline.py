@@ -24,7 +24,7 @@ from diffy_analysis.analyze.explain import facts as explain_facts
 from diffy_analysis.analyze.flood import Flood, find_floods
 from diffy_analysis.analyze.peers import PrevalenceSource, analyze_peers
 from diffy_analysis.analyze.scoring import score
-from diffy_analysis.analyze.verdict import judge_fleet, severe_reason
+from diffy_analysis.analyze.verdict import judge_fleet
 from diffy_analysis.baselines import resolve_baseline
 from diffy_analysis.errors import BaselineError, UsageError
 from diffy_analysis.finding_facts import Facts, Method, sentence
@@ -156,8 +156,7 @@ def _host_results(
     all_queries = set(index.queries_seen)
     results = []
     for i, entry in enumerate(index.hosts):
-        lead = {(c.fid, c.kind): 0 if severe_reason(index, c) else 1 for c in verdicts[i].decisive}
-        chosen = top_candidates(index, candidates[i], t.max_findings, lead)
+        chosen = top_candidates(index, candidates[i], t.max_findings)
         raw = None
         if i in evidence_for:
             raw = raw_rows(index, entry, {c.fid for c in chosen if c.kind != "missing"}, source)
