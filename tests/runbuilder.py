@@ -294,3 +294,19 @@ def fleet_index(hosts: Mapping[str, Mapping[str, list[dict[str, str]]]]) -> Any:
         for name, rows in hosts.items()
     ]
     return build_fleet(data, default_config()).index
+
+
+def flagged_hosts(
+    tmp_path: Path, hosts: Mapping[str, Any], method: str, baseline_host: str = "web-001"
+) -> list[str]:
+    """The hosts an analysis of ``hosts`` flags (sorted), by ``method``; in baseline mode the
+    baseline is a copy of ``baseline_host``."""
+    import copy
+
+    from diffy_analysis.api import analyze
+
+    run = build_run(tmp_path / "run", hosts)
+    base = None
+    if method == "baseline":
+        base = build_run(tmp_path / "base", {"base-0": copy.deepcopy(hosts[baseline_host])})
+    return sorted(h.host for h in analyze([run], baseline=base, method=method).hosts if h.outlier)

@@ -5,14 +5,11 @@ address the app then connects to, stay evidence."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
-from runbuilder import build_run, clean_fleet, fleet_index
+from runbuilder import clean_fleet, flagged_hosts, fleet_index
 
 from diffy_analysis.analyze.echo import _replace_word
 from diffy_analysis.analyze.entries import EntryModel
-from diffy_analysis.api import analyze
 
 MOVED = ("web-003", "web-007", "web-011")
 
@@ -37,22 +34,14 @@ def _docker_fleet(count: int, moved: tuple[str, ...], *, process_follows: bool =
     return hosts
 
 
-def _flagged(tmp_path, hosts, method, baseline_host="web-001"):
-    run = build_run(tmp_path / "run", hosts)
-    base = None
-    if method == "baseline":
-        base = build_run(tmp_path / "base", {"base-0": copy.deepcopy(hosts[baseline_host])})
-    return sorted(h.host for h in analyze([run], baseline=base, method=method).hosts if h.outlier)
-
-
 @pytest.mark.parametrize("method", ["peers", "baseline"])
 def test_a_rule_that_follows_the_containers_address_is_not_a_campaign(tmp_path, method):
-    assert _flagged(tmp_path, _docker_fleet(12, MOVED), method) == []
+    assert flagged_hosts(tmp_path, _docker_fleet(12, MOVED), method) == []
 
 
 @pytest.mark.parametrize("method", ["peers", "baseline"])
 def test_one_host_of_four_whose_container_got_another_address(tmp_path, method):
-    assert _flagged(tmp_path, _docker_fleet(4, ("web-003",)), method) == []
+    assert flagged_hosts(tmp_path, _docker_fleet(4, ("web-003",)), method) == []
 
 
 def _echo_of_the_moved_rule(hosts):
@@ -90,7 +79,7 @@ def test_an_etc_hosts_entry_pointed_elsewhere_is_not_excused_by_the_app_connecti
                 "uid": "0",
             }
         ]
-    assert _flagged(tmp_path, hosts, method) == ["web-005"]
+    assert flagged_hosts(tmp_path, hosts, method) == ["web-005"]
 
 
 def test_replace_word_keeps_other_numbers():

@@ -4,13 +4,10 @@ its workers' listeners; an intruder's listener, with words nobody else's process
 
 from __future__ import annotations
 
-import copy
 import random
 
 import pytest
-from runbuilder import build_run, clean_fleet
-
-from diffy_analysis.api import analyze
+from runbuilder import clean_fleet, flagged_hosts
 
 LARGE = ("web-001", "web-002", "web-003", "web-004")
 RELEASE2 = ("web-004", "web-005", "web-006", "web-007")  # web-004 alone is large AND on 2.0.0
@@ -51,24 +48,16 @@ def _cross_product_fleet():
     return hosts
 
 
-def _flagged(tmp_path, hosts, method):
-    run = build_run(tmp_path / "run", hosts)
-    base = None
-    if method == "baseline":
-        base = build_run(tmp_path / "base", {"base-0": copy.deepcopy(hosts["web-008"])})
-    return sorted(h.host for h in analyze([run], baseline=base, method=method).hosts if h.outlier)
-
-
 @pytest.mark.parametrize("method", ["peers", "baseline"])
 def test_the_host_at_the_crossing_of_two_populations_is_not_flagged(tmp_path, method):
-    assert _flagged(tmp_path, _cross_product_fleet(), method) == []
+    assert flagged_hosts(tmp_path, _cross_product_fleet(), method, "web-008") == []
 
 
 @pytest.mark.parametrize("method", ["peers", "baseline"])
 def test_an_intruders_listener_in_the_same_fleet_is(tmp_path, method):
     hosts = _cross_product_fleet()
     hosts["web-009"]["listening_ports"].append(_listener(4444, "nc -lvp 4444", "nc", "/usr/bin/nc.openbsd"))
-    assert _flagged(tmp_path, hosts, method) == ["web-009"]
+    assert flagged_hosts(tmp_path, hosts, method, "web-008") == ["web-009"]
 
 
 @pytest.mark.parametrize("method", ["peers", "baseline"])
@@ -78,7 +67,7 @@ def test_known_words_in_a_new_order_on_a_new_port_by_a_new_program_are_not_a_rec
     hosts = _cross_product_fleet()
     cmdline = "/usr/bin/python3 /srv/app/releases/1.4.2/worker.py --queue orders --id 1"
     hosts["web-010"]["listening_ports"].append(_listener(4444, cmdline, "sh", "/usr/bin/dash"))
-    assert _flagged(tmp_path, hosts, method) == ["web-010"]
+    assert flagged_hosts(tmp_path, hosts, method, "web-008") == ["web-010"]
 
 
 def test_intruders_varying_one_tool_do_not_make_its_words_known(tmp_path):
@@ -92,4 +81,4 @@ def test_intruders_varying_one_tool_do_not_make_its_words_known(tmp_path):
     for name, (port, flags, shell) in zip(intruders, combos, strict=True):
         cmdline = f"nc {flags} {port} -e {shell}"
         hosts[name]["listening_ports"].append(_listener(int(port), cmdline, "nc", "/usr/bin/nc.openbsd"))
-    assert _flagged(tmp_path, hosts, "peers") == sorted(intruders)
+    assert flagged_hosts(tmp_path, hosts, "peers", "web-008") == sorted(intruders)
