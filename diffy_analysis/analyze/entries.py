@@ -36,7 +36,8 @@ import numpy as np
 from scipy import sparse
 
 from diffy_analysis.analyze.echo import Echo
-from diffy_analysis.analyze.provenance import Provenance
+from diffy_analysis.analyze.generations import Generations
+from diffy_analysis.analyze.provenance import Provenance, names
 from diffy_analysis.analyze.randomness import (
     COSIGNATURE_JACCARD,
     RandomValues,
@@ -46,6 +47,7 @@ from diffy_analysis.analyze.recombination import Recombination
 from diffy_analysis.analyze.releases import Releases
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import NEVER_VARIANT
+from diffy_analysis.tables import REGISTRY
 
 SICK_MIN = 0.7
 """A strong finding in a security table decides a verdict when its value is at least this sick."""
@@ -94,12 +96,14 @@ class EntryModel:
         self._cache_novelty: dict[str, float] = {}
         self._versions: dict[int, dict[tuple[str, ...], int]] = {}
         self._packages: np.ndarray | None = None
+        self._replaced: frozenset[str] | None = None
         self.rare_max = max(1, math.floor(RARE_VALUE_FRACTION * self.n_hosts))
         self.provenance = Provenance(index, self.df)
         self.randomness = RandomValues(self)
         self.releases = Releases(self)
         self.recombination = Recombination(self)
         self.echo = Echo(self)
+        self.generations = Generations(self)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (
@@ -344,6 +348,25 @@ class EntryModel:
         outside = (np.asarray(sub[:, np.flatnonzero(foreign)].sum(axis=1)).ravel() > 0) & ~column
         return float(self.weights[outside].sum()) / rest
 
+    def replaced_binaries(self) -> frozenset[str]:
+        """Paths whose running process reads as deleted (on_disk 0) while a file exists at the path
+        (``process_binaries`` hashed it), on every host where the path runs deleted: the binary was
+        replaced on disk under its process (an upgrade without a restart), not deleted. osquery
+        reports both as on_disk 0 (processes.cpp ``getOnDisk``: the exe link ends in " (deleted)")."""
+        if self._replaced is None:
+            deleted: set[str] = set()
+            replaced: set[str] = set()
+            for c, cs in enumerate(self.index.colsets):
+                if cs.query != "process_binaries" or not {"path", "on_disk", "sha256"} <= set(cs.columns):
+                    continue
+                p, d, h = (cs.columns.index(x) for x in ("path", "on_disk", "sha256"))
+                for fid in self._colset_features(c).tolist():
+                    values = self.index.feature_values[fid]
+                    if values[d] == "0":
+                        (replaced if values[h] else deleted).add(values[p])
+            self._replaced = frozenset(replaced - deleted)
+        return self._replaced
+
     # -- populations ------------------------------------------------------------------------------
 
     def _upgrade(self, fid: int) -> bool:
@@ -360,6 +383,22 @@ class EntryModel:
             if f != fid and self.index.feature_values[f][position] == name
         ]
         return any(self.df[f] > 0.5 * self.n_hosts for f in others)
+
+    def _upgrade_naming(self, package: int, fid: int) -> bool:
+        """Below COSIGNATURE_MIN_HOSTS an upgrade co-signs a security row only when the row names the
+        package: two hosts that got a newer sudo have a new /usr/bin/sudo, but two hosts of a six-host
+        fleet that happen to share an agent's update and an intruder's key are a coincidence (1 in 15),
+        not a population's make-up. A package row it co-signs by holders alone (a canary's upgrade
+        pulls in a new dependency)."""
+        if not self._upgrade(package):
+            return False
+        if not self.security_mask[fid]:
+            return True
+        # the row's subject only (a binary's path): every authorized_keys row holds ".ssh", which
+        # would name any openssh upgrade
+        spec = REGISTRY.get(self.index.query_of(fid))
+        subject = self.index.row(fid).get(spec.subject, "") if spec is not None and spec.subject else ""
+        return bool(subject) and names(self.index.row(package).get("name", ""), subject)
 
     def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
         """What co-signs ``fid`` as a population's make-up, described: a package row held by (about)
@@ -384,12 +423,19 @@ class EntryModel:
                 union = self.df[self._packages] + size - inter
                 jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
                 jaccard[self._packages == fid] = 0.0  # a package row never co-signs itself
-                best = int(np.argmax(jaccard))
-                # below COSIGNATURE_MIN_HOSTS only an upgrade co-signs: another version of a package
-                # most hosts hold (two hosts given attacker tools get NEW packages, not versions)
-                if jaccard[best] >= COSIGNATURE_JACCARD and (
-                    size >= COSIGNATURE_MIN_HOSTS or self._upgrade(int(self._packages[best]))
-                ):
+                best: int | None = int(np.argmax(jaccard))
+                if size < COSIGNATURE_MIN_HOSTS:
+                    # below COSIGNATURE_MIN_HOSTS only an upgrade co-signs: another version of a
+                    # package most hosts hold (two hosts given attacker tools get NEW packages, not
+                    # versions), and for a security row one that names it: of the packages the two
+                    # hosts upgraded together (curl and openssh), the one the row belongs to
+                    close = np.flatnonzero(jaccard >= COSIGNATURE_JACCARD)
+                    close = close[np.argsort(-jaccard[close], kind="stable")]
+                    best = next(
+                        (int(b) for b in close.tolist() if self._upgrade_naming(int(self._packages[b]), fid)),
+                        None,
+                    )
+                if best is not None and jaccard[best] >= COSIGNATURE_JACCARD:
                     g = int(self._packages[best])
                     row = self.index.row(g)
                     named = " ".join(v for k, v in row.items() if k in ("name", "version") and v)

@@ -15,6 +15,7 @@ evidence for it (its other artifacts - keys, cron lines, listeners - still decid
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -78,8 +79,26 @@ on one host) is an intruder's disguise, never excused."""
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
 
 
-def _words(text: str) -> set[str]:
+def words(text: str) -> set[str]:
+    """The distinctive words of a name or value (at least 3 characters, not GENERIC)."""
     return {w for w in _WORD.findall(text.lower()) if w not in GENERIC}
+
+
+def names(package: str, text: str) -> bool:
+    """Does ``text`` (a row's values) name the package ``package``? Some distinctive word of the text
+    and some word of the package's name share a run of at least 3 letters that is most (60 %) of the
+    shorter word: ``/usr/sbin/sshd`` and ``/usr/bin/ssh`` name ``openssh-server`` / ``-client``,
+    ``/usr/bin/sudo`` names ``sudo``; an intruder's cron line names no ``amazon-ssm-agent``. Words
+    longer than 32 characters (hashes, keys) name nothing."""
+    package_words = words(package)
+    for w in words(text):
+        if len(w) > 32:
+            continue
+        for p in package_words:
+            run = SequenceMatcher(None, w, p, autojunk=False).find_longest_match().size
+            if run >= max(3, 0.6 * min(len(w), len(p))):
+                return True
+    return False
 
 
 class Provenance:
@@ -93,12 +112,12 @@ class Provenance:
         """Distinctive words naming programs, units and packages on more than half of the hosts."""
         if self._software is None:
             half = 0.5 * len(self.index.hosts)
-            words: set[str] = set()
+            found: set[str] = set()
             for fid in np.flatnonzero(self.df > half).tolist():
                 column = SOFTWARE.get(self.index.query_of(fid))
                 if column:
-                    words |= _words(self.index.row(fid).get(column, ""))
-            self._software = words
+                    found |= words(self.index.row(fid).get(column, ""))
+            self._software = found
         return self._software
 
     def _account_hosts(self) -> dict[str, int]:
@@ -126,5 +145,5 @@ class Provenance:
             return None
         if not account or self._account_hosts().get(account, 0) > 0.5 * len(self.index.hosts):
             return None  # an existing account: a new rule for it is never the software's doing
-        shared = _words(account) & self.software_words()
+        shared = words(account) & self.software_words()
         return sorted(shared)[0] if shared else None

@@ -63,6 +63,8 @@ VERSION_CHANGE = "a version change: the same row with other numbers (an upgrade,
 RECOMBINED = "a new combination of values and command-line words other hosts hold (analyze/recombination.py)"
 ECHO = "the echo of an assigned value: {} (analyze/echo.py)"
 POPULATION = "travels with {} (a population's make-up)"
+TRACE = "a trace of use, not a change made to the host"
+APPEARING = REGISTRY.appearing_traces()
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,24 @@ class Verdict:
 def _holders(index: FleetIndex, model: EntryModel, cand: Candidate) -> int:
     df = int(model.df[cand.fid])
     return len(index.hosts) - df if cand.kind == "missing" else df
+
+
+def _trace_generation_or_variant(
+    index: FleetIndex, model: EntryModel, cand: Candidate, variant: Callable[[int], str | None] | None
+) -> str | None:
+    """Why a security row is no change made to this host: an added trace of use (a history file, a
+    mail spool: TableSpec.appears_with_use) unless severe by content; an added row that is another
+    generation of a rotated entry (analyze/generations.py); or one of several variants of a
+    one-per-host row shared across the fleet."""
+    if cand.kind == "added":
+        trace = APPEARING.get(index.query_of(cand.fid))
+        if trace is not None and severe_reason(index, model, cand) is None:
+            return f"{TRACE}: {trace}"
+        generation = model.generations.generation_of(cand.fid)
+        if generation is not None:
+            return generation
+    shape = variant(cand.fid) if variant is not None and cand.kind != "missing" else None
+    return f"{VARIANT} {shape} variants shared across the fleet (a population trait)" if shape else None
 
 
 def refine(
@@ -100,7 +120,7 @@ def refine(
         cand.kind == "added"
         and int(model.df[cand.fid]) <= model.rare_max
         and model.recombination.recombined(cand.fid)
-        and severe_reason(index, cand) is None
+        and severe_reason(index, model, cand) is None
     ):
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=RECOMBINED, varying_column=None
@@ -109,11 +129,10 @@ def refine(
         if cand.strength == "weak" and cand.varying_column is not None:
             return replace(cand, strength="strong", weight=significance, varying_column=None)
         return cand
-    shape = variant(cand.fid) if variant is not None and cand.kind != "missing" else None
-    if shape is not None:
-        reason = f"{VARIANT} {shape} variants shared across the fleet (a population trait)"
+    not_a_change = _trace_generation_or_variant(index, model, cand, variant)
+    if not_a_change is not None:
         return replace(
-            cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
+            cand, strength="weak", weight=significance * weak_weight, reason=not_a_change, varying_column=None
         )
     if cand.kind == "added" and model.other_version(cand.fid):
         # a new revision next to the one most hosts hold (snap keeps two): same row, other numbers
@@ -131,7 +150,7 @@ def refine(
             cand, strength="weak", weight=significance * weak_weight, reason=reason, varying_column=None
         )
     echo = model.echo.echo_of(cand.fid, cand.kind)
-    if echo is not None and severe_reason(index, cand) is None:
+    if echo is not None and severe_reason(index, model, cand) is None:
         return replace(
             cand,
             strength="weak",
@@ -187,7 +206,7 @@ def _transitional(index: FleetIndex, cand: Candidate, ref: int | None) -> str | 
     return None
 
 
-def hiding_or_writable(index: FleetIndex, cand: Candidate) -> bool:
+def hiding_or_writable(index: FleetIndex, model: EntryModel, cand: Candidate) -> bool:
     """A context row that is a security finding by what it is: a program running from a writable
     directory or deleted from disk, or a mount laid over ``/proc/<pid>`` (it hides a process)."""
     if cand.kind == "missing":
@@ -195,7 +214,12 @@ def hiding_or_writable(index: FleetIndex, cand: Candidate) -> bool:
     query = index.query_of(cand.fid)
     row = index.row(cand.fid)
     if query in ("processes", "process_binaries"):
-        return row.get("path", "").startswith(WRITABLE) or row.get("on_disk") == "0"
+        if row.get("path", "").startswith(WRITABLE):
+            return True
+        # deleted from disk: nothing is left at its path. A binary replaced under its running process
+        # (an upgrade without a restart) also reads on_disk 0 in osquery (processes.cpp getOnDisk: the
+        # exe link ends in " (deleted)"), but its path holds the new file, whose hash is collected
+        return row.get("on_disk") == "0" and row.get("path", "") not in model.replaced_binaries()
     if query == "mounts":
         return bool(_PROC_PID.match(row.get("path", "")))
     return False
@@ -205,9 +229,9 @@ def sickness(model: EntryModel, cand: Candidate) -> float:
     return model.sickness(cand.fid, kind=cand.kind)
 
 
-def severe_reason(index: FleetIndex, cand: Candidate) -> str | None:
+def severe_reason(index: FleetIndex, model: EntryModel, cand: Candidate) -> str | None:
     """Why this finding is an attacker's by its content (tables/severity.py, declared per table)."""
-    if hiding_or_writable(index, cand):
+    if hiding_or_writable(index, model, cand):
         return "runs from a writable directory, deleted from disk, or hides a process"
     spec = REGISTRY.get(index.query_of(cand.fid))  # one lookup, not a dict of every table per call
     predicate = spec.severe if spec is not None else None
@@ -255,9 +279,9 @@ class Grades:
         if key not in self._memo:
             index, model = self.index, self.model
             grade = None
-            if model.security(c.fid) or hiding_or_writable(index, c):
+            if model.security(c.fid) or hiding_or_writable(index, model, c):
                 decisive, shared = _security_decisive(index, model, c)
-                grade = Grade(decisive, shared, severe_reason(index, c) if decisive else None)
+                grade = Grade(decisive, shared, severe_reason(index, model, c) if decisive else None)
             self._memo[key] = grade
         return self._memo[key]
 

@@ -268,6 +268,9 @@ SPECS = (
         numeric=("uid",),
         never_variant=("key",),
         severe=severity.authorized_keys,
+        # EC2 writes the launch key pair into the default user's file: hosts launched after a key pair
+        # rotation hold the new key instead of the old one; an attacker's key sits beside the others
+        rotates=("username", "key_file"),
     ),
     TableSpec(
         name="suid_bin",

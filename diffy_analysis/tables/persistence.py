@@ -404,6 +404,8 @@ SPECS = (
         describe=_history,
         subject="path",
         numeric=_FILE_NUMERIC,
+        severe=severity.linked_away("shell history"),
+        appears_with_use="a history file appears once someone runs a shell or a tool as that user",
     ),
     TableSpec(
         name="log_files",
@@ -435,5 +437,7 @@ SPECS = (
         describe=_file,
         subject="path",
         numeric=_FILE_NUMERIC,
+        severe=severity.linked_away("log"),
+        appears_with_use="a mail spool or log appears once a job mails its output or a service starts logging",
     ),
 )

@@ -96,6 +96,19 @@ def listener(row: Mapping[str, str], kind: str) -> str | None:
     return None
 
 
+def linked_away(what: str) -> Severe:
+    """A history or log file that is a link (to /dev/null or anywhere): what is written is discarded."""
+
+    def severe(row: Mapping[str, str], kind: str) -> str | None:
+        return (
+            f"{what} linked away (what is written is discarded)"
+            if kind != "missing" and row.get("symlink") == "1"
+            else None
+        )
+
+    return severe
+
+
 def writable_path(what: str) -> Severe:
     def severe(row: Mapping[str, str], kind: str) -> str | None:
         return what if kind != "missing" and in_writable(row.get("path", "")) else None

@@ -53,6 +53,14 @@ class TableSpec:
     """Columns whose differing values are never a benign population variant (hashes, keys, modes)."""
     severe: Severe | None = None
     """Intrinsic severity (tables/severity.py): a rare row it names decides its host's verdict alone."""
+    appears_with_use: str | None = None
+    """Why a row of this table APPEARING is a trace of use, not a change made to the host (a shell
+    history file once someone ran a shell, a mail spool once a job mailed root): an added row that is
+    not severe by its content is weak evidence; its loss, emptying or link away is what hides tracks."""
+    rotates: tuple[str, ...] = ()
+    """The columns naming an entry whose value is rotated as a whole (a user's key file): a group of
+    hosts holding another value INSTEAD of the one most hosts hold there, as many as they do, holds
+    another generation (a rotated key pair), not an addition (analyze/generations.py)."""
     timeout: int | None = None
     platform: str = "linux"
     collectors: tuple[str, ...] = COLLECTORS
@@ -126,6 +134,12 @@ class Registry(Mapping[str, TableSpec]):
 
     def severity(self) -> dict[str, Severe]:
         return {n: s.severe for n, s in self._specs.items() if s.severe is not None}
+
+    def appearing_traces(self) -> dict[str, str]:
+        return {n: s.appears_with_use for n, s in self._specs.items() if s.appears_with_use}
+
+    def rotating_entries(self) -> dict[str, tuple[str, ...]]:
+        return {n: s.rotates for n, s in self._specs.items() if s.rotates}
 
     def never_variant(self) -> frozenset[str]:
         return ALWAYS_NEVER_VARIANT | {c for s in self._specs.values() for c in s.never_variant}
