@@ -34,6 +34,7 @@ def test_fleets_dir_prints_per_scenario_figures_with_campaign_recall(tmp_path):
     row = next(line for line in lines if line.startswith("| campaign-5 | peers |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2:5] == ["1", "24", "3"] and cells[-1] == "3/3"  # fleets, hosts, compromised, campaign
+    assert cells[-3] == "3/3"  # each compromised host's top 3 shows one of its artifacts
     assert any(line.startswith("| small-6 | baseline |") for line in lines)
     assert any(line.startswith("| ALL | peers |") for line in lines)
 

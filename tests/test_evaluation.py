@@ -45,6 +45,7 @@ def test_score_of_a_perfect_analysis(fleets):
     truth = fleets[200].truth()
     s = score(_perfect(truth), truth)
     assert (s.precision, s.recall, s.f1, s.top_rate) == (1.0, 1.0, 1.0, 1.0)
+    assert s.hosts_shown == s.compromised
     assert not s.benign_population_flagged and s.false_positives == [] and s.missed_artifacts == []
 
 
@@ -59,6 +60,7 @@ def test_score_counts_false_positives_populations_and_buried_artifacts(fleets):
     assert s.recall == 1.0
     assert {h for h, _ in s.missed_artifacts} == {victim}
     assert s.artifacts_anywhere == s.artifacts and s.artifacts_in_top < s.artifacts
+    assert s.hosts_shown == s.compromised - 1  # the buried victim's top 3 shows only noise
     assert "| 200 | default | 7 | peers |" in markdown_table([s])
 
 

@@ -58,6 +58,9 @@ class Scores:
     missed_artifacts: list[tuple[str, str]] = field(default_factory=list)
     """(host, artifact) not among the host's top findings."""
     skipped: int = 0
+    hosts_shown: int = 0
+    """Compromised hosts whose top findings show at least one of their injected artifacts (a host
+    carrying four artifacts cannot show all four in a top 3; this is what its first screen shows)."""
     seconds: float = 0.0
     scenario: str = "default"
     seed: int | None = None
@@ -95,6 +98,7 @@ class Scores:
             "artifacts": self.artifacts,
             "artifacts_in_top3": self.artifacts_in_top,
             "artifacts_anywhere": self.artifacts_anywhere,
+            "hosts_with_artifact_in_top3": self.hosts_shown,
             "population_flagged": self.population_flagged,
             "noise_flagged": self.noise_flagged,
             "false_positives": self.false_positives,
@@ -113,8 +117,10 @@ def score(analysis: Analysis, truth: FleetTruth, *, method: str | None = None, t
     compromised = truth.compromised_hosts
     artifacts = in_top = anywhere = 0
     missed = []
+    hosts_shown = 0
     for host, injected in sorted(truth.compromised.items()):
         findings = by_host[host].findings if host in by_host else ()
+        shown_before = in_top
         for artifact in injected:
             artifacts += 1
 
@@ -126,6 +132,7 @@ def score(analysis: Analysis, truth: FleetTruth, *, method: str | None = None, t
             else:
                 missed.append((host, artifact["artifact"]))
             anywhere += shown(findings)
+        hosts_shown += in_top > shown_before
     benign = flagged - compromised
     return Scores(
         method=method or analysis.method,
@@ -142,6 +149,7 @@ def score(analysis: Analysis, truth: FleetTruth, *, method: str | None = None, t
         noise_flagged={n: len(benign & set(hosts)) for n, hosts in truth.noise.items()},
         missed_artifacts=missed,
         skipped=len(analysis.skipped),
+        hosts_shown=hosts_shown,
         seed=truth.options.get("seed"),
     )
 

@@ -3,7 +3,8 @@
 Each fleet is a directory (or a ``*.truth.json`` next to its run): ``truth.json`` (any file whose
 ``format`` is the truth format), its run directory, and optionally a baseline run
 (``baseline_dir``). ``options.scenario`` names the fleet's scenario (``options`` otherwise).
-Printed per scenario and method: precision, recall, F1, artifact in its host's top 3, benign-
+Printed per scenario and method: precision, recall, F1, artifact in its host's top 3 (per injected
+artifact, and per compromised host: at least one of its artifacts in its top 3), benign-
 population hosts flagged, and campaign recall (hosts of multi-host campaigns flagged).
 
     python benchmarks/evaluate.py --fleets DIR [--methods peers,baseline]
@@ -95,6 +96,7 @@ def _pooled(rows: list[FleetScore]) -> dict[str, Any]:
     rec = tp / comp if comp else 1.0
     arts = sum(r.scores.artifacts for r in rows)
     top = sum(r.scores.artifacts_in_top for r in rows)
+    shown = sum(r.scores.hosts_shown for r in rows)
     ch = sum(r.campaign_hosts for r in rows)
     cf = sum(r.campaign_flagged for r in rows)
     return {
@@ -105,6 +107,7 @@ def _pooled(rows: list[FleetScore]) -> dict[str, Any]:
         "recall": rec,
         "f1": 2 * p * rec / (p + rec) if p + rec else 0.0,
         "top": f"{top}/{arts}",
+        "host_top": f"{shown}/{comp}",
         "benign_flagged": sum(sum(r.scores.population_flagged.values()) for r in rows),
         "campaign": f"{cf}/{ch}" if ch else "-",
     }
@@ -121,6 +124,7 @@ def table(rows: list[FleetScore]) -> str:
         "recall",
         "F1",
         f"artifact in top {TOP}",
+        f"compromised host's top {TOP} shows an artifact",
         "benign-population hosts flagged",
         "campaign recall",
     )
@@ -138,7 +142,7 @@ def table(rows: list[FleetScore]) -> str:
 def _line(scenario: str, method: str, p: dict[str, Any]) -> str:
     return (
         f"| {scenario} | {method} | {p['fleets']} | {p['hosts']} | {p['compromised']} | {p['precision']:.3f} "
-        f"| {p['recall']:.3f} | {p['f1']:.3f} | {p['top']} | {p['benign_flagged']} | {p['campaign']} |"
+        f"| {p['recall']:.3f} | {p['f1']:.3f} | {p['top']} | {p['host_top']} | {p['benign_flagged']} | {p['campaign']} |"
     )
 
 
