@@ -37,6 +37,7 @@ from scipy import sparse
 
 from diffy_analysis.analyze.echo import Echo
 from diffy_analysis.analyze.generations import Generations
+from diffy_analysis.analyze.members import Members
 from diffy_analysis.analyze.provenance import Provenance, names
 from diffy_analysis.analyze.randomness import (
     COSIGNATURE_JACCARD,
@@ -104,6 +105,7 @@ class EntryModel:
         self.recombination = Recombination(self)
         self.echo = Echo(self)
         self.generations = Generations(self)
+        self.members = Members(self)
         per_colset = np.asarray([index.rule(cs.query).significance for cs in index.colsets] or [0.0])
         colsets = np.asarray(index.feature_colset, dtype=np.int64)
         self.security_mask = (

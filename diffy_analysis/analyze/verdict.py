@@ -79,13 +79,14 @@ def _holders(index: FleetIndex, model: EntryModel, cand: Candidate) -> int:
     return len(index.hosts) - df if cand.kind == "missing" else df
 
 
-def _trace_generation_or_variant(
+def _not_a_change(
     index: FleetIndex, model: EntryModel, cand: Candidate, variant: Callable[[int], str | None] | None
 ) -> str | None:
     """Why a security row is no change made to this host: an added trace of use (a history file, a
     mail spool: TableSpec.appears_with_use) unless severe by content; an added row that is another
-    generation of a rotated entry (analyze/generations.py); or one of several variants of a
-    one-per-host row shared across the fleet."""
+    generation of a rotated entry (analyze/generations.py); an added row that is a cluster's member
+    list (analyze/members.py) unless severe by content; or one of several variants of a one-per-host
+    row shared across the fleet."""
     if cand.kind == "added":
         trace = APPEARING.get(index.query_of(cand.fid))
         if trace is not None and severe_reason(index, model, cand) is None:
@@ -93,6 +94,9 @@ def _trace_generation_or_variant(
         generation = model.generations.generation_of(cand.fid)
         if generation is not None:
             return generation
+        members = model.members.member_list_of(cand.fid)
+        if members is not None and severe_reason(index, model, cand) is None:
+            return members
     shape = variant(cand.fid) if variant is not None and cand.kind != "missing" else None
     return f"{VARIANT} {shape} variants shared across the fleet (a population trait)" if shape else None
 
@@ -129,7 +133,7 @@ def refine(
         if cand.strength == "weak" and cand.varying_column is not None:
             return replace(cand, strength="strong", weight=significance, varying_column=None)
         return cand
-    not_a_change = _trace_generation_or_variant(index, model, cand, variant)
+    not_a_change = _not_a_change(index, model, cand, variant)
     if not_a_change is not None:
         return replace(
             cand, strength="weak", weight=significance * weak_weight, reason=not_a_change, varying_column=None

@@ -142,7 +142,8 @@ def table(rows: list[FleetScore]) -> str:
 def _line(scenario: str, method: str, p: dict[str, Any]) -> str:
     return (
         f"| {scenario} | {method} | {p['fleets']} | {p['hosts']} | {p['compromised']} | {p['precision']:.3f} "
-        f"| {p['recall']:.3f} | {p['f1']:.3f} | {p['top']} | {p['host_top']} | {p['benign_flagged']} | {p['campaign']} |"
+        f"| {p['recall']:.3f} | {p['f1']:.3f} | {p['top']} | {p['host_top']} | {p['benign_flagged']} "
+        f"| {p['campaign']} |"
     )
 
 
