@@ -106,13 +106,24 @@ def _by_host(analysis: Analysis) -> dict[str, HostResult]:
     return {key: h for h in analysis.hosts for key in (h.host, h.host_id)}
 
 
-def _analyse(runs: list[Path], baseline: Path) -> tuple[dict, dict]:
+def _analyse(host_dirs: list[Path], baseline: Path) -> tuple[dict, dict]:
     from diffy_analysis.analyze.pipeline import analyze  # noqa: PLC0415
 
     return (
-        _by_host(analyze(runs, baseline=baseline, method="baseline")),
-        _by_host(analyze(runs, method="peers")),
+        _by_host(analyze(host_dirs, baseline=baseline, method="baseline")),
+        _by_host(analyze(host_dirs, method="peers")),
     )
+
+
+def _host_dirs(runs: list[Path], keys: list[str]) -> list[Path]:
+    """The host directories of ``keys`` in ``runs`` (a batch's run and the reference run)."""
+    found = []
+    for key in keys:
+        where = next((run / "hosts" / key for run in runs if (run / "hosts" / key).is_dir()), None)
+        if where is None:
+            raise LabError(f"host {key} is in none of the collected runs {', '.join(str(r) for r in runs)}")
+        found.append(where)
+    return found
 
 
 def _reference(cfg: RunConfig, results: Path, say: Progress) -> tuple[Path, list[str]]:
@@ -165,10 +176,17 @@ def _judge(
     coverage: Coverage, number: int, *, tests: list[tuple[str, dict, dict]], clean: list[str],
     runs: list[Path], baseline: Path,
 ) -> None:  # fmt: skip
-    """Analyse one batch's ``runs`` both ways and append its outcomes. ``tests``: (host id, the
-    atomic's identity as in coverage.json, its execution record); ``clean``: the clean host ids."""
-    by_baseline, by_peers = _analyse(runs, baseline)
+    """Judge one batch's tests both ways and append their outcomes. ``tests``: (host id, the
+    atomic's identity as in coverage.json, its execution record); ``clean``: the clean host ids.
+
+    Each test's host is judged in a fleet of the clean hosts and itself only: the batch is how the
+    lab runs tests side by side, not a fleet with a dozen different compromises (four hosts each
+    with its own change to a shell profile read as a table where novelty is common, and hid each
+    other). A clean host counts as flagged when any of these analyses flags it."""
+    clean_dirs = _host_dirs(runs, clean)
+    clean_verdicts: dict[str, tuple[Verdict, Verdict]] = {}
     for key, atomic, execution in tests:
+        by_baseline, by_peers = _analyse([*_host_dirs(runs, [key]), *clean_dirs], baseline)
         coverage.tests.append(
             AtomicOutcome(
                 technique=atomic["technique"], test=atomic["test"], name=atomic["name"], guid=atomic["guid"],
@@ -176,10 +194,18 @@ def _judge(
                 baseline=Verdict.of(by_baseline.get(key)), peers=Verdict.of(by_peers.get(key)),
             )
         )  # fmt: skip
+        for c in clean:
+            base, peers = Verdict.of(by_baseline.get(c)), Verdict.of(by_peers.get(c))
+            seen = clean_verdicts.get(c)
+            clean_verdicts[c] = (
+                base if seen is None or (base.detected and not seen[0].detected) else seen[0],
+                peers if seen is None or (peers.detected and not seen[1].detected) else seen[1],
+            )
+    if not tests:  # a batch with no test host: its clean hosts judged among themselves
+        by_baseline, by_peers = _analyse(clean_dirs, baseline)
+        clean_verdicts = {c: (Verdict.of(by_baseline.get(c)), Verdict.of(by_peers.get(c))) for c in clean}
     for key in clean:
-        coverage.clean.append(
-            CleanOutcome(key, number, Verdict.of(by_baseline.get(key)), Verdict.of(by_peers.get(key)))
-        )
+        coverage.clean.append(CleanOutcome(key, number, *clean_verdicts[key]))
 
 
 def _write(cfg_work: Path, coverage: Coverage) -> None:
