@@ -51,3 +51,16 @@ def test_each_test_host_is_judged_among_the_clean_hosts_only(tmp_path):
     ]  # fmt: skip
     assert len(coverage.clean) == len(clean)
     assert not any(c.baseline.detected or c.peers.detected for c in coverage.clean)
+
+
+def test_a_test_host_whose_collection_failed_is_a_miss_not_an_error(tmp_path):
+    batch, reference = _fleets(tmp_path)
+    tests = [
+        ("web-009", {"technique": "T1546.004", "test": 9, "name": "gone", "guid": "g"}, {"exit_code": 0})
+    ]
+    coverage = Coverage()
+    _judge(coverage, 1, tests=tests, clean=["ctl-0", "ref-4", "ref-5"], runs=[batch, reference],
+           baseline=reference / "hosts" / "ref-4")  # fmt: skip
+    (outcome,) = coverage.tests
+    assert not outcome.baseline.detected and not outcome.peers.detected
+    assert len(coverage.clean) == 3
