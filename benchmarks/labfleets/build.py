@@ -5,6 +5,7 @@
     python benchmarks/labfleets/build.py --out DIR --scenario v2-all --name ev2 --subnet 10.213.96.0/24
     python benchmarks/labfleets/build.py --out DIR --scenario v3-all --name ev3 --subnet 10.213.112.0/24
     python benchmarks/labfleets/build.py --out DIR --scenario v4-all --name e4a --subnet 10.213.150.0/24
+    python benchmarks/labfleets/build.py --out DIR --scenario v5-all --name e5a --subnet 10.213.160.0/24
     python benchmarks/labfleets/build.py --list
 
 Each fleet lands in DIR/<scenario>/: results/<run_id>/ (the collected run), results/baselines/app_x/
@@ -21,12 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))  # diffy_lab, diffy_fleetgen
 
-from benchmarks.labfleets import fleet_v2, fleet_v3, fleet_v4
+from benchmarks.labfleets import fleet_v2, fleet_v3, fleet_v4, fleet_v5
 from benchmarks.labfleets.fleet import build
 from benchmarks.labfleets.scenarios import SCENARIOS
 from benchmarks.labfleets.scenarios_v2 import HELD_OUT_V2, SCENARIOS_V2
 from benchmarks.labfleets.scenarios_v3 import HELD_OUT_V3, SCENARIOS_V3
 from benchmarks.labfleets.scenarios_v4 import HELD_OUT_V4, SCENARIOS_V4
+from benchmarks.labfleets.scenarios_v5 import HELD_OUT_V5, SCENARIOS_V5
 from diffy_analysis.errors import DiffyError
 
 HELD_OUT = ["single-4", "campaign2-6", "single-12", "clean-12", "campaign20-30", "rolling-30"]
@@ -48,13 +50,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for name, scenario in {**SCENARIOS, **SCENARIOS_V2, **SCENARIOS_V3, **SCENARIOS_V4}.items():
+        for name, scenario in {
+            **SCENARIOS,
+            **SCENARIOS_V2,
+            **SCENARIOS_V3,
+            **SCENARIOS_V4,
+            **SCENARIOS_V5,
+        }.items():
             print(f"{name:20} {scenario.description}")
         return 0
     if not args.out or not args.scenario:
         parser.error("--out and --scenario are required")
-    groups = {"all": HELD_OUT, "v2-all": HELD_OUT_V2, "v3-all": HELD_OUT_V3, "v4-all": HELD_OUT_V4}
-    known = {**SCENARIOS, **SCENARIOS_V2, **SCENARIOS_V3, **SCENARIOS_V4}
+    groups = {
+        "all": HELD_OUT,
+        "v2-all": HELD_OUT_V2,
+        "v3-all": HELD_OUT_V3,
+        "v4-all": HELD_OUT_V4,
+        "v5-all": HELD_OUT_V5,
+    }
+    known = {**SCENARIOS, **SCENARIOS_V2, **SCENARIOS_V3, **SCENARIOS_V4, **SCENARIOS_V5}
     names = [n for s in args.scenario for n in groups.get(s, [s])]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -69,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 **dict.fromkeys(SCENARIOS_V2, fleet_v2.build),
                 **dict.fromkeys(SCENARIOS_V3, fleet_v3.build),
                 **dict.fromkeys(SCENARIOS_V4, fleet_v4.build),
+                **dict.fromkeys(SCENARIOS_V5, fleet_v5.build),
             }
             builder = builders.get(name, build)
             built = builder(scenario, args.out, name=args.name, subnet=args.subnet)
