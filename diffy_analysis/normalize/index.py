@@ -344,7 +344,9 @@ class FleetIndex:
         """Distinct profiles x features, binary (CSR).
 
         The 1s are int8, not float: a quarter of the bytes of float32 for the same counts (a product
-        with float counts or weights is float64 either way); ~80 million entries at 100k hosts."""
+        with float counts or weights is float64 either way); ~80 million entries at 100k hosts.
+        A product of two of them (``M @ M.T``: features shared by two profiles) stays int8 and wraps
+        past 127 silently: cast one side first (``M.astype(np.int32)``)."""
         indptr = np.zeros(len(self.profiles) + 1, dtype=np.int64)
         np.cumsum([len(p) for p in self.profiles], out=indptr[1:])
         indices = np.concatenate(self.profiles) if self.profiles else np.zeros(0, dtype=np.int32)
