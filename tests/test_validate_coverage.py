@@ -4,7 +4,13 @@ detected nor missed, have their reason, and both rates are given in text, JSON a
 from __future__ import annotations
 
 from diffy_analysis.validate import report
-from diffy_analysis.validate.coverage import AtomicOutcome, Coverage, Verdict, cannot_run_reason
+from diffy_analysis.validate.coverage import (
+    NO_DURABLE_CHANGE,
+    AtomicOutcome,
+    Coverage,
+    Verdict,
+    cannot_run_reason,
+)
 
 
 def _outcome(
@@ -49,3 +55,22 @@ def test_not_exercised_is_separate_from_detected_and_missed_and_both_rates_are_p
     assert "4 exercised, 1 not exercised" in text and "not exercised: exit 127" in text
     page = report.html_page(coverage)
     assert "2/4 (50%) of the tests exercised" in page and "class=na>n/a" in page
+
+
+def test_a_test_that_left_no_durable_change_is_not_exercised_and_a_miss_shows_what_it_left():
+    quiet = _outcome(1, 0, False)
+    quiet.execution.update(durable_changes=0, durable_sample=[])
+    missed = _outcome(2, 0, False)
+    missed.execution.update(durable_changes=2, durable_sample=["/tmp/a b", "/tmp/c"])
+    unmeasured = _outcome(3, 0, False)  # an older coverage.json: nothing concluded, still a miss
+    odd = _outcome(4, 0, True)
+    odd.execution.update(durable_changes=0, durable_sample=[])
+    coverage = Coverage(tests=[quiet, missed, unmeasured, odd])
+    assert [t.not_exercised for t in coverage.tests] == [NO_DURABLE_CHANGE, None, None, None]
+    s = coverage.summary()
+    assert (s["exercised"], s["baseline"]["missed"], s["detected_without_durable_change"]) == (3, 2, 1)
+    text = report.text(coverage)
+    assert "it left /tmp/a b, /tmp/c" in text
+    assert "warning: 1 detected tests left no change" in text
+    # a failed command keeps its own reason whatever the snapshots say
+    assert cannot_run_reason({"exit_code": 127, "durable_changes": 0}).startswith("exit 127")

@@ -13,7 +13,14 @@ import pytest
 from diffy_analysis.errors import LabError
 from diffy_analysis.validate import report
 from diffy_analysis.validate.atomics import plan
-from diffy_analysis.validate.coverage import SCHEMA, AtomicOutcome, CleanOutcome, Coverage, Verdict
+from diffy_analysis.validate.coverage import (
+    NO_DURABLE_CHANGE,
+    SCHEMA,
+    AtomicOutcome,
+    CleanOutcome,
+    Coverage,
+    Verdict,
+)
 from diffy_lab.spec import LabHost
 from diffy_lab.testing import require_lab, unique_name
 from diffy_lab.validate.execute import atomics_path, execute
@@ -23,6 +30,12 @@ DATA = Path(__file__).parent / "data" / "validate-run"
 # test id -> a word the catching finding must contain (it names the artifact)
 EXPECTED = {"T1053.003-1": "203.0.113.9", "T1136.001-1": "svc-diffyfix", "T1564.001-1": ".diffy-fixture"}
 NO_OP = "T1070.003-1"  # changes nothing on disk: the fixture set's expected miss
+# test id -> a path the lab's before/after snapshots must list among the test's durable changes
+DURABLE = {
+    "T1053.003-1": "/etc/crontab",
+    "T1136.001-1": "/etc/passwd",
+    "T1564.001-1": "/dev/shm/.diffy-fixture",
+}
 
 
 def _outcome(detected: bool, exit_code: int | None = 0, finding: str = "crontab: x") -> AtomicOutcome:
@@ -87,6 +100,12 @@ def test_validate_runs_the_fixtures_on_isolated_hosts(tmp_path):
         "nothing the pack collects differed from the clean host",
         "collected and different, but the engine's verdict did not flag the host",
     )
+    # The lab's own before/after snapshots (hoststate): the no-op left nothing, so it is not
+    # exercised; each detected test left its artifact, which the snapshots must name.
+    assert miss.execution["durable_changes"] == 0 and miss.not_exercised == NO_DURABLE_CHANGE
+    for test_id, path in DURABLE.items():
+        assert path in by_id[test_id].execution["durable_sample"], (test_id, by_id[test_id].execution)
+    assert cov.summary()["detected_without_durable_change"] == 0
     assert len(cov.clean) == 3 and not any(c.baseline.detected or c.peers.detected for c in cov.clean)
     doc = json.loads((tmp_path / "coverage.json").read_text())
     assert doc["summary"]["baseline"]["detected"] == 3 and doc["engine"]["isolation"] == "overlay"

@@ -66,6 +66,12 @@ _CANNOT_RUN = (
 )  # fmt: skip
 
 
+NO_DURABLE_CHANGE = (
+    "left no durable change: the host's files, processes, firewall rules and mounts were as before "
+    "it ran, apart from what the clean hosts also changed"
+)
+
+
 def cannot_run_reason(execution: dict[str, Any]) -> str | None:
     """Why the lab did not exercise a test, when the run shows it did not: the command was killed,
     failed (exit != 0), or a prerequisite was not met. None when the command ran to completion."""
@@ -75,7 +81,9 @@ def cannot_run_reason(execution: dict[str, Any]) -> str | None:
     if not execution.get("prerequisites_met", True):
         return "a prerequisite could not be met offline"
     if not code:
-        return None
+        # Measured by the lab (tools/diffy_lab/validate/hoststate.py), not read from the command:
+        # None when not measured (an older coverage.json, a failed snapshot), then nothing is concluded.
+        return NO_DURABLE_CHANGE if execution.get("durable_changes") == 0 else None
     if code == 127:
         return "exit 127: a program it calls is absent here (or is FreeBSD/macOS/RHEL-only)"
     output = str(execution.get("output_tail") or "")
@@ -175,6 +183,12 @@ class Coverage:
                 "rate_exercised": round(hit / exercised, 4) if exercised else None,
             }  # fmt: skip
         out["either"] = sum(t.baseline.detected or t.peers.detected for t in self.tests)
+        # A detection on a host where the lab measured no durable change: a gap in what the lab
+        # snapshots (hoststate.ROOTS), which would make the rule above hide real misses.
+        out["detected_without_durable_change"] = sum(
+            (t.baseline.detected or t.peers.detected) and t.execution.get("durable_changes") == 0
+            for t in self.tests
+        )
         out["clean_hosts"] = len(self.clean)
         out["clean_hosts_flagged"] = sum(c.baseline.detected or c.peers.detected for c in self.clean)
         out["techniques"] = len({t.technique for t in self.tests})

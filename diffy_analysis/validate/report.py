@@ -37,7 +37,9 @@ def _what(t: AtomicOutcome) -> str:
         return str(t.baseline.finding or t.peers.finding)
     if t.not_exercised:
         return f"not exercised: {t.not_exercised}"
-    return f"missed: {t.miss_reason}"
+    left = t.execution.get("durable_sample") or []
+    # What the lab saw the test leave: where the pack (or the verdict) did not look.
+    return f"missed: {t.miss_reason}" + (f"; it left {', '.join(left[:3])}" if left else "")
 
 
 def _mark_of(t: AtomicOutcome, detected: bool) -> str:
@@ -65,6 +67,11 @@ def text(coverage: Coverage) -> str:
         "clean reference hosts)",
         f"clean hosts flagged: {s['clean_hosts_flagged']} of {s['clean_hosts']} analyses of clean hosts",
     ]
+    if s["detected_without_durable_change"]:
+        lines.append(
+            f"warning: {s['detected_without_durable_change']} detected tests left no change the lab's "
+            "snapshots record: the snapshots miss a place, and 'left no durable change' may hide misses"
+        )
     for c in flagged:
         finding = safe_text(c.baseline.finding or c.peers.finding or "")
         lines.append(f"  clean host {c.host} (batch {c.batch}) flagged: {finding}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from diffy_analysis.errors import LabError
 from diffy_analysis.validate.atomics import Atomic
 from diffy_lab import hosts, spec
+from diffy_lab.validate.hoststate import Durable
 
 # The host's root is an overlay, but its kernel is the machine's: loading a module (T1547.006, T1014
 # rootkits), rebooting or setting the clock would reach the machine. Every step runs without those
@@ -43,9 +44,12 @@ class Execution:
     prerequisites_met: bool = True
     output_tail: str = ""
     """The end of the log (the command's output comes last): why a failed command failed."""
+    durable: Durable = field(default_factory=lambda: Durable(None))
+    """What the test left on its host beyond the clean hosts' drift (hoststate; set by the runner)."""
 
     def to_json(self) -> dict:
-        return dict(self.__dict__)
+        out = {k: v for k, v in self.__dict__.items() if k != "durable"}
+        return {**out, **self.durable.to_json()}
 
 
 # A prerequisite check that only sets a shell variable (``which_gpg=`which gpg```): several atomics'

@@ -33,8 +33,9 @@ from diffy_analysis.findings import Analysis, HostResult
 from diffy_analysis.validate.atomics import Atomic
 from diffy_analysis.validate.batching import batches as plan_batches
 from diffy_analysis.validate.coverage import AtomicOutcome, CleanOutcome, Coverage, Verdict
-from diffy_lab import Lab, LabConfig
+from diffy_lab import Lab, LabConfig, hosts
 from diffy_lab.system import run
+from diffy_lab.validate import hoststate
 from diffy_lab.validate.execute import Execution, execute
 
 APP = "app_x"
@@ -158,6 +159,7 @@ def run_batch(
     batch = Batch(Path(), {}, {}, [])
     try:
         lab.up()
+        before = _snapshots(lab, cfg.root)
         for atomic, host in zip(atomics, lab.hosts, strict=False):
             record = execute(atomic, host, cfg.root, logs / f"{atomic.test_id}.log")
             key = host.instance_id or host.name
@@ -165,11 +167,42 @@ def run_batch(
             say(
                 f"batch {number}: {atomic.test_id} on {host.name}: exit {record.exit_code}, {record.seconds}s"
             )
-        batch.clean = [h.instance_id or h.name for h in lab.hosts[len(atomics) :]]
+        changed = _changes(before, _snapshots(lab, cfg.root))
+        clean_hosts = lab.hosts[len(atomics) :]
+        # What the clean hosts changed in the same minutes is the lab's own drift, not a test's.
+        ambient = set().union(*(changed.get(h.name) or set() for h in clean_hosts))
+        for host in lab.hosts[: len(atomics)]:
+            found = hoststate.durable(changed.get(host.name), ambient)
+            batch.executions[host.instance_id or host.name].durable = found
+        batch.clean = [h.instance_id or h.name for h in clean_hosts]
         batch.run = _collect(lab, results, f"batch-{number:03d}")
     finally:
         lab.down()
     return batch
+
+
+def _snapshots(lab: Lab, root: Path) -> dict[str, hoststate.Snapshot | None]:
+    """Each host's state (None when its PID 1 is gone or the snapshot failed)."""
+    out: dict[str, hoststate.Snapshot | None] = {}
+    for host in lab.hosts:
+        pid = hosts.init_pid(host)
+        try:
+            out[host.name] = hoststate.snapshot(pid, [str(root)]) if pid else None
+        except OSError:
+            out[host.name] = None
+    return out
+
+
+def _changes(
+    before: dict[str, hoststate.Snapshot | None], after: dict[str, hoststate.Snapshot | None]
+) -> dict[str, set[str] | None]:
+    """Per host, what changed; None when either snapshot is missing or partial (nothing concluded)."""
+    out: dict[str, set[str] | None] = {}
+    for name, first in before.items():
+        last = after.get(name)
+        usable = first is not None and last is not None and not first.truncated and not last.truncated
+        out[name] = hoststate.changes(first, last) if usable and first and last else None
+    return out
 
 
 def _judge(
@@ -321,7 +354,16 @@ def reanalyse(work: Path, *, say: Progress = lambda _: None) -> Coverage:
             else next(h for h in clean if (results / reference_run / "hosts" / h).is_dir())
         )  # fmt: skip
         baseline = runs[-1] / "hosts" / baseline_id
-        keys = ("host", "exit_code", "seconds", "prerequisites", "prerequisites_met", "output_tail")
+        keys = (
+            "host",
+            "exit_code",
+            "seconds",
+            "prerequisites",
+            "prerequisites_met",
+            "output_tail",
+            "durable_changes",
+            "durable_sample",
+        )
         judged = []
         for t in tests:
             execution = {k: t.get(k if k != "host" else "lab_host") for k in keys}
