@@ -65,3 +65,13 @@ def test_a_truncated_walk_says_so(tmp_path):
     files, truncated = walk_files(tmp_path, ["/etc"], limit=2)
     assert truncated and len(files) == 2  # the bound counts the root itself too
     assert walk_files(tmp_path, ["/etc"])[1] is False
+
+
+def test_a_root_replaced_by_a_link_is_a_change_and_is_not_followed(tmp_path):
+    _tree(tmp_path)
+    before = _snap(tmp_path)
+    (tmp_path / "tmp").rmdir()
+    (tmp_path / "tmp").symlink_to(tmp_path / "etc")  # followed, it would list /etc's files again
+    after = _snap(tmp_path)
+    assert changes(before, after) == {"/tmp"}
+    assert not any(p.startswith("/tmp/") for p in after.files)

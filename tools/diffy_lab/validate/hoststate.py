@@ -67,12 +67,17 @@ def walk_files(
     out: dict[str, int] = {}
     stack = [r.rstrip("/") or "/" for r in (*roots, *extra)]
     prefix = str(top).rstrip("/")
-    for root in stack:  # the roots themselves: a `chmod 777 /tmp` is a change too
+    for root in list(stack):  # the roots themselves: a `chmod 777 /tmp` is a change too
         try:
             st = os.lstat(prefix + root)
         except OSError:
             continue
-        out[root] = hash((st.st_mode, st.st_uid, st.st_gid))
+        link = str(Path(prefix + root).readlink()) if stat.S_ISLNK(st.st_mode) else ""
+        out[root] = hash((st.st_mode, st.st_uid, st.st_gid, link))
+        if link:
+            # Never walked: an absolute link under /proc/<pid>/root resolves against the machine's
+            # root, not the host's (a /tmp replaced by a link to / would walk the machine).
+            stack.remove(root)
     while stack:
         inside = stack.pop()
         outside = prefix + inside
