@@ -163,6 +163,61 @@ def _rows(run_dir: Path, host_id: str, query: str) -> list[dict]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
+class _Planned(Protocol):
+    index: int
+    attacks: Sequence
+    evidence: Sequence
+    noise: Sequence[str]
+
+
+def new_fleet_dir(out: Path, scenario: str) -> tuple[Path, Path]:
+    """``OUT/<scenario>`` and its ``results`` directory, created; an existing fleet is never reused."""
+    fleet_dir = (out / scenario).resolve()
+    if fleet_dir.exists():
+        raise LabError(f"{fleet_dir} exists; remove it or choose another --out")
+    root = fleet_dir / "results"
+    root.mkdir(parents=True, mode=0o700)
+    return fleet_dir, root
+
+
+def injected(
+    plans: Sequence[_Planned], ids: list[str], campaign: str | None
+) -> tuple[dict[str, list], dict[str, list[str]]]:
+    """The truth's ``compromised`` (host id -> its injected artifacts, each with its evidence) and
+    ``noise`` (kind -> host ids), in plan order: the same in every set's builder."""
+    compromised: dict[str, list] = {}
+    noise_map: dict[str, list[str]] = {}
+    for p in plans:
+        hid = ids[p.index]
+        if p.attacks:
+            compromised[hid] = [
+                {"artifact": a.artifact, "campaign": campaign, "params": a.params, "evidence": ev}
+                for a, ev in zip(p.attacks, p.evidence, strict=True)
+            ]
+        for kind in p.noise:
+            noise_map.setdefault(kind, []).append(hid)
+    return compromised, noise_map
+
+
+def save_truth(
+    fleet_dir: Path,
+    truth: FleetTruth,
+    timings: dict[str, float],
+    *,
+    started: float,
+    log: Callable[[str], None],
+    label: str,
+) -> Built:
+    """Every set's last step, after its evidence check: the build's time into the truth, truth.json
+    written and read back by the format's own reader."""
+    timings["total_s"] = time.monotonic() - started
+    truth.options["build_seconds"] = round(timings["total_s"], 1)
+    (fleet_dir / "truth.json").write_text(json.dumps(truth.to_json(fleet_dir), indent=2) + "\n")
+    FleetTruth.load(fleet_dir / "truth.json")
+    log(f"{label}: built in {timings['total_s']:.1f}s -> {fleet_dir}")
+    return Built(fleet_dir, truth, timings)
+
+
 def check_evidence(
     run_dir: Path, compromised: dict, hosts: list[str], baseline: tuple[Path, str] | None = None
 ) -> None:
@@ -186,11 +241,7 @@ def build(
     subnet: str = "10.213.64.0/24",
     log: Callable[[str], None] = print,
 ) -> Built:
-    fleet_dir = (out / scenario.name).resolve()
-    if fleet_dir.exists():
-        raise LabError(f"{fleet_dir} exists; remove it or choose another --out")
-    root = fleet_dir / "results"
-    root.mkdir(parents=True, mode=0o700)
+    fleet_dir, root = new_fleet_dir(out, scenario.name)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     before = guard.snapshot()
@@ -226,12 +277,7 @@ def build(
         lab_name=name,
     )
     check_evidence(run_dir, truth.compromised, truth.hosts, (baseline_run, base_id))
-    timings["total_s"] = time.monotonic() - t0
-    truth.options["build_seconds"] = round(timings["total_s"], 1)
-    (fleet_dir / "truth.json").write_text(json.dumps(truth.to_json(fleet_dir), indent=2) + "\n")
-    FleetTruth.load(fleet_dir / "truth.json")  # reads back in the format's own reader
-    log(f"{scenario.name}: built in {timings['total_s']:.1f}s -> {fleet_dir}")
-    return Built(fleet_dir, truth, timings)
+    return save_truth(fleet_dir, truth, timings, started=t0, log=log, label=scenario.name)
 
 
 def _truth(
@@ -246,22 +292,14 @@ def _truth(
     base_id: str,
     lab_name: str,
 ) -> FleetTruth:
-    compromised: dict[str, list] = {}
+    compromised, noise_map = injected(plans, ids, scenario.campaign)
     populations: dict[str, list[str]] = {}
-    noise_map: dict[str, list[str]] = {}
     for p in plans:
         hid = ids[p.index]
-        if p.attacks:
-            compromised[hid] = [
-                {"artifact": a.artifact, "campaign": scenario.campaign, "params": a.params, "evidence": ev}
-                for a, ev in zip(p.attacks, p.evidence, strict=True)
-            ]
         if p.version == 2:
             populations.setdefault(f"app_version:{noise.RELEASES[2]}", []).append(hid)
         if p.size == "large":
             populations.setdefault("size:large", []).append(hid)
-        for n in p.noise:
-            noise_map.setdefault(n, []).append(hid)
     options = {
         "scenario": scenario.name,
         "generator": GENERATOR,

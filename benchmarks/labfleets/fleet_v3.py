@@ -4,7 +4,6 @@ made disappear (a deleted firewall rule).  Nothing leaves the lab namespace (doc
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import time
@@ -17,7 +16,17 @@ from diffy_lab import Lab, LabConfig, LabHost
 from diffy_lab.spec import gateway
 
 from . import attacks_v3, guard, noise, noise_v2, noise_v3
-from .fleet import APP, BASELINE_NAME, Built, _rows, collect_fleet, wait_listening
+from .fleet import (
+    APP,
+    BASELINE_NAME,
+    Built,
+    _rows,
+    collect_fleet,
+    injected,
+    new_fleet_dir,
+    save_truth,
+    wait_listening,
+)
 from .fleet_v2 import V2_WATCHED
 from .hostexec import check_isolated
 from .scenarios_v3 import HostPlanV3, ScenarioV3, plan_v3
@@ -142,11 +151,7 @@ def build(
     subnet: str = "10.213.112.0/24",
     log: Callable[[str], None] = print,
 ) -> Built:
-    fleet_dir = (out / scenario.name).resolve()
-    if fleet_dir.exists():
-        raise LabError(f"{fleet_dir} exists; remove it or choose another --out")
-    root = fleet_dir / "results"
-    root.mkdir(parents=True, mode=0o700)
+    fleet_dir, root = new_fleet_dir(out, scenario.name)
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     before, ruleset = guard.snapshot(guard.WATCHED + V2_WATCHED + V3_WATCHED), _ruleset()
@@ -168,12 +173,7 @@ def build(
     where = {"run_id": run_id, "run_dir": run_dir, "baseline_run": baseline_run, "base_id": base_id}
     truth = _truth(scenario, plans, ids, names, lab_name=name, **where)
     check_evidence_v3(run_dir, truth.compromised, truth.hosts, (baseline_run, base_id))
-    timings["total_s"] = time.monotonic() - t0
-    truth.options["build_seconds"] = round(timings["total_s"], 1)
-    (fleet_dir / "truth.json").write_text(json.dumps(truth.to_json(fleet_dir), indent=2) + "\n")
-    FleetTruth.load(fleet_dir / "truth.json")  # reads back in the format's own reader
-    log(f"{scenario.name}: built in {timings['total_s']:.1f}s -> {fleet_dir}")
-    return Built(fleet_dir, truth, timings)
+    return save_truth(fleet_dir, truth, timings, started=t0, log=log, label=scenario.name)
 
 
 def populations(plans: list[HostPlanV3], ids: list[str]) -> dict[str, list[str]]:
@@ -197,17 +197,7 @@ def _truth(
     base_id: str,
     lab_name: str,
 ) -> FleetTruth:
-    compromised: dict[str, list] = {}
-    noise_map: dict[str, list[str]] = {}
-    for p in plans:
-        hid = ids[p.index]
-        if p.attacks:
-            compromised[hid] = [
-                {"artifact": a.artifact, "campaign": scenario.campaign, "params": a.params, "evidence": ev}
-                for a, ev in zip(p.attacks, p.evidence, strict=True)
-            ]
-        for kind in p.noise:
-            noise_map.setdefault(kind, []).append(hid)
+    compromised, noise_map = injected(plans, ids, scenario.campaign)
     options = {
         "scenario": scenario.name,
         "generator": GENERATOR,
