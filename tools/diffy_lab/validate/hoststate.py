@@ -49,8 +49,8 @@ class Snapshot:
     """MAX_ENTRIES was reached: the snapshot is partial, so no "no change" may be concluded from it."""
 
 
-def _fingerprint(entry: os.DirEntry, path: str) -> int:
-    st = entry.stat(follow_symlinks=False)
+def _fingerprint(st: os.stat_result, path: str) -> int:
+    """``st``: the lstat of ``path``. A directory's size and mtime are left out (see the module)."""
     kind = stat.S_IFMT(st.st_mode)
     target = str(Path(path).readlink()) if kind == stat.S_IFLNK else ""
     mtime = 0 if kind == stat.S_IFDIR else st.st_mtime_ns
@@ -72,12 +72,14 @@ def walk_files(
             st = os.lstat(prefix + root)
         except OSError:
             continue
-        link = str(Path(prefix + root).readlink()) if stat.S_ISLNK(st.st_mode) else ""
-        out[root] = hash((st.st_mode, st.st_uid, st.st_gid, link))
-        if link:
+        if stat.S_ISLNK(st.st_mode):
             # Never walked: an absolute link under /proc/<pid>/root resolves against the machine's
             # root, not the host's (a /tmp replaced by a link to / would walk the machine).
             stack.remove(root)
+        try:
+            out[root] = _fingerprint(st, prefix + root)
+        except OSError:
+            out[root] = -1
     while stack:
         inside = stack.pop()
         outside = prefix + inside
@@ -88,7 +90,7 @@ def walk_files(
                         return out, True
                     rel = f"{inside}/{entry.name}"
                     try:
-                        out[rel] = _fingerprint(entry, entry.path)
+                        out[rel] = _fingerprint(entry.stat(follow_symlinks=False), entry.path)
                         if entry.is_dir(follow_symlinks=False):
                             stack.append(rel)
                     except OSError:
