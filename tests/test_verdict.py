@@ -414,3 +414,33 @@ def test_one_event_seen_in_several_context_tables_does_not_flag(tmp_path, method
     run = build_run(tmp_path / "run", hosts)
     baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
     assert _flagged(analyze([run], baseline=baseline, method=method)) == []
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_row_is_a_passing_state_only_when_every_change_in_it_is(tmp_path, method):
+    # Two hosts turn ASLR off and open ptrace for good (sysctl.d): their config_value "0" looks
+    # like a passing state (never the usual config_value, the exception in two entries on two
+    # hosts), but current_value 2 -> 0 is a change, so both rows stay evidence and both hosts flag.
+    usual = {
+        "kernel.randomize_va_space": "2",
+        "kernel.yama.ptrace_scope": "1",
+        "kernel.kptr_restrict": "1",
+        "net.ipv4.ip_forward": "0",
+        "kernel.dmesg_restrict": "1",
+    }
+    hosts = clean_fleet(12)
+    for host in hosts.values():
+        host["system_controls"] = [
+            {"name": name, "current_value": value, "config_value": ""} for name, value in usual.items()
+        ]
+    base = copy.deepcopy(hosts["web-001"])
+    for name in ("web-004", "web-009"):
+        for row in hosts[name]["system_controls"]:
+            if row["name"] in ("kernel.randomize_va_space", "kernel.yama.ptrace_scope"):
+                row.update(current_value="0", config_value="0")
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-004", "web-009"]
+    top = {f.query for h in analysis.hosts if h.outlier for f in h.findings[:2]}
+    assert top == {"system_controls"}

@@ -213,18 +213,25 @@ class EntryModel:
         never the usual value of any entry, yet shows up as the exception in several entries on
         several hosts (a timer's unit caught ``activating`` here, another there) is what entries of
         this table pass through, not a change made to one host. A stopped agent's ``inactive`` is
-        the usual value of many other units, so it stays evidence."""
+        the usual value of many other units, so it stays evidence.
+
+        EVERY changed column must be a passing state: a sysctl whose ``config_value`` is new on two
+        hosts (a passing-looking "0") while its ``current_value`` went from 2 to 0 (ASLR off) is a
+        change, not a state the entry passes through; nor is a row whose shell, hash, key or mode
+        changed beside it (those are never passing states)."""
         colset = self.index.feature_colset[fid]
         if self.index.feature_colset[ref_fid] != colset:
             return None
         row, ref = self.index.feature_values[fid], self.index.feature_values[ref_fid]
         columns = self.index.colsets[colset].columns
+        passing: str | None = None
         for position, (mine, theirs) in enumerate(zip(row, ref, strict=True)):
-            if columns[position] in NEVER_VARIANT:
-                continue  # a shell, hash, key or mode is never a passing state (a login shell given)
-            if mine != theirs and self._passing(colset, position, mine):
-                return columns[position]
-        return None
+            if mine == theirs:
+                continue
+            if columns[position] in NEVER_VARIANT or not self._passing(colset, position, mine):
+                return None
+            passing = passing or columns[position]
+        return passing
 
     def _passing(self, colset: int, position: int, value: str) -> bool:
         key = (colset, position, value)
