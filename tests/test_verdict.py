@@ -444,3 +444,33 @@ def test_a_row_is_a_passing_state_only_when_every_change_in_it_is(tmp_path, meth
     assert _flagged(analysis) == ["web-004", "web-009"]
     top = {f.query for h in analysis.hosts if h.outlier for f in h.findings[:2]}
     assert top == {"system_controls"}
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_new_tool_packages_do_not_excuse_a_campaigns_preload_and_sudo_rule(tmp_path, method):
+    # A campaign on 8 of 40 hosts installs socat and netcat-traditional (NEW packages: no other
+    # host has them in any version) and adds /etc/ld.so.preload and a sudo Defaults rule. Those
+    # packages held by the same hosts are no population's make-up for security rows that do not
+    # name them (and "etc" in the preload's path does not name netcat); the new app of
+    # test_benign_rollout_with_a_package_change_stays_unflagged, whose cron line and listener name
+    # it, still is.
+    hosts = clean_fleet(40)
+    for host in hosts.values():  # both queries ran everywhere; clean hosts hold no row
+        host["ld_preload"], host["sudoers"] = [], []
+    base = copy.deepcopy(hosts["web-001"])
+    campaign = [f"web-{i:03d}" for i in range(3, 40, 5)]
+    for name in campaign:
+        host = hosts[name]
+        host["deb_packages"] += [
+            {"name": "socat", "version": "1.7.3.3-2", "arch": "amd64"},
+            {"name": "netcat-traditional", "version": "1.10-41.1", "arch": "amd64"},
+        ]
+        host["ld_preload"] = [
+            {"path": "/etc/ld.so.preload", "size": "24", "mtime": "1700000000", "sha256": "0c0ad852" * 8}
+        ]
+        host["sudoers"] = [{"source": "/etc/sudoers", "header": "Defaults", "rule_details": "!tty_tickets"}]
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == campaign
+    assert [sorted(c.hosts) for c in analysis.campaigns] == [campaign]

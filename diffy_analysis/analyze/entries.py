@@ -401,13 +401,35 @@ class EntryModel:
         pulls in a new dependency)."""
         if not self._upgrade(package):
             return False
-        if not self.security_mask[fid]:
-            return True
-        # the row's subject only (a binary's path): every authorized_keys row holds ".ssh", which
-        # would name any openssh upgrade
+        return not self.security_mask[fid] or self._names_subject(package, fid)
+
+    def _names_subject(self, package: int, fid: int) -> bool:
+        """Whether the row's subject names the package. The subject only (a binary's path): every
+        authorized_keys row holds ".ssh", which would name any openssh upgrade."""
         spec = REGISTRY.get(self.index.query_of(fid))
         subject = self.index.row(fid).get(spec.subject, "") if spec is not None and spec.subject else ""
         return bool(subject) and names(self.index.row(package).get("name", ""), subject)
+
+    def _cosigns(self, package: int, fid: int, size: float) -> bool:
+        """Whether a package row held by the same hosts may co-sign ``fid`` as a population's make-up.
+
+        Below COSIGNATURE_MIN_HOSTS: an upgrade, naming a security row (``_upgrade_naming``). From
+        there on any package co-signs a context row, but a security row only an UPGRADE (a rollout
+        moves versions of what every host runs) or a package the row names (a new agent's own unit):
+        hosts that got NEW packages no other host has in any version (socat, masscan) together with
+        a preload or a sudo rule that is not theirs are an intruder's toolkit, not a population. (An
+        intruder's cron line that runs the tool it installed names it, and stays excused on 3 hosts
+        or more: a known limit.)"""
+        if size < COSIGNATURE_MIN_HOSTS:
+            return self._upgrade_naming(package, fid)
+        if not self.security_mask[fid] or self._upgrade(package):
+            return True
+        spec = REGISTRY.get(self.index.query_of(fid))
+        if spec is not None and spec.subject:
+            return self._names_subject(package, fid)
+        # no subject column (a cron line, a listener): the row's values, where a new app's own
+        # cron line and listener name it ("acme /opt/acme/bin/flush" and acme-app)
+        return names(self.index.row(package).get("name", ""), " ".join(self.index.row(fid).values()))
 
     def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
         """What co-signs ``fid`` as a population's make-up, described: a package row held by (about)
@@ -432,18 +454,16 @@ class EntryModel:
                 union = self.df[self._packages] + size - inter
                 jaccard = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
                 jaccard[self._packages == fid] = 0.0  # a package row never co-signs itself
-                best: int | None = int(np.argmax(jaccard))
-                if size < COSIGNATURE_MIN_HOSTS:
-                    # below COSIGNATURE_MIN_HOSTS only an upgrade co-signs: another version of a
-                    # package most hosts hold (two hosts given attacker tools get NEW packages, not
-                    # versions), and for a security row one that names it: of the packages the two
-                    # hosts upgraded together (curl and openssh), the one the row belongs to
-                    close = np.flatnonzero(jaccard >= COSIGNATURE_JACCARD)
-                    close = close[np.argsort(-jaccard[close], kind="stable")]
-                    best = next(
-                        (int(b) for b in close.tolist() if self._upgrade_naming(int(self._packages[b]), fid)),
-                        None,
-                    )
+                # the closest package that may co-sign (``_cosigns``): below COSIGNATURE_MIN_HOSTS
+                # only an upgrade (two hosts given attacker tools get NEW packages, not versions),
+                # naming a security row: of the packages two hosts upgraded together (curl and
+                # openssh), the one the row belongs to
+                close = np.flatnonzero(jaccard >= COSIGNATURE_JACCARD)
+                close = close[np.argsort(-jaccard[close], kind="stable")]
+                best: int | None = next(
+                    (int(b) for b in close.tolist() if self._cosigns(int(self._packages[b]), fid, size)),
+                    None,
+                )
                 if best is not None and jaccard[best] >= COSIGNATURE_JACCARD:
                     g = int(self._packages[best])
                     row = self.index.row(g)

@@ -70,9 +70,26 @@ GENERIC = frozenset(
         "utils",
         "client",
         "linux",
+        # the filesystem hierarchy's own directories (hier(7)), like usr/bin/lib above: every path
+        # holds one, and /etc/ld.so.preload must not name netcat ("etc") nor /run/... runc
+        "etc",
+        "var",
+        "opt",
+        "tmp",
+        "run",
+        "home",
+        "srv",
+        "proc",
+        "mnt",
+        "media",
+        "boot",
+        "share",
+        "libexec",
+        "lib64",
+        "include",
     ]
 )
-"""Words too common to say which software an account belongs to."""
+"""Words too common to say which software an account belongs to, or which package a row names."""
 PROVENANCE_MIN_HOSTS = 3
 """An agent's behaviour repeats across the fleet; a lone account named after a daemon (``sshd-svc``
 on one host) is an intruder's disguise, never excused."""
