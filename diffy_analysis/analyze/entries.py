@@ -403,12 +403,17 @@ class EntryModel:
             return False
         return not self.security_mask[fid] or self._names_subject(package, fid)
 
-    def _names_subject(self, package: int, fid: int) -> bool:
+    def _names_subject(self, package: int, fid: int, *, or_values: bool = False) -> bool:
         """Whether the row's subject names the package. The subject only (a binary's path): every
-        authorized_keys row holds ".ssh", which would name any openssh upgrade."""
+        authorized_keys row holds ".ssh", which would name any openssh upgrade. ``or_values``: a
+        table without a subject column (a cron line, a listener) is read by the row's values."""
         spec = REGISTRY.get(self.index.query_of(fid))
-        subject = self.index.row(fid).get(spec.subject, "") if spec is not None and spec.subject else ""
-        return bool(subject) and names(self.index.row(package).get("name", ""), subject)
+        row = self.index.row(fid)
+        if spec is not None and spec.subject:
+            text = row.get(spec.subject, "")
+        else:
+            text = " ".join(row.values()) if or_values else ""
+        return bool(text) and names(self.index.row(package).get("name", ""), text)
 
     def _cosigns(self, package: int, fid: int, size: float) -> bool:
         """Whether a package row held by the same hosts may co-sign ``fid`` as a population's make-up.
@@ -424,12 +429,8 @@ class EntryModel:
             return self._upgrade_naming(package, fid)
         if not self.security_mask[fid] or self._upgrade(package):
             return True
-        spec = REGISTRY.get(self.index.query_of(fid))
-        if spec is not None and spec.subject:
-            return self._names_subject(package, fid)
-        # no subject column (a cron line, a listener): the row's values, where a new app's own
-        # cron line and listener name it ("acme /opt/acme/bin/flush" and acme-app)
-        return names(self.index.row(package).get("name", ""), " ".join(self.index.row(fid).values()))
+        # a new app's own cron line and listener name it ("acme /opt/acme/bin/flush", acme-app)
+        return self._names_subject(package, fid, or_values=True)
 
     def travels_with(self, fid: int, *, absent: bool = False) -> str | None:
         """What co-signs ``fid`` as a population's make-up, described: a package row held by (about)
