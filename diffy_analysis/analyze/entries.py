@@ -8,8 +8,8 @@ HOSTS (never rows, so one host carrying 300 decoy rows weighs as one host):
 * **how often a value is seen and how many values the entry takes** -> the PeerPressure-style
   probability that a host's value is *sick* (Wang et al., OSDI 2004). With ``N`` other hosts, ``t`` of
   them holding the same value, and ``c`` the entry's cardinality (distinct values seen, plus one for
-  "absent"), a sick value is taken to be drawn uniformly from the ``c`` values and a healthy one
-  with the Laplace-smoothed frequency ``(t + 1) / (N + c)``; with equal priors
+  "absent" when a host lacks the entry), a sick value is taken to be drawn uniformly from the ``c``
+  values and a healthy one with the Laplace-smoothed frequency ``(t + 1) / (N + c)``; with equal priors
 
       P(sick) = (N + c) / (N + c (t + 2))
 
@@ -86,6 +86,7 @@ class EntryModel:
     def __init__(self, index: FleetIndex):
         self.index = index
         self.n_hosts = len(index.hosts)
+        self._defences: np.ndarray | None = None
         self.df = index.document_frequency()
         self.weights = np.asarray(index.profile_counts, dtype=np.float64)
         self._matrix = index.profile_matrix().tocsc() if index.n_features else None
@@ -136,6 +137,25 @@ class EntryModel:
         held = (self._matrix[:, fids] @ onehot) > 0
         return np.asarray(held.T @ self.weights).ravel()
 
+    def majority_defences(self, campaign_max_fraction: float) -> np.ndarray:
+        """Security rows more than ``1 - campaign_max_fraction`` of the fleet holds and at least 2
+        hosts lack, whose absence is severe by its content (a firewall rule removed:
+        tables/severity.py): what a campaign that removes a defence leaves missing. Computed once."""
+        if self._defences is None:
+            n = self.n_hosts
+            common = self.security_mask & (self.df > (1.0 - campaign_max_fraction) * n) & (self.df <= n - 2)
+            keep = []
+            for fid in np.flatnonzero(common).tolist():
+                spec = REGISTRY.get(self.index.query_of(fid))
+                if (
+                    spec is not None
+                    and spec.severe is not None
+                    and spec.severe(self.index.row(fid), "missing")
+                ):
+                    keep.append(fid)
+            self._defences = np.asarray(keep, dtype=np.int64)
+        return self._defences
+
     def security(self, fid: int) -> bool:
         return bool(self.security_mask[fid]) if len(self.security_mask) > fid else False
 
@@ -168,8 +188,15 @@ class EntryModel:
         return table.get(tuple(values[i] for i in positions), [fid])
 
     def cardinality(self, fid: int) -> int:
-        """Distinct values of the entry across hosts, plus one for "absent"."""
-        return len(self._entry_values(fid)) + 1
+        """Distinct values of the entry across hosts, plus one for "absent" when it is seen: when
+        some host lacks the entry. An entry every host holds (``/bin/ls``, one hash per host) has
+        never been seen absent, and counting absence as one of its values made a trojaned binary
+        on 1 of 4 hosts less sick (0.67) than a new account (0.71), below ``SICK_MIN``. Holders are
+        counted by summing each value's hosts, so a host holding two values of one entry can hide
+        another host's absence (the entry then counts one value fewer)."""
+        values = self._entry_values(fid)
+        holders = sum(int(self.df[f]) for f in values)
+        return len(values) + (1 if holders < self.n_hosts else 0)
 
     def sickness(self, fid: int, *, kind: str, total: int | None = None, holders: int | None = None) -> float:
         """PeerPressure-style P(sick) of a host's value (see the module docstring).
@@ -182,7 +209,8 @@ class EntryModel:
         others = max(0, total - 1)
         if kind == "missing":
             same = max(0, total - have - 1)
-            c = 2 if len(self._entry_values(fid)) <= 1 else self.cardinality(fid)
+            values = len(self._entry_values(fid))
+            c = 2 if values <= 1 else values + 1  # the host itself lacks it: absence is seen
             c = max(c, self.alternatives(fid))  # lacking one alternative = holding another
         else:
             same = max(0, have - 1)

@@ -36,6 +36,7 @@ from diffy_analysis.analyze.novelty import NoveltyNull
 from diffy_analysis.normalize.index import FleetIndex
 from diffy_analysis.normalize.volatile import NEVER_VARIANT
 from diffy_analysis.tables import REGISTRY
+from diffy_analysis.tables.severity import reverse_shell
 
 CAMPAIGN_MAX_FRACTION = 0.5
 """A security-table difference on fewer than this share of hosts is never excused as a population
@@ -194,10 +195,13 @@ def _churn(index: FleetIndex, model: EntryModel, cand: Candidate) -> str | None:
 
 
 def _transitional(index: FleetIndex, cand: Candidate, ref: int | None) -> str | None:
-    """The state column value, when a changed row differs from its usual row ONLY in state columns
-    and lands in a transitional state (systemd's own state machine: a unit ``activating`` is between
-    ``inactive`` and ``active``). A unit stopped (``inactive``/``failed``) or a new unit stays evidence."""
-    if cand.kind != "changed" or ref is None or index.feature_colset[ref] != index.feature_colset[cand.fid]:
+    """The state column value, when a row differs from its usual row (same key: the baseline's, or
+    the value most peers hold) ONLY in state columns and lands in a transitional state (systemd's own
+    state machine: a unit ``activating`` is between ``inactive`` and ``active``). In peers mode a
+    state several hosts share is an *added* row whose usual row is another value of its key: the
+    same unit, caught between states on those hosts. A unit stopped (``inactive``/``failed``) or a
+    new unit (no other host has its key) stays evidence."""
+    if cand.kind == "missing" or ref is None or index.feature_colset[ref] != index.feature_colset[cand.fid]:
         return None
     columns = index.colsets[index.feature_colset[cand.fid]].columns
     mine, theirs = index.feature_values[cand.fid], index.feature_values[ref]
@@ -210,23 +214,35 @@ def _transitional(index: FleetIndex, cand: Candidate, ref: int | None) -> str | 
     return None
 
 
-def hiding_or_writable(index: FleetIndex, model: EntryModel, cand: Candidate) -> bool:
-    """A context row that is a security finding by what it is: a program running from a writable
-    directory or deleted from disk, or a mount laid over ``/proc/<pid>`` (it hides a process)."""
+def context_reason(index: FleetIndex, model: EntryModel, cand: Candidate) -> str | None:
+    """Why a context row is a security finding by what it is, or None: a program running from a
+    writable directory or deleted from disk, a shell wired to a network connection (a reverse shell:
+    tables/severity.py reverse_shell), or a mount laid over ``/proc/<pid>`` (it hides a process)."""
     if cand.kind == "missing":
-        return False
+        return None
     query = index.query_of(cand.fid)
     row = index.row(cand.fid)
     if query in ("processes", "process_binaries"):
         if row.get("path", "").startswith(WRITABLE):
-            return True
+            return "runs from a writable directory"
+        if query == "processes":
+            shell = reverse_shell(row.get("cmdline", ""))
+            if shell is not None:
+                return shell
         # deleted from disk: nothing is left at its path. A binary replaced under its running process
         # (an upgrade without a restart) also reads on_disk 0 in osquery (processes.cpp getOnDisk: the
         # exe link ends in " (deleted)"), but its path holds the new file, whose hash is collected
-        return row.get("on_disk") == "0" and row.get("path", "") not in model.replaced_binaries()
-    if query == "mounts":
-        return bool(_PROC_PID.match(row.get("path", "")))
-    return False
+        if row.get("on_disk") == "0" and row.get("path", "") not in model.replaced_binaries():
+            return "deleted from disk while it runs"
+        return None
+    if query == "mounts" and _PROC_PID.match(row.get("path", "")):
+        return "a mount laid over a process's /proc directory (it hides the process)"
+    return None
+
+
+def hiding_or_writable(index: FleetIndex, model: EntryModel, cand: Candidate) -> bool:
+    """A context row that is a security finding by what it is (``context_reason``)."""
+    return context_reason(index, model, cand) is not None
 
 
 def sickness(model: EntryModel, cand: Candidate) -> float:
@@ -235,8 +251,9 @@ def sickness(model: EntryModel, cand: Candidate) -> float:
 
 def severe_reason(index: FleetIndex, model: EntryModel, cand: Candidate) -> str | None:
     """Why this finding is an attacker's by its content (tables/severity.py, declared per table)."""
-    if hiding_or_writable(index, model, cand):
-        return "runs from a writable directory, deleted from disk, or hides a process"
+    context = context_reason(index, model, cand)
+    if context is not None:
+        return context
     spec = REGISTRY.get(index.query_of(cand.fid))  # one lookup, not a dict of every table per call
     predicate = spec.severe if spec is not None else None
     return predicate(index.row(cand.fid), cand.kind) if predicate is not None else None
@@ -253,6 +270,12 @@ def _security_decisive(index: FleetIndex, model: EntryModel, c: Candidate) -> tu
         # one of the values a one-per-host thing takes (the address a container got): a
         # group holding it is a share of the fleet, not a campaign, unless clearly sick
         shared = False
+    if shared and c.kind == "missing" and severe_reason(index, model, c) is None:
+        # a row a group of hosts LACKS is what they have not been given yet (an account an agent
+        # creates on first use, a rule not rolled out there, a unit's usual state while it runs):
+        # neither a campaign, which adds, nor one host's novelty. What is missing decides for a
+        # group only when it is a defence (a firewall rule: tables/severity.py)
+        return False, False
     return sick >= SICK_MIN or shared, shared and _holders(index, model, c) > model.rare_max
 
 
@@ -353,6 +376,7 @@ def judge(
                 and model.cardinality(c.fid) == 2
                 and evidence >= NEW_ENTRY_MIN
                 and model.travels_with(c.fid) is None  # a canary's new dependency beside its upgrade
+                and not model.other_version(c.fid)  # a snap's new revision mounted beside the usual one
             ):
                 new_entry = True
             others.append(c)
@@ -416,7 +440,7 @@ def hidden_campaign_rows(
     have = model.df[features]
     secure = model.security_mask[features]
     chosen = features[(have >= 2) & (have < CAMPAIGN_MAX_FRACTION * n) & secure]
-    return [
+    added = [
         Candidate(
             "added",
             fid,
@@ -430,3 +454,22 @@ def hidden_campaign_rows(
         for fid in chosen.tolist()
         if fid not in known and variant(fid) is None and not model.other_version(fid)
     ]
+    # the same for a defence removed on a group (a firewall rule most of the fleet has): the
+    # group's own cluster lacks it too and does not report it missing
+    defences = model.majority_defences(CAMPAIGN_MAX_FRACTION)
+    lacking = defences[~np.isin(defences, features)] if len(defences) else defences
+    missing = [
+        Candidate(
+            "missing",
+            fid,
+            index.significance(fid),
+            "strong",
+            hosts_with_row=int(model.df[fid]),
+            hosts_compared=n,
+            peers_with_row=int(model.df[fid]),
+            peers=n - 1,
+        )
+        for fid in lacking.tolist()
+        if fid not in known
+    ]
+    return added + missing

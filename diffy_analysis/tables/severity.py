@@ -27,6 +27,30 @@ _MANAGED = re.compile(r"(DOCKER|KUBE|cali-|CNI|cilium|flannel)", re.IGNORECASE)
 _OPEN = re.compile(r"(0\.0\.0\.0/0|::/0)")
 
 
+# A shell wired to a network socket (T1059.004 reverse shells): bash's /dev/tcp|udp pseudo-device to
+# a remote address with the shell's own stdin/stdout redirected to it, or a socket tool told to hand
+# its connection to a program. A health check (`bash -c '</dev/tcp/127.0.0.1/5432'`) probes loopback
+# and wires no shell to the socket, so it is not one.
+_SOCKET_DEV = re.compile(r"/dev/(tcp|udp)/(?!127\.|localhost/|0\.0\.0\.0/|::1/)[^/\s]+/\d+")
+_WIRED = re.compile(r"(\s-i\b|[0-9]?>&\s*[0-9]|[0-9]?<&\s*[0-9]|>&\s*/dev/(tcp|udp)/|<>\s*/dev/(tcp|udp)/)")
+_HANDS_OFF = re.compile(
+    # nc -e /bin/sh host port, ncat --exec /bin/sh host port
+    r"\b(nc|ncat|netcat|nc\.traditional|nc\.openbsd)\b[^|;&]*\s(-[a-z]*[ec]|--(sh-)?exec)[\s=]*\S"
+    r"|\bsocat\b[^|;&]*\b(exec|system):[^|;&]*\b(tcp|udp|openssl)[46]?(-connect)?:"
+    r"|\bsocat\b[^|;&]*\b(tcp|udp|openssl)[46]?(-connect)?:[^|;&]*\b(exec|system):",
+    re.IGNORECASE,
+)
+
+
+def reverse_shell(text: str) -> str | None:
+    """A command line that wires a shell to a network connection, or None."""
+    if _SOCKET_DEV.search(text) and _WIRED.search(text):
+        return "a shell wired to a network connection (a reverse shell)"
+    if _HANDS_OFF.search(text):
+        return "a socket tool handing its connection to a program (a reverse or bind shell)"
+    return None
+
+
 def runs_fetched_or_writable(text: str) -> str | None:
     """A command that fetches from the network into a shell, or runs something from a writable dir."""
     if _FETCH.search(text):
