@@ -25,6 +25,13 @@ LISTENER = {
 }
 
 
+def _analyze(tmp_path, hosts, base, method):
+    """Analyse ``hosts`` by ``method``; in baseline mode against the clean host ``base``."""
+    run = build_run(tmp_path / "run", hosts)
+    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
+    return analyze([run], baseline=baseline, method=method)
+
+
 def _flagged(analysis):
     return sorted(h.host for h in analysis.hosts if h.outlier)
 
@@ -81,9 +88,7 @@ def test_textbook_host_flagged_however_noisy_the_fleet(tmp_path, method):
     for host in hosts.values():
         host["crontab"] = [dict(CRON, command="root run-parts /etc/cron.hourly")]
     _attack(hosts["web-011"])
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-011"]
     top = [f.query for f in analysis.hosts[0].findings[:3]]
     assert {"crontab", "users", "listening_ports"} <= set(top)
@@ -135,9 +140,7 @@ def test_a_trojaned_binary_on_one_of_four_hosts_flags_it_beside_an_upgrade(tmp_p
         hosts[name]["deb_packages"][0]["version"] = "3.0.13-1"
         hosts[name]["system_binaries"][-1] = _binary("/usr/bin/openssl", "b")
     hosts["web-003"]["system_binaries"][-2] = _binary("/bin/ls", "d", size="2")  # trojaned, no package change
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-003"]
     trojaned = next(h for h in analysis.hosts if h.host == "web-003")
     assert trojaned.findings[0].row["path"] == "/bin/ls"
@@ -158,9 +161,7 @@ def test_campaign_of_a_quarter_of_the_fleet_is_flagged_and_grouped(tmp_path, met
         hosts[name].setdefault("crontab", []).append(dict(CRON))
         hosts[name]["users"].append(dict(ROOT2))
     base = copy.deepcopy(clean_fleet(1)["web-001"])
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == sorted(members)
     assert len(analysis.campaigns) == 1
     assert analysis.campaigns[0].hosts == tuple(sorted(members))
@@ -178,9 +179,7 @@ def test_benign_rollout_with_a_package_change_stays_unflagged(tmp_path, method):
         host.setdefault("crontab", []).append(dict(CRON, command="acme /opt/acme/bin/flush --batch 500"))
         host["listening_ports"].append(dict(LISTENER, port="9464", name="acme", path="/opt/acme/bin/acme"))
     base = copy.deepcopy(clean_fleet(1)["web-001"])
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == []
     assert analysis.campaigns == ()
 
@@ -210,9 +209,7 @@ def test_setuid_backdoor_among_300_decoys_on_one_host_flags_it(tmp_path, method)
     bad.extend(dict(SUID, path=f"/usr/share/doc/.d{k:03d}") for k in range(300))
     bad.append(dict(SUID, path="/dev/shm/.bash"))
     base = copy.deepcopy(hosts["web-001"])
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-007"]
     host = analysis.hosts[0]
     assert all(f.strength == "strong" for f in host.findings if f.query == "suid_bin")
@@ -243,9 +240,7 @@ def test_random_rows_sharing_a_template_with_fixed_rows_never_flag(tmp_path, siz
     _docker_noise(hosts)
     _attack(hosts["web-002"])
     base = copy.deepcopy(hosts["web-001"])
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-002"]
 
 
@@ -299,9 +294,7 @@ def test_an_agents_own_account_is_not_a_campaign_but_an_intruders_is(tmp_path, m
     for name in ("web-010", "web-011"):  # an intruder's account on two hosts
         hosts[name]["users"].append(_account("evil_user", "1003"))
     hosts["web-013"]["users"].append(_account("ssm-admin", "0"))  # uid 0 is never excused
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-010", "web-011", "web-013"]
     ssm = next(h for h in analysis.hosts if h.host == "web-002")
     assert any("own account" in f.explanation for f in ssm.findings if f.query == "users")
@@ -324,9 +317,7 @@ def test_a_refreshed_revision_is_a_version_change_not_a_removal(tmp_path, method
         host["systemd_units"] = [unit(8012 if i % 4 == 1 else 7993)]
     base = copy.deepcopy(hosts["web-001"])
     _attack(hosts["web-009"])
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-009"]
 
 
@@ -350,9 +341,7 @@ def test_one_unit_caught_starting_is_not_a_change_but_an_agent_stopped_is(tmp_pa
     base = copy.deepcopy(hosts["web-001"])
     hosts["web-002"]["systemd_units"][-1] = _unit("logrotate.service", "activating", "start")
     hosts["web-005"]["systemd_units"][0].update(active_state="inactive", sub_state="dead")
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-005"]
     caught = next(h for h in analysis.hosts if h.host == "web-002")
     assert any("transitional" in f.explanation for f in caught.findings)
@@ -374,9 +363,7 @@ def test_one_unit_caught_starting_on_several_hosts_is_not_a_campaign(tmp_path, m
         fragment_path="/etc/systemd/system/sys-update.service",
     )
     hosts["web-008"]["systemd_units"].append(new_unit)
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-008"]
     caught = next(h for h in analysis.hosts if h.host == "web-011")
     assert any("transitional" in f.explanation for f in caught.findings)
@@ -409,9 +396,7 @@ def test_a_reverse_shell_process_flags_its_host_alone_a_health_check_does_not(tm
             "uid": "999",
         }
     )
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-006"]
     shell = next(h for h in analysis.hosts if h.host == "web-006")
     assert "/dev/tcp/198.51.100.7/5555" in shell.findings[0].explanation
@@ -539,9 +524,7 @@ def test_two_hosts_upgraded_are_a_population_two_given_new_tools_are_not(tmp_pat
             dict(hosts[name]["deb_packages"][0], name="masscan", version="1.3")
         )
         hosts[name]["systemd_units"][0].update(active_state="inactive", sub_state="dead")
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-004", "web-007"]
 
 
@@ -612,9 +595,7 @@ def test_a_row_is_a_passing_state_only_when_every_change_in_it_is(tmp_path, meth
         for row in hosts[name]["system_controls"]:
             if row["name"] in ("kernel.randomize_va_space", "kernel.yama.ptrace_scope"):
                 row.update(current_value="0", config_value="0")
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == ["web-004", "web-009"]
     top = {f.query for h in analysis.hosts if h.outlier for f in h.findings[:2]}
     assert top == {"system_controls"}
@@ -643,8 +624,6 @@ def test_new_tool_packages_do_not_excuse_a_campaigns_preload_and_sudo_rule(tmp_p
             {"path": "/etc/ld.so.preload", "size": "24", "mtime": "1700000000", "sha256": "0c0ad852" * 8}
         ]
         host["sudoers"] = [{"source": "/etc/sudoers", "header": "Defaults", "rule_details": "!tty_tickets"}]
-    run = build_run(tmp_path / "run", hosts)
-    baseline = build_run(tmp_path / "base", {"base-0": base}) if method == "baseline" else None
-    analysis = analyze([run], baseline=baseline, method=method)
+    analysis = _analyze(tmp_path, hosts, base, method)
     assert _flagged(analysis) == campaign
     assert [sorted(c.hosts) for c in analysis.campaigns] == [campaign]

@@ -428,7 +428,8 @@ def hidden_campaign_rows(
     known: set[int],
     variant: Callable[[int], str | None],
 ) -> list[Candidate]:
-    """Peers mode: security rows shared by a minority of the fleet that the host's own cluster hid.
+    """Peers mode: security rows shared by a minority of the fleet that the host's own cluster hid,
+    and defences most of the fleet holds that the host lacks (``EntryModel.majority_defences``).
 
     Hosts of a campaign can cluster together (they share the artifacts), and then each sees the
     artifact as common among its peers. Compared with the whole fleet it is not. One of several
@@ -440,17 +441,22 @@ def hidden_campaign_rows(
     have = model.df[features]
     secure = model.security_mask[features]
     chosen = features[(have >= 2) & (have < CAMPAIGN_MAX_FRACTION * n) & secure]
-    added = [
-        Candidate(
-            "added",
+
+    def fleet_wide(kind: str, fid: int) -> Candidate:
+        holders = int(model.df[fid])
+        return Candidate(
+            kind,
             fid,
             index.significance(fid),
             "strong",
-            hosts_with_row=int(model.df[fid]),
+            hosts_with_row=holders,
             hosts_compared=n,
-            peers_with_row=int(model.df[fid]) - 1,
+            peers_with_row=holders - 1 if kind == "added" else holders,
             peers=n - 1,
         )
+
+    added = [
+        fleet_wide("added", fid)
         for fid in chosen.tolist()
         if fid not in known and variant(fid) is None and not model.other_version(fid)
     ]
@@ -458,18 +464,4 @@ def hidden_campaign_rows(
     # group's own cluster lacks it too and does not report it missing
     defences = model.majority_defences(CAMPAIGN_MAX_FRACTION)
     lacking = defences[~np.isin(defences, features)] if len(defences) else defences
-    missing = [
-        Candidate(
-            "missing",
-            fid,
-            index.significance(fid),
-            "strong",
-            hosts_with_row=int(model.df[fid]),
-            hosts_compared=n,
-            peers_with_row=int(model.df[fid]),
-            peers=n - 1,
-        )
-        for fid in lacking.tolist()
-        if fid not in known
-    ]
-    return added + missing
+    return added + [fleet_wide("missing", fid) for fid in lacking.tolist() if fid not in known]
