@@ -11,8 +11,10 @@ slowest table builds; with --playbook, the wall time of `ansible-playbook playbo
 against inventory/localhost.yml (native collector), which includes Ansible's own overhead.
 With --compare REF, both packs (the one at git REF, "before", and the working tree's, "after") run
 alternately on fresh engines; it prints per-host collection time and result size (the bytes
-diffy_run_pack writes: indented JSON per query) with their ratios, the largest queries of the new
-pack, and whether both stay within the 2x budget of issue 13.
+diffy_run_pack writes: osqueryi --json's format per query) with their ratios, the largest queries of the new
+pack, and whether both stay within the 2x budget of issue 13.  Both are written in osqueryi --json's
+format (what an osquery host writes either way); --old-writer writes the "before" pack's rows as the
+native collector did until 2026-12-05 (json.dumps indent=2), to compare with that collector whole.
 With --results DIR (a results root or run directory, e.g. a `diffy validate --run` work dir), the
 figures come from real collections instead: every host's host.json records each query's duration
 and each query's file its size; per host, the whole pack is compared with the subset of queries the
@@ -61,8 +63,14 @@ def bench_engine(repetitions: int) -> None:
     print(f"native engine median: {statistics.median(times):.3f}s")
 
 
-def _collect(pack: dict, sizes: dict[str, int] | None = None) -> tuple[float, int]:
+def _indented(columns: list[str], rows: list[list[str]]) -> bytes:
+    """What diffy_run_pack wrote until 2026-12-05: json.dumps(indent=2) (its pure-Python encoder)."""
+    return json.dumps(diffy_native_engine.rows_as_objects(columns, rows), indent=2).encode("utf-8")
+
+
+def _collect(pack: dict, sizes: dict[str, int] | None = None, writer=None) -> tuple[float, int]:
     """One host's collection with a fresh engine: (seconds, bytes written), as diffy_run_pack does."""
+    write = writer or diffy_native_engine.osquery_json
     engine = diffy_native_engine.Engine()
     started = time.perf_counter()
     total = 0
@@ -72,16 +80,16 @@ def _collect(pack: dict, sizes: dict[str, int] | None = None) -> tuple[float, in
         except diffy_native_engine.QueryFailed as exc:
             print(f"  {name}: {exc.status}: {exc.message}")
             continue
-        data = json.dumps(diffy_native_engine.rows_as_objects(columns, rows), indent=2)
-        total += len(data.encode("utf-8"))
+        data = write(columns, rows)  # by default what diffy_run_pack writes
+        total += len(data)
         if sizes is not None:
-            sizes[name] = len(data.encode("utf-8"))
+            sizes[name] = len(data)
     elapsed = time.perf_counter() - started
     engine.close()
     return elapsed, total
 
 
-def bench_compare(ref: str, repetitions: int) -> None:
+def bench_compare(ref: str, repetitions: int, old_writer: bool = False) -> None:
     relative = PACK.relative_to(REPO).as_posix()
     before = json.loads(
         subprocess.run(
@@ -94,11 +102,16 @@ def bench_compare(ref: str, repetitions: int) -> None:
     sizes: dict[str, int] = {}
     for _ in range(repetitions):  # alternate, so load drift hits both alike
         for label, pack in (("before", before), ("after", after)):
-            elapsed, total = _collect(pack, sizes if label == "after" else None)
+            writer = _indented if old_writer and label == "before" else None
+            elapsed, total = _collect(pack, sizes if label == "after" else None, writer)
             timings[label].append(elapsed)
             size[label] = total
     t_before, t_after = statistics.median(timings["before"]), statistics.median(timings["after"])
-    print(f"before ({ref}): {len(before['queries'])} queries, median {t_before:.3f}s, {size['before']} bytes")
+    written = "json.dumps(indent=2), the old writer" if old_writer else "osqueryi --json's format"
+    print(
+        f"before ({ref}, {written}): {len(before['queries'])} queries, median {t_before:.3f}s, "
+        f"{size['before']} bytes"
+    )
     print(
         f"after (working tree): {len(after['queries'])} queries, median {t_after:.3f}s, {size['after']} bytes"
     )
@@ -193,12 +206,18 @@ def main() -> None:
     parser.add_argument("--playbook", type=int, default=0, help="localhost playbook runs (0: skip)")
     parser.add_argument("--compare", metavar="REF", help="compare footprint with the pack at git REF")
     parser.add_argument("--results", type=Path, help="with --compare: figures from the collections in DIR")
+    parser.add_argument(
+        "--old-writer",
+        action="store_true",
+        help="with --compare: write the REF pack's rows as diffy_run_pack did before 2026-12-05 "
+        "(indented JSON), i.e. compare with that collector as it was, not only with its pack",
+    )
     args = parser.parse_args()
     if args.compare and args.results:
         bench_results(args.compare, args.results)
         return
     if args.compare:
-        bench_compare(args.compare, args.repetitions)
+        bench_compare(args.compare, args.repetitions, args.old_writer)
         return
     bench_engine(args.repetitions)
     if args.playbook:

@@ -111,3 +111,32 @@ def test_osquery_collector_without_fallback_still_fails(tmp_path, run_pack):
     out.mkdir()
     with pytest.raises(run_pack.CollectError):
         run_pack.collect(_params(tmp_path, _osqueryi(tmp_path, refuse=True)), str(out))
+
+
+def test_osqueryi_output_with_a_non_utf8_file_name_counts_its_rows(tmp_path, run_pack, monkeypatch):
+    """osquery writes a file name's bytes as they are (rapidjson's Writer does not validate UTF-8):
+    the query is ok with both rows counted, not "output unreadable"; the bytes are kept on disk."""
+    monkeypatch.setattr(run_pack, "mark_iptables_gaps", lambda *a, **k: None)
+    printed = tmp_path / "printed.json"
+    printed.write_bytes(b'[\n  {"username":"root"},\n  {"username":"\xff\xfeghost"}\n]\n')
+    script = tmp_path / "osqueryi"
+    script.write_text(
+        f'#!/bin/sh\ncase "$1" in --version) echo "osqueryi version 5.23.1"; exit 0;; esac\ncat {printed}\n'
+    )
+    script.chmod(0o755)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_pack.collect(_params(tmp_path, script), str(out))
+    assert (result["queries"]["users"]["status"], result["queries"]["users"]["rows"]) == ("ok", 2)
+    assert (out / "users.json").read_bytes() == printed.read_bytes()
+
+
+def test_the_native_collector_writes_what_osqueryi_json_prints(tmp_path, run_pack):
+    """Same format as osqueryi --json (see tests/test_conformance_output.py for the osquery lines)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    params = _params(tmp_path, tmp_path / "absent-osqueryi", collector="native")
+    run_pack.collect(params, str(out))
+    data = (out / "users.json").read_bytes()
+    assert data.startswith(b'[\n  {"username":"') and data.endswith(b'"}\n]\n')
+    assert b"\n    " not in data and b'", "' not in data  # not json.dumps(indent=2)

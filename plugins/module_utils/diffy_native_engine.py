@@ -276,3 +276,41 @@ class Engine:
 def rows_as_objects(columns, rows):
     """osqueryi --json shape: a list of {column: string}."""
     return [dict(zip(columns, row)) for row in rows]
+
+
+# How osqueryi --json writes a string: rapidjson's Writer::WriteString (osquery's JSON::toString,
+# osquery/utils/json/json.cpp:303-309, is a plain rj::Writer over UTF-8): '"' and '\\' escaped, the
+# C0 controls as \b \t \n \f \r or \u00XX with UPPERCASE hex, everything else - non-ASCII too -
+# written as it is.
+_JSON_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+for _code in range(0x20):
+    _JSON_ESCAPES.setdefault(chr(_code), "\\u%04X" % _code)
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')
+
+
+def _json_string(value):
+    if _NEEDS_ESCAPE.search(value) is None:
+        return '"' + value + '"'
+    return '"' + _NEEDS_ESCAPE.sub(lambda match: _JSON_ESCAPES[match.group()], value) + '"'
+
+
+def osquery_json(columns, rows):
+    r"""The bytes `osqueryi --json` prints for these rows (osquery/devtools/printer.cpp:135-148):
+    "[\n", each row as one compact object on its own line indented by two spaces, rows joined by
+    ",\n", then "\n]\n" (so no rows print "[\n\n]\n").  A row is a std::map
+    (osquery/core/sql/row.h:40) filled by the shell's callback (osquery/devtools/shell.cpp:575-582):
+    one value per column name - the last one - and names in byte order.  Values the native tables
+    decoded with surrogateescape go back to the bytes they were read as, as osquery passes a file
+    name's bytes through unchanged (the loader reads such a file as invalid UTF-8 and says so)."""
+    names = sorted(set(columns))
+    last = {name: index for index, name in enumerate(columns)}
+    order = [(_json_string(name), last[name]) for name in names]
+    lines = []
+    for row in rows:
+        fields = ",".join("%s:%s" % (key, _json_string(row[index])) for key, index in order)
+        lines.append("  {" + fields + "}")
+    text = "[\n" + ",\n".join(lines) + "\n]\n"
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte decoded to: keep it, the loader will say so
+        return text.encode("utf-8", "surrogatepass")

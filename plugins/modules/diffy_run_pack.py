@@ -141,7 +141,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible.module_utils.diffy_bounded_engine import BoundedEngine
-    from ansible.module_utils.diffy_native_engine import QueryFailed, rows_as_objects
+    from ansible.module_utils.diffy_native_engine import QueryFailed, osquery_json
     from ansible.module_utils.diffy_native_firewall import answered_natively, mark_iptables_gaps
     from ansible.module_utils.diffy_proc import descendants, exited, kill_tree
     from ansible.module_utils.diffy_tmpdirs import clean_leftovers, make_private_dir, remove_private_dir
@@ -149,7 +149,7 @@ except ImportError:  # the role used from the diffy.diffy collection
     from ansible_collections.diffy.diffy.plugins.module_utils.diffy_bounded_engine import BoundedEngine
     from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_engine import (
         QueryFailed,
-        rows_as_objects,
+        osquery_json,
     )
     from ansible_collections.diffy.diffy.plugins.module_utils.diffy_native_firewall import (
         answered_natively,
@@ -201,7 +201,9 @@ def _platform_matches(query, pack):
 
 def _count_rows(path):
     with open(path, "rb") as handle:
-        data = json.loads(handle.read().decode("utf-8") or "[]")
+        # osquery writes a file name's bytes as they are, valid UTF-8 or not: count those rows too
+        # (the loader replaces such bytes and notes it), never call the whole output unreadable.
+        data = json.loads(handle.read().decode("utf-8", "surrogateescape") or "[]")
     if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
         raise ValueError("output is not a JSON array of objects")
     return len(data)
@@ -274,8 +276,7 @@ def run_native(engine, sql, out_path, timeout):
         columns, rows = engine.query(sql, timeout=timeout)
     except QueryFailed as exc:
         return exc.status, None, exc.message
-    data = json.dumps(rows_as_objects(columns, rows), indent=2, sort_keys=False)
-    _write_private(out_path, data.encode("utf-8"))
+    _write_private(out_path, osquery_json(columns, rows))  # byte for byte what osqueryi --json prints
     return "ok", len(rows), None
 
 

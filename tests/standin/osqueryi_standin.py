@@ -13,7 +13,6 @@ next to this file when tests build the stand-in as a zipapp (tests/collection_he
 Errors go to stderr as "Error: ..." with exit code 1, as osqueryi does.
 """
 
-import json
 import sys
 
 STANDIN_VERSION = "0.0.0-diffy-standin"
@@ -27,7 +26,7 @@ def main(argv):
     if not statements:
         sys.stderr.write("Error: the stand-in osqueryi needs a SQL statement (no interactive shell)\n")
         return 1
-    from diffy_native_engine import Engine, QueryFailed, rows_as_objects
+    from diffy_native_engine import Engine, QueryFailed, osquery_json
 
     engine = Engine()
     try:
@@ -37,7 +36,8 @@ def main(argv):
         return 1
     finally:
         engine.close()
-    sys.stdout.write(json.dumps(rows_as_objects(columns, rows), indent=2) + "\n")
+    sys.stdout.flush()
+    sys.stdout.buffer.write(osquery_json(columns, rows))
     return 0
 
 
