@@ -204,7 +204,9 @@ def _self_signed(directory: Path) -> tuple[Path, Path, str]:
     return cert_file, key_file, ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: its server thread must be gone before later files fork load workers
+# (load.directory.fork_is_safe reads serially while another thread runs).
+@pytest.fixture(scope="module")
 def es_tls_front(es_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsFront]:
     """https://127.0.0.1:PORT forwarding every request to the emulator (a test-side TLS proxy)."""
     import http.client

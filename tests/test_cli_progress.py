@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 from runbuilder import build_run
 
@@ -48,3 +49,14 @@ def test_describes_loading_then_analysing():
         assert shown.progress.tasks[0].description == "loading 2 of 5 hosts"
         shown.on_host(5, 5)
         assert shown.progress.tasks[0].description == "analysing 5 hosts"
+
+
+def test_the_bar_runs_no_thread():
+    """Hosts may be read by forked workers, which is safe only in a one-thread process."""
+    before = threading.active_count()
+    with LoadProgress(_Tty()) as shown:
+        assert threading.active_count() == before
+        shown.on_host(1, 3)
+        shown.on_host(3, 3)
+        assert shown.progress.tasks[0].completed == 3
+    assert threading.active_count() == before

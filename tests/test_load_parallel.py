@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import threading
 
 import pytest
 
@@ -80,6 +81,7 @@ def test_the_workers_are_other_processes(damaged_run, monkeypatch):
         return read
 
     monkeypatch.setattr(load_directory, "_read_files", marked)  # inherited by the forked workers
+    assert load_directory.fork_is_safe(), f"a thread left running: {threading.enumerate()}"
     readers = set()
     for jobs, expected_here in ((1, True), (2, False)):
         results = open_results([damaged_run.run_dir], LoadOptions(jobs=jobs))
@@ -97,3 +99,30 @@ def test_automatic_jobs():
     assert reader_jobs(0, AUTO_JOBS_MIN_HOSTS - 1) == 1  # small runs: starting workers costs more
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     assert reader_jobs(0, AUTO_JOBS_MIN_HOSTS) == min(2, cpus)
+
+
+def test_no_fork_beside_another_thread(damaged_run, monkeypatch):
+    """A child forked beside a running thread can inherit a held lock and wait for ever: with a
+    second thread alive, the hosts are read here, serially, and the analysis is the same."""
+    read_files = load_directory._read_files
+
+    def marked(*args, **kwargs):
+        read = read_files(*args, **kwargs)
+        read.notes.append(f"read by {os.getpid()}")
+        return read
+
+    monkeypatch.setattr(load_directory, "_read_files", marked)
+    serial = _json(damaged_run.run_dir, 1)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, args=(30,), daemon=True)
+    other.start()
+    try:
+        assert not load_directory.fork_is_safe()
+        results = open_results([damaged_run.run_dir], LoadOptions(jobs=2))
+        notes = [n for host in results.iter_hosts() for n in host.notes if n.startswith("read by")]
+        assert {int(n.split()[-1]) for n in notes} == {os.getpid()}
+        assert _json(damaged_run.run_dir, 2) == serial
+    finally:
+        release.set()
+        other.join(timeout=30)
+    assert load_directory.fork_is_safe()

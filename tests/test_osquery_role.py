@@ -284,6 +284,8 @@ def http_server(standin):
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
 
 
 def test_url_mode_requires_and_checks_the_checksum(standin, role_playbook, http_server, no_installed_standin):

@@ -10,10 +10,14 @@ written.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from diffy_analysis.load import HostData, HostRef, HostSource, Reuse, TextFilter
+
+_REDRAW = 0.1
+"""Seconds between two redraws of the bar."""
 
 
 class CountingSource:
@@ -64,9 +68,13 @@ class LoadProgress:
             # force (--progress): drawn even when stderr is not a terminal (a log followed with tail)
             console=Console(file=stream, stderr=stream is None, force_terminal=True if force else None),
             transient=True,
+            # no refresh thread: hosts may be read by forked workers (load.directory.fork_is_safe),
+            # so the bar is redrawn from on_host, at most every _REDRAW seconds
+            auto_refresh=False,
         )
         self.task = self.progress.add_task("opening the run", total=None)
         self._last = -1
+        self._drawn = float("-inf")
 
     def __enter__(self) -> LoadProgress:
         self.progress.start()
@@ -81,3 +89,7 @@ class LoadProgress:
         self._last = done
         text = f"loading {done} of {total} hosts" if done < total else f"analysing {total} hosts"
         self.progress.update(self.task, description=text, completed=done, total=total)
+        now = time.monotonic()
+        if now - self._drawn >= _REDRAW or done >= total:
+            self._drawn = now
+            self.progress.refresh()

@@ -12,6 +12,7 @@ import hashlib
 import multiprocessing
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -264,6 +265,14 @@ def reader_jobs(jobs: int, hosts: int) -> int:
     return max(1, min(jobs, hosts))
 
 
+def fork_is_safe() -> bool:
+    """Whether worker processes may be forked now: the platform forks and this process runs one
+    thread. A child forked beside another thread inherits whatever lock that thread held at that
+    instant and can wait on it for ever (seen: a worker stuck in futex beside a test's HTTP server
+    thread); the reads are then done here, serially, with the very same result, only slower."""
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
 def _worker_init(refs: list[HostRef], options: LoadOptions, text_filter: TextFilter | None) -> None:
     _WORKER.update(refs=refs, options=options, text_filter=text_filter)
 
@@ -311,7 +320,7 @@ class Results(ListingView):
         """
         refs = self.refs
         jobs = reader_jobs(self.options.jobs, len(refs))
-        if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if jobs > 1 and fork_is_safe():
             reads: Iterator[_ReadFiles] = _pooled_reads(refs, self.options, text_filter, jobs)
         else:
             reads = (_read_files(ref, self.options, text_filter=text_filter) for ref in refs)
